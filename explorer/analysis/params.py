@@ -1,0 +1,109 @@
+"""Exact parameter counts: unique (what torch counts), unshared-equivalent, per layer and group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explorer.spec.model import StackSpec, unshared_twin
+from explorer.spec.sharing import SharingPlan
+from explorer.spec.slots import layer_tensors
+from explorer.spec.validate import validate
+
+DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class LayerParams:
+    """`own`: the layer's size with nothing shared; `unique`: what it adds to the model
+    (a shared piece counts at its first member only)."""
+
+    layer: str
+    kind: str
+    own: int
+    unique: int
+    uses: int            # how many layers run this layer's block (x12 for ALBERT)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupParams:
+    name: str
+    members: int
+    numel: int           # one copy
+    saved: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParamCount:
+    unique: int                      # = sum(p.numel() for p in built.parameters())
+    unshared: int                    # the unshared twin's count
+    unique_tensors: int              # = len(list(built.parameters()))
+    per_layer: tuple[LayerParams, ...]
+    per_group: tuple[GroupParams, ...]
+    by_component: dict[str, int]
+
+    @property
+    def saved(self) -> int:
+        return self.unshared - self.unique
+
+    @property
+    def saving_factor(self) -> float:
+        return self.unshared / self.unique if self.unique else 1.0
+
+    def bytes(self, dtype: str) -> int:
+        return self.unique * DTYPE_BYTES[dtype]
+
+
+def count_params(spec: StackSpec, plan: SharingPlan | None = None) -> ParamCount:
+    """Count `spec` exactly (validates it first unless a plan is given)."""
+    if plan is None:
+        plan = validate(spec)
+    by_component = dict.fromkeys(COMPONENTS, 0)
+    per_layer = []
+    unique_total = 0
+    tensors = 0
+    for layer in spec.layers:
+        own = 0
+        unique = 0
+        for t in layer_tensors(layer, spec.settings):
+            size = t.numel
+            own += size
+            claims = plan.claims.get((layer.id, t.name), ())
+            if not claims:
+                unique += size
+                by_component[t.component] += size
+                tensors += 1
+                continue
+            claimed = 0
+            for c in claims:
+                claimed += c.piece.numel
+                if c.member == 0:            # the first member owns the shared copy
+                    unique += c.piece.numel
+                    by_component[t.component] += c.piece.numel
+                    tensors += 1
+            rest = size - claimed
+            if rest:                          # head slices: the unclaimed rows are the layer's own
+                unique += rest
+                by_component[t.component] += rest
+                tensors += _free_chunks(t, claims)
+        unique_total += unique
+        per_layer.append(LayerParams(layer.id, layer.kind, own, unique, plan.uses_of(layer.id)))
+    twin = unshared_twin(spec)
+    unshared = sum(t.numel for layer in twin.layers for t in layer_tensors(layer, twin.settings))
+    per_group = tuple(GroupParams(g.name, g.uses, g.numel, g.saved) for g in plan.groups)
+    return ParamCount(unique_total, unshared, tensors, tuple(per_layer), per_group, by_component)
+
+
+def _free_chunks(t, claims) -> int:
+    """Unclaimed contiguous ranges left in a head-sliced tensor (each is one Parameter)."""
+    axis = claims[0].piece.axis
+    extent = t.shape[axis]
+    spans = sorted((c.piece.lo, c.piece.hi) for c in claims)
+    count, pos = 0, 0
+    for lo, hi in spans:
+        if lo > pos:
+            count += 1
+        pos = max(pos, hi)
+    if pos < extent:
+        count += 1
+    return count

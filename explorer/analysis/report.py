@@ -1,0 +1,118 @@
+"""One report of a design: params, FLOPs and memory, beside its unshared twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explorer.analysis.flops import FlopCount, count_flops
+from explorer.analysis.memory import MemoryEstimate, estimate_memory
+from explorer.analysis.params import DTYPE_BYTES, ParamCount, count_params
+from explorer.errors import SpecError
+from explorer.spec.model import StackSpec, dims, unshared_twin
+from explorer.spec.validate import validate
+
+MAX_BATCH = 1 << 20
+MAX_SEQ = 1 << 24
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    spec: StackSpec
+    batch: int
+    seq: int
+    dtype: str
+    params: ParamCount
+    flops: FlopCount
+    twin_flops: FlopCount
+    memory: MemoryEstimate
+    twin_memory: MemoryEstimate
+
+    def to_json(self) -> dict:
+        p, f, m = self.params, self.flops, self.memory
+        return {
+            "design": self.spec.name,
+            "layers": len(self.spec.layers),
+            "batch": self.batch,
+            "seq": self.seq,
+            "dtype": self.dtype,
+            "params": {
+                "unique": p.unique,
+                "unshared": p.unshared,
+                "saved": p.saved,
+                "saving_factor": round(p.saving_factor, 6),
+                "unique_tensors": p.unique_tensors,
+                "bytes": {name: p.unique * size for name, size in DTYPE_BYTES.items()},
+                "by_component": dict(p.by_component),
+                "groups": [
+                    {"name": g.name, "members": g.members, "numel": g.numel, "saved": g.saved}
+                    for g in p.per_group
+                ],
+                "per_layer": [
+                    {"id": lp.layer, "kind": lp.kind, "own": lp.own, "unique": lp.unique, "uses": lp.uses}
+                    for lp in p.per_layer
+                ],
+            },
+            "flops": {
+                "forward": f.forward,
+                **f.by_component,
+                "train_step": f.train_step,
+                "elementwise_estimate": f.elementwise,
+                "unshared_forward": self.twin_flops.forward,
+            },
+            "memory": {
+                "weights": m.weights,
+                "kv_cache": m.kv_cache,
+                "inference": {
+                    "weights": m.weights,
+                    "activations": m.activations_inference,
+                    "kv_cache": m.kv_cache,
+                    "total": m.inference,
+                },
+                "training": {
+                    "weights": m.weights,
+                    "gradients": m.gradients,
+                    "optimizer": m.optimizer,
+                    "activations": m.activations_training,
+                    "total": m.training,
+                },
+                "unshared_inference_total": self.twin_memory.inference,
+                "unshared_training_total": self.twin_memory.training,
+            },
+        }
+
+
+def check_run_shape(spec: StackSpec, batch: int, seq: int, dtype: str) -> None:
+    """Batch, sequence and dtype are sane and fit the design's position tables."""
+    for name, value, limit in (("batch", batch, MAX_BATCH), ("seq", seq, MAX_SEQ)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+            raise SpecError(f"expected an integer from 1 to {limit:,}, got {value!r}", name)
+    if dtype not in DTYPE_BYTES:
+        raise SpecError(f"unknown dtype {dtype!r} (dtypes: {', '.join(DTYPE_BYTES)})", "dtype")
+    for layer in spec.layers:
+        if layer.kind == "embedding":
+            d = dims(layer, spec.settings)
+            if d.positional == "learned" and seq > d.max_positions:
+                raise SpecError(f"sequence length {seq} is longer than max_positions {d.max_positions} "
+                                f"of layer '{layer.id}'", "seq")
+
+
+def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32") -> Report:
+    """Validate and analyse `spec` and its unshared twin. Raises SpecError."""
+    plan = validate(spec)
+    check_run_shape(spec, batch, seq, dtype)
+    params = count_params(spec, plan)
+    twin = unshared_twin(spec)
+    twin_params = count_params(twin) if twin is not spec else params
+    flops = count_flops(spec, batch, seq)
+    twin_flops = count_flops(twin, batch, seq) if twin is not spec else flops
+    return Report(
+        spec=spec,
+        batch=batch,
+        seq=seq,
+        dtype=dtype,
+        params=params,
+        flops=flops,
+        twin_flops=twin_flops,
+        memory=estimate_memory(spec, params, batch, seq, dtype),
+        twin_memory=estimate_memory(twin, twin_params, batch, seq, dtype),
+    )

@@ -1,0 +1,257 @@
+"""Small torch modules of a built design. Parameters come in from the ParamStore, so a
+shared tensor is one Parameter object held by every member that uses it."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Chunks:
+    """A tensor stored as row (axis 0) or column (axis 1) chunks, some of them shared."""
+
+    def __init__(self, axis: int, parts: list[nn.Parameter]) -> None:
+        self.axis = axis
+        self.parts = parts
+
+
+def _register(module: nn.Module, name: str, value) -> None:
+    if isinstance(value, Chunks):
+        setattr(module, f"{name}_chunks", nn.ParameterList(value.parts))
+        setattr(module, f"{name}_axis", value.axis)
+        module.register_parameter(name, None)
+    else:
+        module.register_parameter(name, value)
+
+
+def _value(module: nn.Module, name: str) -> torch.Tensor | None:
+    value = getattr(module, name)
+    if value is None and hasattr(module, f"{name}_chunks"):
+        return torch.cat(list(getattr(module, f"{name}_chunks")), dim=getattr(module, f"{name}_axis"))
+    return value
+
+
+class Linear(nn.Module):
+    """y = x W^T + b, with W dense, chunked (head slices) or low rank (W = A B)."""
+
+    def __init__(self, weight=None, bias=None, A=None, B=None) -> None:
+        super().__init__()
+        _register(self, "weight", weight)
+        _register(self, "bias", bias)
+        self.A = A
+        self.B = B
+
+    def forward(self, x: torch.Tensor, lora: "LoRA | None" = None) -> torch.Tensor:
+        if self.A is not None:
+            y = F.linear(F.linear(x, self.B), self.A, _value(self, "bias"))     # (.., r) -> (.., out)
+        else:
+            y = F.linear(x, _value(self, "weight"), _value(self, "bias"))
+        if lora is not None:
+            y = y + lora(x)
+        return y
+
+
+class LoRA(nn.Module):
+    """Per-layer low-rank update of a (possibly shared) linear map: x -> up(down(x))."""
+
+    def __init__(self, down: nn.Parameter, up: nn.Parameter) -> None:
+        super().__init__()
+        self.down = down            # (r, in)
+        self.up = up                # (out, r)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.linear(x, self.down), self.up)
+
+
+class Norm(nn.Module):
+    def __init__(self, kind: str, weight: nn.Parameter, bias: nn.Parameter | None, eps: float) -> None:
+        super().__init__()
+        self.kind = kind
+        self.eps = eps
+        self.weight = weight
+        self.bias = bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (x.shape[-1],)
+        if self.kind == "rmsnorm":
+            return F.rms_norm(x, shape, self.weight, self.eps)
+        return F.layer_norm(x, shape, self.weight, self.bias, self.eps)
+
+
+def activation(name: str):
+    return {
+        "gelu": F.gelu,
+        "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+        "relu": F.relu,
+        "silu": F.silu,
+        "swiglu": F.silu,
+        "geglu": F.gelu,
+    }[name]
+
+
+def rotary_tables(seq: int, head_dim: int, device, dtype, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin of shape (seq, head_dim) for rotate-half rotary positions."""
+    inv = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    t = torch.arange(seq, device=device, dtype=torch.float32)
+    freqs = torch.outer(t, inv)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+def sinusoid(positions: int, width: int) -> torch.Tensor:
+    """Fixed sinusoidal signal (positions, width), as in Vaswani et al."""
+    pos = torch.arange(positions, dtype=torch.float32).unsqueeze(1)
+    div = torch.exp(torch.arange(0, width, 2, dtype=torch.float32) * (-math.log(10000.0) / width))
+    table = torch.zeros(positions, width)
+    table[:, 0::2] = torch.sin(pos * div)
+    table[:, 1::2] = torch.cos(pos * div)[:, : width // 2]
+    return table
+
+
+class Attention(nn.Module):
+    """Multi-head attention on scaled_dot_product_attention; MQA/GQA via n_kv_heads."""
+
+    def __init__(self, q: Linear, k: Linear | None, v: Linear | None, o: Linear, n_heads: int, n_kv_heads: int,
+                 head_dim: int, causal: bool, rotary: bool) -> None:
+        super().__init__()
+        self.q, self.k, self.v, self.o = q, k, v, o
+        self.n_heads, self.n_kv_heads, self.head_dim = n_heads, n_kv_heads, head_dim
+        self.causal = causal
+        self.rotary = rotary
+
+    def forward(self, x: torch.Tensor, kv=None, rope=None, lora=None):
+        B, S, _ = x.shape
+        lora = lora or {}
+        q = self.q(x, lora.get("attention.q")).view(B, S, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, S, hd)
+        if kv is None:
+            k = self.k(x, lora.get("attention.k")).view(B, S, self.n_kv_heads, self.head_dim).transpose(1, 2)
+            v = self.v(x, lora.get("attention.v")).view(B, S, self.n_kv_heads, self.head_dim).transpose(1, 2)
+            if self.rotary:
+                k = apply_rotary(k, *rope)
+        else:
+            k, v = kv
+        if self.rotary:
+            q = apply_rotary(q, *rope)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
+                                           enable_gqa=self.n_kv_heads != self.n_heads)          # (B, H, S, hd)
+        y = y.transpose(1, 2).reshape(B, S, self.n_heads * self.head_dim)
+        return self.o(y, lora.get("attention.o")), (k, v)
+
+
+class FFN(nn.Module):
+    def __init__(self, up: Linear, gate: Linear | None, down: Linear, act: str) -> None:
+        super().__init__()
+        self.up, self.gate, self.down = up, gate, down
+        self.act_name = act
+        self.act = activation(act)
+
+    def forward(self, x: torch.Tensor, lora=None) -> torch.Tensor:
+        lora = lora or {}
+        if self.gate is not None:
+            h = self.act(self.gate(x, lora.get("ffn.gate"))) * self.up(x, lora.get("ffn.up"))   # (B, S, d_ff)
+        else:
+            h = self.act(self.up(x, lora.get("ffn.up")))
+        return self.down(h, lora.get("ffn.down"))
+
+
+class Block(nn.Module):
+    """Attention + FFN with residuals and pre- or post-norms; optional ACT halting unit."""
+
+    def __init__(self, attention: Attention | None, ffn: FFN | None, norm1: Norm | None, norm2: Norm | None,
+                 pre_norm: bool, halting: Linear | None = None) -> None:
+        super().__init__()
+        self.attention, self.ffn = attention, ffn
+        self.norm1, self.norm2 = norm1, norm2
+        self.pre_norm = pre_norm
+        self.halting = halting
+
+    def forward(self, x: torch.Tensor, kv=None, rope=None, lora=None):
+        kv_out = None
+        if self.attention is not None:
+            if self.pre_norm:
+                a, kv_out = self.attention(self.norm1(x), kv, rope, lora)
+                x = x + a
+            else:
+                a, kv_out = self.attention(x, kv, rope, lora)
+                x = self.norm1(x + a)
+        if self.ffn is not None:
+            if self.pre_norm:
+                x = x + self.ffn(self.norm2(x), lora)
+            else:
+                x = self.norm2(x + self.ffn(x, lora))
+        return x, kv_out
+
+
+class Embedding(nn.Module):
+    def __init__(self, token, position, token_type, sinusoidal: torch.Tensor | None, norm: Norm | None,
+                 projection: Linear | None) -> None:
+        super().__init__()
+        self.token = token
+        self.position = position
+        self.token_type = token_type
+        if sinusoidal is not None:
+            self.register_buffer("sinusoidal", sinusoidal, persistent=False)
+        else:
+            self.sinusoidal = None
+        self.norm = norm
+        self.projection = projection
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        S = ids.shape[1]
+        h = F.embedding(ids, self.token)                       # (B, S, E)
+        if self.position is not None:
+            h = h + self.position[:S]
+        if self.sinusoidal is not None:
+            h = h + self.sinusoidal[:S]
+        if self.token_type is not None:
+            h = h + self.token_type[0]                         # token type 0 everywhere
+        if self.norm is not None:
+            h = self.norm(h)
+        if self.projection is not None:
+            h = self.projection(h)                             # (B, S, d)
+        return h
+
+
+class Conv(nn.Module):
+    def __init__(self, weight, bias, groups: int) -> None:
+        super().__init__()
+        self.weight, self.bias, self.groups = weight, bias, groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv1d(x.transpose(1, 2), self.weight, self.bias, padding="same", groups=self.groups)  # (B, d, S)
+        return y.transpose(1, 2)
+
+
+class Recurrent(nn.Module):
+    """One stacked LSTM/GRU layer; a shared cell is this same module in several places."""
+
+    def __init__(self, rnn: nn.Module) -> None:
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+
+class LMHead(nn.Module):
+    def __init__(self, transform: Linear | None, transform_norm: Norm | None, act: str, decoder_weight,
+                 decoder_bias) -> None:
+        super().__init__()
+        self.transform, self.transform_norm = transform, transform_norm
+        self.act = activation("gelu" if act in ("swiglu", "geglu") else act)
+        self.decoder_weight = decoder_weight
+        self.decoder_bias = decoder_bias
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.transform is not None:
+            h = self.transform_norm(self.act(self.transform(h)))
+        return F.linear(h, self.decoder_weight, self.decoder_bias)   # (B, S, V)

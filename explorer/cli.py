@@ -1,0 +1,265 @@
+"""The `explorer` command: the app, or report / compare / apply / schemes / presets.
+
+Only --verify (and the app) import torch; a report is pure analysis and answers at once.
+Bad input ends with exit 2 and one line on stderr naming the file, key and reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from explorer.errors import ExplorerError, SpecError
+
+COMMANDS = ("report", "compare", "apply", "schemes", "presets")
+DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
+
+
+def _human(n: float, unit: str = "") -> str:
+    for scale, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}{unit}"
+    return f"{n:.0f} {unit}".rstrip()
+
+
+def _bytes(n: int) -> str:
+    for scale, suffix in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= scale:
+            return f"{n / scale:.2f} {suffix}"
+    return f"{n} B"
+
+
+def _ratio(a: float, b: float) -> str:
+    if not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def _load(path: str):
+    from explorer.spec import yaml_io
+
+    return yaml_io.load(path)
+
+
+def _add_run_shape(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--seq", type=int, default=128, help="sequence length (default 128)")
+    p.add_argument("--dtype", choices=DTYPES, default="fp32", help="weight dtype for memory (default fp32)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="explorer", description="Sharing Explorer: design cross-layer "
+                                     "parameter sharing and measure it. Without a command, opens the app.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("report", help="exact parameters, FLOPs and memory of a preset")
+    p.add_argument("preset")
+    _add_run_shape(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--verify", action="store_true",
+                   help="also build the model on the meta device; exit 1 if torch's counts differ")
+    p = sub.add_parser("compare", help="two designs side by side, with ratios")
+    p.add_argument("a")
+    p.add_argument("b")
+    _add_run_shape(p)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("apply", help="apply a sharing scheme and write the new design")
+    p.add_argument("preset")
+    p.add_argument("scheme")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="scheme option, e.g. -p blocks=3 or -p layers=block0,block1")
+    p.add_argument("-o", "--output", required=True)
+    sub.add_parser("schemes", help="list sharing schemes and their options")
+    sub.add_parser("presets", help="list bundled presets")
+    return parser
+
+
+def _report_lines(report, verification=None) -> list[str]:
+    spec, p, f, m = report.spec, report.params, report.flops, report.memory
+    tw = report.twin_flops
+    lines = [f"{spec.name}: {spec.description}" if spec.description else spec.name,
+             f"{len(spec.layers)} layers, batch {report.batch} x seq {report.seq}, {report.dtype}", ""]
+    lines.append(f"{'':24}{'design':>18}{'unshared twin':>18}{'twin/design':>14}")
+    lines.append(f"{'parameters':24}{p.unique:>18,}{p.unshared:>18,}{_ratio(p.unshared, p.unique):>14}")
+    lines.append(f"{'  unique tensors':24}{p.unique_tensors:>18,}")
+    lines.append(f"{'  weights (' + report.dtype + ')':24}{_bytes(m.weights):>18}"
+                 f"{_bytes(report.twin_memory.weights):>18}")
+    lines.append(f"{'forward FLOPs':24}{f.forward:>18,}{tw.forward:>18,}{_ratio(tw.forward, f.forward):>14}")
+    for comp in ("attention", "ffn", "embedding", "head", "other"):
+        if f.by_component[comp] or tw.by_component[comp]:
+            lines.append(f"{'  ' + comp:24}{f.by_component[comp]:>18,}{tw.by_component[comp]:>18,}")
+    lines.append(f"{'  element-wise (est.)':24}{f.elementwise:>18,}")
+    lines.append(f"{'memory, inference':24}{_bytes(m.inference):>18}{_bytes(report.twin_memory.inference):>18}")
+    lines.append(f"{'  activations (est.)':24}{_bytes(m.activations_inference):>18}")
+    if m.kv_cache:
+        lines.append(f"{'  KV cache':24}{_bytes(m.kv_cache):>18}{_bytes(report.twin_memory.kv_cache):>18}")
+    lines.append(f"{'memory, training (Adam)':24}{_bytes(m.training):>18}{_bytes(report.twin_memory.training):>18}")
+    if p.per_group:
+        lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
+        for g in p.per_group:
+            lines.append(f"{g.name[:23]:24}{g.members:>10}{g.numel:>16,}{g.saved:>18,}")
+    if verification is not None:
+        lines.append("")
+        if verification.ok:
+            lines.append(f"verified on the meta device: torch counts {verification.params_torch:,} parameters in "
+                         f"{verification.tensors_torch:,} tensors and {verification.flops_torch:,} forward FLOPs")
+        else:
+            lines += [f"MISMATCH {m}" for m in verification.mismatches()]
+    return lines
+
+
+def cmd_report(args) -> int:
+    from explorer.analysis import analyze
+
+    spec = _load(args.preset)
+    report = analyze(spec, args.batch, args.seq, args.dtype)
+    verification = None
+    if args.verify:
+        from explorer.build import verify
+
+        verification = verify(spec, args.batch, args.seq)
+    if args.json:
+        data = report.to_json()
+        if verification is not None:
+            data["verified"] = {"ok": verification.ok, "params_torch": verification.params_torch,
+                                "tensors_torch": verification.tensors_torch,
+                                "flops_torch": verification.flops_torch}
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join(_report_lines(report, verification)))
+    if verification is not None and not verification.ok:
+        print(f"error: {args.preset}: " + "; ".join(verification.mismatches()), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from explorer.analysis import analyze
+
+    a = analyze(_load(args.a), args.batch, args.seq, args.dtype)
+    b = analyze(_load(args.b), args.batch, args.seq, args.dtype)
+    rows = [
+        ("params.unique", a.params.unique, b.params.unique),
+        ("params.unshared", a.params.unshared, b.params.unshared),
+        ("flops.forward", a.flops.forward, b.flops.forward),
+        *[(f"flops.{c}", a.flops.by_component[c], b.flops.by_component[c])
+          for c in ("attention", "ffn", "embedding", "head", "other")],
+        ("memory.weights", a.memory.weights, b.memory.weights),
+        ("memory.inference", a.memory.inference, b.memory.inference),
+        ("memory.training", a.memory.training, b.memory.training),
+    ]
+    if args.json:
+        print(json.dumps({
+            "a": {"design": a.spec.name, "file": args.a},
+            "b": {"design": b.spec.name, "file": args.b},
+            "batch": args.batch, "seq": args.seq, "dtype": args.dtype,
+            "rows": {key: {"a": va, "b": vb, "ratio": (vb / va) if va else None} for key, va, vb in rows},
+        }, indent=2))
+        return 0
+    print(f"A: {a.spec.name} ({args.a})\nB: {b.spec.name} ({args.b})")
+    print(f"batch {args.batch} x seq {args.seq}, {args.dtype}\n")
+    print(f"{'':22}{'A':>20}{'B':>20}{'B/A':>10}")
+    for key, va, vb in rows:
+        mark = "" if va == vb else "  *"
+        print(f"{key:22}{va:>20,}{vb:>20,}{_ratio(vb, va):>10}{mark}")
+    return 0
+
+
+def _parse_option(text: str):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SpecError(f"expected KEY=VALUE, got {text!r}", "--param")
+    value = value.strip()
+    if "," in value:
+        return key, [v.strip() for v in value.split(",") if v.strip()]
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    if value.lstrip("-").isdigit():
+        return key, int(value)
+    if key == "layers":
+        return key, [value]
+    return key, value
+
+
+def cmd_apply(args) -> int:
+    from explorer.analysis import analyze
+    from explorer.spec import yaml_io
+    from explorer.spec.strategies import apply_scheme
+
+    spec = _load(args.preset)
+    options = dict(_parse_option(p) for p in args.param)
+    try:
+        new = apply_scheme(spec, args.scheme, **options)
+    except SpecError as err:
+        raise SpecError(err.message, err.path or "scheme", f"{args.preset} ({args.scheme})") from None
+    report = analyze(new)
+    yaml_io.save(new, args.output)
+    print(f"{args.output}: {args.scheme} applied, {len(new.groups)} groups, "
+          f"{report.params.unique:,} unique parameters ({report.params.saving_factor:.2f}x fewer than unshared)")
+    return 0
+
+
+def cmd_schemes(_args) -> int:
+    import inspect
+
+    from explorer.spec.strategies import SCHEMES
+
+    for s in SCHEMES.values():
+        params = [f"{n}={p.default!r}" for n, p in inspect.signature(s.fn).parameters.items()
+                  if n not in ("spec",)]
+        print(f"{s.name:22}{'pure' if s.pure else 'arch':6}{s.doc}")
+        print(f"{'':28}options: {', '.join(params)}")
+    return 0
+
+
+def cmd_presets(_args) -> int:
+    from explorer.presets import bundled_presets
+
+    for path, description in bundled_presets():
+        print(f"{path.name:34}{description}")
+    return 0
+
+
+def _run_gui(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="explorer", description="Sharing Explorer. Commands: "
+                                     + ", ".join(COMMANDS) + " (explorer COMMAND --help).")
+    parser.add_argument("preset", nargs="?", help="a preset YAML file to open")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window at 1440x900 to a PNG and exit")
+    args = parser.parse_args(argv)
+    try:
+        from explorer.gui.app import run
+    except ImportError as err:
+        print(f"error: the app cannot start: {err}", file=sys.stderr)
+        return 2
+    return run(args.preset, args.screenshot)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
+            return _run_gui(argv)
+        args = _parser().parse_args(argv)
+        handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply,
+                   "schemes": cmd_schemes, "presets": cmd_presets}[args.command]
+        return handler(args)
+    except ExplorerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except (RecursionError, MemoryError) as err:
+        print(f"error: input too large or too deeply nested ({type(err).__name__})", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - one line for the user; the traceback only on request
+        if os.environ.get("EXPLORER_DEBUG"):
+            raise
+        print(f"error: internal error {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+              f"(set EXPLORER_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""Read and write designs as YAML presets (``yaml.safe_load`` only, never evaluated).
+
+Every problem in a file ends in one SpecError naming the file, the key path and the
+reason. Files are screened before parsing: size, encoding, anchors/aliases (alias bombs)
+and nesting depth, so a hostile file can neither hang nor exhaust memory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from explorer.errors import SpecError
+from explorer.spec.model import (
+    KIND_FIELDS,
+    KINDS,
+    LAYER_OPTIONS,
+    LAYER_OVERRIDES,
+    MAX_LAYERS,
+    LayerSpec,
+    Member,
+    ModelSettings,
+    SharingGroup,
+    StackSpec,
+)
+from explorer.spec.validate import check_value, validate
+
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 32
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+TOP_KEYS = ("format_version", "name", "description", "model", "stack", "groups", "schemes")
+GROUP_KEYS = ("name", "color", "slot", "members")
+
+
+def _suggest(key: str, known) -> str:
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _screen(text: str) -> None:
+    """Reject anchors/aliases and deep nesting before anything is built."""
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+                line = token.start_mark.line + 1
+                raise SpecError(f"line {line}: anchors and aliases (&, *) are not allowed in presets")
+            if isinstance(token, (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+                                  yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = token.start_mark.line + 1
+                    raise SpecError(f"line {line}: nesting deeper than {MAX_DEPTH} levels")
+            elif isinstance(token, (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)):
+                depth -= 1
+    except yaml.YAMLError as err:
+        raise SpecError(_yaml_reason(err)) from None
+
+
+def _yaml_reason(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return f"{where}not valid YAML ({problem})"
+
+
+def parse_text(text: str) -> StackSpec:
+    """Parse preset text into a validated design. Raises SpecError (without file name)."""
+    _screen(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise SpecError(_yaml_reason(err)) from None
+    except RecursionError:
+        raise SpecError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    return from_dict(data)
+
+
+def load(path: str | os.PathLike) -> StackSpec:
+    """Read a preset file. Raises SpecError naming the file, key and reason."""
+    source = str(path)
+    try:
+        p = Path(path)
+        if p.is_dir():
+            raise SpecError("is a folder, not a preset file", source=source)
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"file is {size:,} bytes; presets are at most {MAX_FILE_BYTES:,}", source=source)
+        raw = p.read_bytes()
+    except OSError as err:
+        raise SpecError(f"cannot read file ({err.strerror or err})", source=source) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"not UTF-8 text (byte {err.start})", source=source) from None
+    if "\x00" in text:
+        raise SpecError("binary data, not a YAML preset", source=source)
+    try:
+        return parse_text(text)
+    except SpecError as err:
+        raise err.with_source(source) from None
+
+
+def from_dict(data) -> StackSpec:
+    """Build a validated design from parsed YAML data."""
+    if not isinstance(data, dict):
+        raise SpecError(f"a preset is a mapping with keys {', '.join(TOP_KEYS)}; got {_kind(data)}")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise SpecError(f"unknown key{_suggest(key, TOP_KEYS)}", str(key))
+    version = data.get("format_version")
+    if version is None:
+        raise SpecError("missing; this reader writes format_version 1", "format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SpecError(f"expected an integer, got {_kind(version)}", "format_version")
+    if version > FORMAT_VERSION or version < 1:
+        raise SpecError(f"version {version} is not supported (this reader knows 1..{FORMAT_VERSION})",
+                        "format_version")
+    name = _text(data.get("name", "untitled"), "name")
+    description = _text(data.get("description", ""), "description")
+    settings = _settings(data.get("model", {}))
+    if "stack" not in data:
+        raise SpecError("missing: a preset needs a stack of layers", "stack")
+    layers = _layers(data["stack"])
+    groups = _groups(data.get("groups", []) or [])
+    spec = StackSpec(settings=settings, layers=layers, groups=groups, name=name, description=description)
+    schemes = data.get("schemes", []) or []
+    if schemes:
+        spec = _apply_schemes(spec, schemes)
+    validate(spec)
+    return spec
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _text(value, path: str) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"expected text, got {_kind(value)}", path)
+    if len(value) > 2000:
+        raise SpecError("text is longer than 2000 characters", path)
+    return value
+
+
+def _number(value, key: str, path: str):
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SpecError(f"expected a finite number, got {value}", path)
+        if key != "norm_eps":
+            if value.is_integer():
+                raise SpecError(f"expected an integer, got {value} (write it without a decimal point)", path)
+            raise SpecError(f"expected an integer, got {value}", path)
+    return value
+
+
+def _settings(raw) -> ModelSettings:
+    if not isinstance(raw, dict):
+        raise SpecError(f"expected a mapping of settings, got {_kind(raw)}", "model")
+    known = ModelSettings.__dataclass_fields__
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise SpecError(f"unknown setting{_suggest(key, known)}", f"model.{key}")
+        value = _number(value, key, f"model.{key}")
+        if value is None and ModelSettings.__dataclass_fields__[key].default is not None:
+            raise SpecError("needs a value", f"model.{key}")
+        check_value(key, value, f"model.{key}")
+        values[key] = value
+    return ModelSettings(**values)
+
+
+def _layers(raw) -> tuple[LayerSpec, ...]:
+    if not isinstance(raw, list):
+        raise SpecError(f"expected a list of layers, got {_kind(raw)}", "stack")
+    entries: list[tuple[int, dict, str | None]] = []
+    total = 0
+    for i, item in enumerate(raw):
+        where = f"stack[{i}]"
+        if not isinstance(item, dict):
+            raise SpecError(f"expected a layer mapping with at least 'kind', got {_kind(item)}", where)
+        kind = item.get("kind")
+        if kind is None:
+            raise SpecError("missing: every layer needs a kind", f"{where}.kind")
+        if kind not in KINDS:
+            raise SpecError(f"unknown layer kind {kind!r}{_suggest(kind, KINDS)}", f"{where}.kind")
+        repeat = item.get("repeat", 1)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_LAYERS:
+            raise SpecError(f"expected a count from 1 to {MAX_LAYERS}, got {repeat!r}", f"{where}.repeat")
+        total += repeat
+        if total > MAX_LAYERS:
+            raise SpecError(f"more than {MAX_LAYERS} layers", where)
+        fields = {}
+        allowed = KIND_FIELDS[kind]
+        for key, value in item.items():
+            if key in ("kind", "repeat", "id"):
+                continue
+            if key not in allowed:
+                other = key in LAYER_OVERRIDES or key in LAYER_OPTIONS
+                reason = f"a {kind} layer has no setting '{key}'" if other else \
+                    f"unknown setting{_suggest(key, sorted(allowed) + ['id', 'repeat'])}"
+                raise SpecError(reason, f"{where}.{key}")
+            value = _number(value, key, f"{where}.{key}")
+            check_value(key, value, f"{where}.{key}")
+            if value is None and key in LAYER_OPTIONS and key != "kv_from":
+                raise SpecError("needs a value", f"{where}.{key}")
+            fields[key] = value
+        layer_id = item.get("id")
+        if layer_id is not None and not isinstance(layer_id, str):
+            raise SpecError(f"expected a text id, got {_kind(layer_id)}", f"{where}.id")
+        for k in range(repeat):
+            lid = None if layer_id is None else (layer_id if repeat == 1 else f"{layer_id}{k}")
+            entries.append((i, dict(fields, kind=kind), lid))
+    taken = {lid for _i, _f, lid in entries if lid is not None}
+    counters: dict[str, int] = {}
+    layers = []
+    for _i, fields, lid in entries:
+        if lid is None:
+            kind = fields["kind"]
+            n = counters.get(kind, 0)
+            while f"{kind}{n}" in taken:
+                n += 1
+            lid = f"{kind}{n}"
+            counters[kind] = n + 1
+            taken.add(lid)
+        layers.append(LayerSpec(id=lid, **fields))
+    return tuple(layers)
+
+
+def _groups(raw) -> tuple[SharingGroup, ...]:
+    if not isinstance(raw, list):
+        raise SpecError(f"expected a list of groups, got {_kind(raw)}", "groups")
+    groups = []
+    for i, item in enumerate(raw):
+        where = f"groups[{i}]"
+        if not isinstance(item, dict):
+            raise SpecError(f"expected a group mapping with name and members, got {_kind(item)}", where)
+        for key in item:
+            if key not in GROUP_KEYS:
+                raise SpecError(f"unknown key{_suggest(key, GROUP_KEYS)}", f"{where}.{key}")
+        name = _text(item.get("name", f"group{i}"), f"{where}.name")
+        color = _text(item.get("color", ""), f"{where}.color")
+        if color and not COLOR_RE.match(color):
+            raise SpecError(f"expected a color like '#4e79a7', got {color!r}", f"{where}.color")
+        default_slot = _text(item.get("slot", "block"), f"{where}.slot")
+        members_raw = item.get("members")
+        if not isinstance(members_raw, list):
+            raise SpecError(f"expected a list of members like 'block0:ffn', got {_kind(members_raw)}",
+                            f"{where}.members")
+        members = []
+        for j, m in enumerate(members_raw):
+            mwhere = f"{where}.members[{j}]"
+            if isinstance(m, str):
+                layer, _, slot = m.partition(":")
+                members.append(Member(layer.strip(), slot.strip() or default_slot))
+            elif isinstance(m, dict) and set(m) <= {"layer", "slot"} and isinstance(m.get("layer"), str):
+                members.append(Member(m["layer"], _text(m.get("slot", default_slot), f"{mwhere}.slot")))
+            else:
+                raise SpecError(f"expected 'layer' or 'layer:slot', got {_kind(m)}", mwhere)
+        groups.append(SharingGroup(name=name, members=tuple(members), color=color))
+    return tuple(groups)
+
+
+def _apply_schemes(spec: StackSpec, raw) -> StackSpec:
+    from explorer.spec.strategies import apply_scheme, SCHEMES
+
+    if not isinstance(raw, list):
+        raise SpecError(f"expected a list of schemes, got {_kind(raw)}", "schemes")
+    for i, item in enumerate(raw):
+        where = f"schemes[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("scheme"), str):
+            raise SpecError("expected a mapping with 'scheme: NAME' and its options", where)
+        name = item["scheme"]
+        if name not in SCHEMES:
+            raise SpecError(f"unknown scheme {name!r}{_suggest(name, SCHEMES)}", f"{where}.scheme")
+        options = {k: _number(v, k, f"{where}.{k}") for k, v in item.items() if k != "scheme"}
+        try:
+            spec = apply_scheme(spec, name, **options)
+        except SpecError as err:
+            raise SpecError(err.message, f"{where}{'.' + err.path if err.path else ''}") from None
+    return spec
+
+
+# ---------------------------------------------------------------------------- writing
+
+def to_dict(spec: StackSpec) -> dict:
+    """The preset mapping of a design: defaults left out, groups as 'layer:slot' strings."""
+    model = {}
+    for key, f in ModelSettings.__dataclass_fields__.items():
+        value = getattr(spec.settings, key)
+        if value is not None:
+            model[key] = value
+    stack = []
+    defaults = {key: f.default for key, f in LayerSpec.__dataclass_fields__.items()}
+    for layer in spec.layers:
+        entry = {"id": layer.id, "kind": layer.kind}
+        for key in LAYER_OVERRIDES + LAYER_OPTIONS:
+            value = getattr(layer, key)
+            if value != defaults[key]:
+                entry[key] = value
+        stack.append(entry)
+    groups = []
+    for g in spec.groups:
+        entry = {"name": g.name}
+        if g.color:
+            entry["color"] = g.color
+        entry["members"] = [f"{m.layer}:{m.slot}" for m in g.members]
+        groups.append(entry)
+    out = {"format_version": FORMAT_VERSION, "name": spec.name, "description": spec.description,
+           "model": model, "stack": stack}
+    if groups:
+        out["groups"] = groups
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for the document, flow style for each layer and member list."""
+
+
+def _represent_list(dumper, data):
+    flow = all(not isinstance(x, (dict, list)) for x in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _represent_dict(dumper, data):
+    flow = all(not isinstance(x, (dict, list)) for x in data.values()) and "kind" in data
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
+
+
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(dict, _represent_dict)
+
+
+def dumps(spec: StackSpec) -> str:
+    return yaml.dump(to_dict(spec), Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
+
+
+def save(spec: StackSpec, path: str | os.PathLike) -> None:
+    """Write atomically: a temp file in the same folder, flushed, then renamed over `path`."""
+    text = dumps(spec)
+    target = Path(path)
+    try:
+        _write_atomic(target, text)
+    except OSError as err:
+        raise SpecError(f"cannot write file ({err.strerror or err}); the design is unchanged in memory",
+                        source=str(path)) from None
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
