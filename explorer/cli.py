@@ -14,7 +14,7 @@ from pathlib import Path
 
 from explorer.errors import ExplorerError, SpecError
 
-COMMANDS = ("report", "compare", "apply", "schemes", "presets")
+COMMANDS = ("report", "compare", "apply", "bench", "schemes", "presets")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 
 
@@ -71,6 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="scheme option, e.g. -p blocks=3 or -p layers=block0,block1")
     p.add_argument("-o", "--output", required=True)
+    p = sub.add_parser("bench", help="build the real model and time forward passes (with --twin beside its "
+                       "unshared twin, interleaved)")
+    p.add_argument("preset")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--iters", type=int, default=20, help="measured iterations (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="warm-up iterations, not in statistics (default 3)")
+    p.add_argument("--mode", choices=("forward", "train"), default="forward")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model first")
+    p.add_argument("--twin", action="store_true", help="also time the unshared twin, interleaved")
+    p.add_argument("--json", action="store_true")
     sub.add_parser("schemes", help="list sharing schemes and their options")
     sub.add_parser("presets", help="list bundled presets")
     return parser
@@ -201,6 +214,30 @@ def cmd_apply(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from explorer.bench.timing import BenchConfig, run_bench
+
+    spec = _load(args.preset)
+    config = BenchConfig(device=args.device, dtype=args.dtype, batch=args.batch, seq=args.seq, iters=args.iters,
+                         warmup=args.warmup, mode=args.mode, compile=args.compile, twin=args.twin)
+    progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+    result = run_bench(spec, config, on_progress=progress)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    rows = [("design", result.design)] + ([("unshared twin", result.twin)] if result.twin else [])
+    print(f"{spec.name}: {args.mode}, batch {args.batch} x seq {args.seq}, {args.dtype}, {result.device_name}")
+    print(f"parameters built {result.design.params_built:,} "
+          f"({'verified' if result.verified else 'MISMATCH'} against analysis {result.params_analysis:,})")
+    print(f"{'':16}{'median ms':>12}{'p10':>10}{'p90':>10}{'tokens/s':>14}{'TFLOP/s':>10}{'params':>16}")
+    for name, s in rows:
+        print(f"{name:16}{s.median_ms:>12.3f}{s.percentile(0.1):>10.3f}{s.percentile(0.9):>10.3f}"
+              f"{result.tokens_per_s(s):>14,.0f}{result.tflops(s):>10.3f}{s.params_built:>16,}")
+    if result.twin:
+        print(f"design / twin time: {result.design.median_ms / result.twin.median_ms:.3f}")
+    return 0
+
+
 def cmd_schemes(_args) -> int:
     import inspect
 
@@ -242,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
             return _run_gui(argv)
         args = _parser().parse_args(argv)
-        handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply,
+        handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "bench": cmd_bench,
                    "schemes": cmd_schemes, "presets": cmd_presets}[args.command]
         return handler(args)
     except ExplorerError as err:

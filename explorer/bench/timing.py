@@ -1,0 +1,304 @@
+"""Timing runs of a built design and its unshared twin, interleaved A, B, A, B.
+
+Plain torch, no Qt: samples go to a callback, a `should_stop` callable is checked between
+iterations, so the GUI worker (gui/workers.py) and the CLI share this engine.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from explorer.analysis import analyze
+from explorer.build import build_model
+from explorer.errors import BenchError, ExplorerError
+from explorer.spec.model import StackSpec, unshared_twin
+
+# Dense (no sparsity) bf16 tensor-core peak, TFLOP/s, from the vendors' data sheets.
+BF16_PEAK_TFLOPS = {
+    "H200": 989.4,
+    "H100 SXM": 989.4,
+    "H100 80GB HBM3": 989.4,
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10": 125.0,
+    "RTX 4090": 165.2,
+}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    device: str = "cpu"
+    dtype: str = "fp32"
+    batch: int = 1
+    seq: int = 128
+    iters: int = 20
+    warmup: int = 3
+    mode: str = "forward"          # forward | train (forward + backward)
+    compile: bool = False
+    twin: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    series: str                    # "design" | "twin"
+    index: int                     # iteration, warm-up included
+    ms: float
+    warmup: bool
+
+
+@dataclass
+class SeriesResult:
+    samples_ms: list[float] = field(default_factory=list)     # measured (warm-up excluded)
+    warmup_ms: list[float] = field(default_factory=list)
+    params_built: int = 0
+    unique_tensors: int = 0
+    peak_memory_bytes: int = 0
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ms) if self.samples_ms else float("nan")
+
+    def percentile(self, q: float) -> float:
+        if not self.samples_ms:
+            return float("nan")
+        xs = sorted(self.samples_ms)
+        k = (len(xs) - 1) * q
+        lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+@dataclass
+class BenchResult:
+    config: BenchConfig
+    device_name: str
+    threads: int
+    flops_per_iter: int
+    params_analysis: int
+    design: SeriesResult
+    twin: SeriesResult | None = None
+    cancelled: bool = False
+
+    def tokens_per_s(self, series: SeriesResult) -> float:
+        return self.config.batch * self.config.seq / (series.median_ms / 1e3)
+
+    def tflops(self, series: SeriesResult) -> float:
+        return self.flops_per_iter / (series.median_ms / 1e3) / 1e12
+
+    def peak_fraction(self, series: SeriesResult) -> float | None:
+        peak = bf16_peak(self.device_name)
+        return None if peak is None else self.tflops(series) / peak
+
+    @property
+    def verified(self) -> bool:
+        return self.design.params_built == self.params_analysis
+
+    def to_json(self) -> dict:
+        def series(s: SeriesResult) -> dict:
+            return {"median_ms": s.median_ms, "p10_ms": s.percentile(0.1), "p90_ms": s.percentile(0.9),
+                    "samples_ms": s.samples_ms, "warmup_ms": s.warmup_ms,
+                    "tokens_per_s": self.tokens_per_s(s), "tflops": self.tflops(s),
+                    "peak_memory_bytes": s.peak_memory_bytes}
+
+        c = self.config
+        out = {
+            "device": c.device, "device_name": self.device_name, "threads": self.threads, "dtype": c.dtype,
+            "batch": c.batch, "seq": c.seq, "mode": c.mode, "compile": c.compile, "iters": c.iters,
+            "warmup": c.warmup, "flops_per_iter": self.flops_per_iter, "cancelled": self.cancelled,
+            "timing": series(self.design),
+            "params": {"built": self.design.params_built, "analysis": self.params_analysis,
+                       "verified": self.verified, "unique_tensors": self.design.unique_tensors},
+        }
+        frac = self.peak_fraction(self.design)
+        if frac is not None:
+            out["timing"]["bf16_peak_fraction"] = frac
+        if self.twin is not None:
+            out["twin"] = {"timing": series(self.twin), "params": {"built": self.twin.params_built}}
+            out["ratio"] = self.design.median_ms / self.twin.median_ms if self.twin.samples_ms else None
+        return out
+
+
+def bf16_peak(device_name: str) -> float | None:
+    for key in sorted(BF16_PEAK_TFLOPS, key=len, reverse=True):
+        if key.lower() in device_name.lower():
+            return BF16_PEAK_TFLOPS[key]
+    return None
+
+
+def available_devices() -> list[str]:
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        out.append("mps")
+    return out
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+    return device.type
+
+
+def _free_bytes(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return free
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo") as fh:
+                for line in fh:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _gib(n: float) -> str:
+    return f"{n / (1 << 30):.2f} GiB"
+
+
+def check_fits(spec: StackSpec, config: BenchConfig) -> int:
+    """Bytes the run needs (weights, twin, activations; x3 weights for training); refuse if too many."""
+    report = analyze(spec, config.batch, config.seq, config.dtype)
+    m = report.memory
+    need = m.weights + m.activations_inference
+    if config.mode == "train":
+        need = m.weights * 2 + m.activations_training
+    if config.twin:
+        need += report.twin_memory.weights * (2 if config.mode == "train" else 1)
+    device = torch.device(config.device)
+    free = _free_bytes(device)
+    if free is not None and need > 0.9 * free:
+        raise BenchError(f"{spec.name} needs about {_gib(need)} on {config.device} for batch {config.batch} x seq "
+                         f"{config.seq} ({config.dtype}, {config.mode}{', with twin' if config.twin else ''}) "
+                         f"but only {_gib(free)} is free")
+    return need
+
+
+def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample], None] | None = None,
+              should_stop: Callable[[], bool] = lambda: False,
+              on_progress: Callable[[str], None] | None = None) -> BenchResult:
+    """Build `spec` (and its twin), then time `iters` iterations of each, interleaved.
+
+    Raises BenchError for out-of-memory, device errors and designs too large for the device.
+    """
+    progress = on_progress or (lambda _msg: None)
+    if config.mode not in ("forward", "train"):
+        raise BenchError(f"mode must be forward or train, not {config.mode!r}")
+    if config.dtype not in ("fp32", "bf16", "fp16"):
+        raise BenchError(f"dtype {config.dtype!r} cannot be timed (fp32, bf16, fp16)")
+    if config.iters < 1 or config.warmup < 0:
+        raise BenchError("iterations must be at least 1 and warm-up at least 0")
+    try:
+        device = torch.device(config.device)
+    except RuntimeError as err:
+        raise BenchError(f"unknown device {config.device!r}: {err}") from None
+    if config.device not in available_devices() and not (device.type == "cuda" and torch.cuda.is_available()):
+        raise BenchError(f"device {config.device!r} is not available here (devices: {', '.join(available_devices())})")
+    report = analyze(spec, config.batch, config.seq, config.dtype)
+    check_fits(spec, config)
+    flops = report.flops.forward * (3 if config.mode == "train" else 1)
+    models = {}
+    result = BenchResult(config, device_name(device), torch.get_num_threads(), flops, report.params.unique,
+                         SeriesResult())
+    try:
+        progress(f"building {spec.name} on {device_name(device)}")
+        rss0 = _rss_bytes()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        models["design"] = build_model(spec, device, config.dtype, config.seed)
+        if config.twin:
+            progress("building the unshared twin")
+            result.twin = SeriesResult()
+            models["twin"] = build_model(unshared_twin(spec), device, config.dtype, config.seed)
+        series = {"design": result.design, "twin": result.twin}
+        for name, model in models.items():
+            params = list(model.parameters())
+            series[name].params_built = sum(p.numel() for p in params)
+            series[name].unique_tensors = len(params)
+            model.train(config.mode == "train")
+        x = models["design"].example_input(config.batch, config.seq, device, seed=config.seed)
+        steps = {name: _step(model, x, config) for name, model in models.items()}
+        total = config.warmup + config.iters
+        for i in range(total):
+            for name, step in steps.items():              # A, B, A, B: noise hits both alike
+                if should_stop():
+                    result.cancelled = True
+                    return result
+                _sync(device)
+                t0 = time.perf_counter()
+                step()
+                _sync(device)
+                ms = (time.perf_counter() - t0) * 1e3
+                warm = i < config.warmup
+                (series[name].warmup_ms if warm else series[name].samples_ms).append(ms)
+                if on_sample is not None:
+                    on_sample(Sample(name, i, ms, warm))
+            progress(f"iteration {i + 1}/{total}")
+        if device.type == "cuda":
+            result.design.peak_memory_bytes = torch.cuda.max_memory_allocated(device)
+        else:
+            result.design.peak_memory_bytes = max(0, _rss_bytes() - rss0)
+        return result
+    except torch.OutOfMemoryError:
+        raise BenchError(f"out of memory on {config.device} running {spec.name} at batch {config.batch} x seq "
+                         f"{config.seq} ({config.dtype}); weights alone are {_gib(report.memory.weights)}") from None
+    except (ExplorerError, KeyboardInterrupt):
+        raise
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "out of memory" in first.lower() or "can't allocate" in first.lower():
+            raise BenchError(f"out of memory on {config.device} at batch {config.batch} x seq {config.seq}: "
+                             f"{first}") from None
+        raise BenchError(f"{config.device} error while timing {spec.name}: {first}") from None
+    finally:
+        models.clear()
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _step(model, x, config: BenchConfig):
+    fn = torch.compile(model) if config.compile else model
+    if config.mode == "forward":
+        def forward():
+            with torch.inference_mode():
+                fn(x)
+        return forward
+
+    def train_step():
+        for p in model.parameters():
+            p.grad = None
+        out = fn(x)
+        loss = sum(v.float().mean() for v in out.values())
+        loss.backward()
+    return train_step

@@ -1,0 +1,99 @@
+"""The timing engine: interleaved samples, warm-up apart, cancel, refusal of designs too large."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from explorer.errors import BenchError
+from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+from explorer.spec.strategies import apply_scheme
+
+torch = pytest.importorskip("torch")
+
+from explorer.bench.timing import BenchConfig, bf16_peak, run_bench  # noqa: E402
+
+TINY = StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, vocab_size=50, max_positions=16),
+                 layers=(LayerSpec("emb", "embedding"),) + tuple(LayerSpec(f"b{i}", "block") for i in range(4)),
+                 name="tiny")
+
+
+def test_samples_interleave_design_and_twin_and_skip_warmup():
+    spec = apply_scheme(TINY, "albert")
+    seen = []
+    result = run_bench(spec, BenchConfig(batch=2, seq=8, iters=5, warmup=2, twin=True), on_sample=seen.append)
+    assert [s.series for s in seen] == ["design", "twin"] * 7
+    assert [s.warmup for s in seen[::2]] == [True, True, False, False, False, False, False]
+    assert len(result.design.samples_ms) == 5 and len(result.design.warmup_ms) == 2
+    assert len(result.twin.samples_ms) == 5
+    assert result.verified
+    assert result.twin.params_built > result.design.params_built
+    assert all(ms > 0 for ms in result.design.samples_ms)
+    data = result.to_json()
+    json.dumps(data)
+    assert data["ratio"] == pytest.approx(result.design.median_ms / result.twin.median_ms)
+    assert data["timing"]["samples_ms"] == result.design.samples_ms
+
+
+def test_train_mode_runs_backward():
+    result = run_bench(TINY, BenchConfig(batch=2, seq=8, iters=2, warmup=0, mode="train"))
+    assert len(result.design.samples_ms) == 2
+    assert result.flops_per_iter % 3 == 0
+
+
+def test_stop_cancels_within_one_iteration():
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 3
+
+    seen = []
+    result = run_bench(TINY, BenchConfig(batch=1, seq=8, iters=50, warmup=0), on_sample=seen.append,
+                       should_stop=stop)
+    assert result.cancelled
+    assert len(seen) == 3
+
+
+def test_too_large_is_refused_up_front_with_the_size():
+    huge = StackSpec(settings=ModelSettings(d_model=16384, n_heads=128, vocab_size=256000, max_positions=8192),
+                     layers=tuple(LayerSpec(f"b{i}", "block") for i in range(200)), name="huge")
+    with pytest.raises(BenchError) as err:
+        run_bench(huge, BenchConfig(batch=1, seq=16))
+    assert "GiB" in str(err.value) and "free" in str(err.value)
+
+
+def test_bad_device_and_mode():
+    with pytest.raises(BenchError, match="not available"):
+        run_bench(TINY, BenchConfig(device="cuda:7" if not torch.cuda.is_available() else "xla"))
+    with pytest.raises(BenchError, match="mode"):
+        run_bench(TINY, BenchConfig(mode="sideways"))
+
+
+def test_peak_table():
+    assert bf16_peak("NVIDIA H100 80GB HBM3") == pytest.approx(989.4)
+    assert bf16_peak("NVIDIA H100 PCIe") == pytest.approx(756.0)
+    assert bf16_peak("CPU (2 cores)") is None
+
+
+def test_cli_bench_json_twin(capsys, tmp_path):
+    from explorer.cli import main
+    from explorer.spec import yaml_io
+
+    path = tmp_path / "tiny.yaml"
+    yaml_io.save(apply_scheme(TINY, "albert"), path)
+    assert main(["bench", str(path), "--json", "--twin", "--iters", "3", "--warmup", "1", "--seq", "8"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["timing"]["samples_ms"]) == 3 and data["timing"]["median_ms"] > 0
+    assert data["params"]["built"] == data["params"]["analysis"]
+    assert data["twin"]["timing"]["median_ms"] > 0 and data["ratio"] > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_bench_releases_memory():
+    before = torch.cuda.memory_allocated()
+    result = run_bench(apply_scheme(TINY, "albert"), BenchConfig(device="cuda", dtype="bf16", iters=3, twin=True))
+    assert result.verified and result.design.peak_memory_bytes > 0
+    assert torch.cuda.memory_allocated() == before
