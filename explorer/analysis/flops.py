@@ -8,6 +8,7 @@ activations are element-wise work, estimated apart and never mixed into the matm
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from explorer.analysis.params import COMPONENTS
 from explorer.spec.model import LayerDims, StackSpec, dims
@@ -44,8 +45,9 @@ def _linear_flops(tokens: int, out_f: int, in_f: int, low_rank: int, lora_rank: 
     return f
 
 
-def layer_flops(d: LayerDims, batch: int, seq: int) -> tuple[dict[str, int], int]:
-    """(matmul FLOPs by component, element-wise op estimate) of one layer's forward."""
+@lru_cache(maxsize=65536)
+def layer_flops(d: LayerDims, batch: int, seq: int) -> tuple[tuple[tuple[str, int], ...], int]:
+    """((component, matmul FLOPs) pairs, element-wise op estimate) of one layer's forward (cached)."""
     n = batch * seq
     width = d.d_model
     f = dict.fromkeys(COMPONENTS, 0)
@@ -99,7 +101,7 @@ def layer_flops(d: LayerDims, batch: int, seq: int) -> tuple[dict[str, int], int
     elif k == "head":
         rows = batch if d.task == "sequence" else n
         f["head"] += 2 * rows * width * d.n_outputs
-    return f, ew
+    return tuple(f.items()), ew
 
 
 def count_flops(spec: StackSpec, batch: int = 1, seq: int = 128) -> FlopCount:
@@ -109,8 +111,8 @@ def count_flops(spec: StackSpec, batch: int = 1, seq: int = 128) -> FlopCount:
     ew_total = 0
     for layer in spec.layers:
         f, ew = layer_flops(dims(layer, spec.settings), batch, seq)
-        for key, value in f.items():
+        for key, value in f:
             total[key] += value
-        per_layer.append((layer.id, sum(f.values())))
+        per_layer.append((layer.id, sum(v for _k, v in f)))
         ew_total += ew
     return FlopCount(batch, seq, total, tuple(per_layer), ew_total)

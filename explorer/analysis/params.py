@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.spec.model import StackSpec, unshared_twin
+from functools import lru_cache
+
+from explorer.spec.model import LayerSpec, ModelSettings, StackSpec, unshared_twin
 from explorer.spec.sharing import SharingPlan
 from explorer.spec.slots import layer_tensors
 from explorer.spec.validate import validate
@@ -63,35 +65,60 @@ def count_params(spec: StackSpec, plan: SharingPlan | None = None) -> ParamCount
     unique_total = 0
     tensors = 0
     for layer in spec.layers:
-        own = 0
-        unique = 0
-        for t in layer_tensors(layer, spec.settings):
-            size = t.numel
-            own += size
-            claims = plan.claims.get((layer.id, t.name), ())
-            if not claims:
-                unique += size
-                by_component[t.component] += size
-                tensors += 1
-                continue
-            claimed = 0
-            for c in claims:
-                claimed += c.piece.numel
-                if c.member == 0:            # the first member owns the shared copy
-                    unique += c.piece.numel
-                    by_component[t.component] += c.piece.numel
+        own, components, n_tensors = layer_summary(layer, spec.settings)
+        if not any((layer.id, name) in plan.claims for name in _tensor_names(layer, spec.settings)):
+            unique = own                      # nothing of this layer is shared: the cached summary
+            for comp, size in components:
+                by_component[comp] += size
+            tensors += n_tensors
+        else:
+            unique = 0
+            for t in layer_tensors(layer, spec.settings):
+                size = t.numel
+                claims = plan.claims.get((layer.id, t.name), ())
+                if not claims:
+                    unique += size
+                    by_component[t.component] += size
                     tensors += 1
-            rest = size - claimed
-            if rest:                          # head slices: the unclaimed rows are the layer's own
-                unique += rest
-                by_component[t.component] += rest
-                tensors += _free_chunks(t, claims)
+                    continue
+                claimed = 0
+                for c in claims:
+                    claimed += c.piece.numel
+                    if c.member == 0:            # the first member owns the shared copy
+                        unique += c.piece.numel
+                        by_component[t.component] += c.piece.numel
+                        tensors += 1
+                rest = size - claimed
+                if rest:                          # head slices: the unclaimed rows are the layer's own
+                    unique += rest
+                    by_component[t.component] += rest
+                    tensors += _free_chunks(t, claims)
         unique_total += unique
         per_layer.append(LayerParams(layer.id, layer.kind, own, unique, plan.uses_of(layer.id)))
     twin = unshared_twin(spec)
-    unshared = sum(t.numel for layer in twin.layers for t in layer_tensors(layer, twin.settings))
+    unshared = sum(layer_numel(layer, twin.settings) for layer in twin.layers)
     per_group = tuple(GroupParams(g.name, g.uses, g.numel, g.saved) for g in plan.groups)
     return ParamCount(unique_total, unshared, tensors, tuple(per_layer), per_group, by_component)
+
+
+@lru_cache(maxsize=65536)
+def layer_summary(layer: LayerSpec, settings: ModelSettings) -> tuple[int, tuple[tuple[str, int], ...], int]:
+    """(elements, elements per component, tensors) of a layer with nothing shared."""
+    components: dict[str, int] = {}
+    tensors = layer_tensors(layer, settings)
+    for t in tensors:
+        components[t.component] = components.get(t.component, 0) + t.numel
+    return sum(components.values()), tuple(components.items()), len(tensors)
+
+
+@lru_cache(maxsize=65536)
+def _tensor_names(layer: LayerSpec, settings: ModelSettings) -> tuple[str, ...]:
+    return tuple(t.name for t in layer_tensors(layer, settings))
+
+
+def layer_numel(layer: LayerSpec, settings: ModelSettings) -> int:
+    """Elements of a layer with nothing shared."""
+    return layer_summary(layer, settings)[0]
 
 
 def _free_chunks(t, claims) -> int:

@@ -9,6 +9,7 @@ from explorer.analysis.memory import MemoryEstimate, estimate_memory
 from explorer.analysis.params import DTYPE_BYTES, ParamCount, count_params
 from explorer.errors import SpecError
 from explorer.spec.model import StackSpec, dims, unshared_twin
+from explorer.spec.sharing import EMPTY_PLAN
 from explorer.spec.validate import validate
 
 MAX_BATCH = 1 << 20
@@ -102,7 +103,8 @@ def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32"
     check_run_shape(spec, batch, seq, dtype)
     params = count_params(spec, plan)
     twin = unshared_twin(spec)
-    twin_params = count_params(twin) if twin is not spec else params
+    # the twin of a valid design is valid (it only removes sharing): no second validation
+    twin_params = count_params(twin, EMPTY_PLAN) if twin is not spec else params
     flops = count_flops(spec, batch, seq)
     twin_flops = count_flops(twin, batch, seq) if twin is not spec else flops
     return Report(

@@ -53,18 +53,16 @@ class SharingPlan:
     groups: tuple[PlannedGroup, ...]
     claims: dict[tuple[str, str], tuple[Claim, ...]]
     block_of: dict[str, str]        # layer id -> id of the layer whose whole block it runs
+    member_group: dict[tuple[str, str], int]   # (layer id, slot) -> group index
+    block_uses: dict[str, int]      # representative layer id -> layers running its block
 
     def group_of(self, layer_id: str, slot: str) -> PlannedGroup | None:
-        for g in self.groups:
-            for m in g.members:
-                if m.layer == layer_id and m.slot == slot:
-                    return g
-        return None
+        index = self.member_group.get((layer_id, slot))
+        return None if index is None else self.groups[index]
 
     def uses_of(self, layer_id: str) -> int:
         """How many layers run this layer's whole block (1 when it is not block-shared)."""
-        rep = self.block_of.get(layer_id, layer_id)
-        return sum(1 for v in self.block_of.values() if v == rep) or 1
+        return self.block_uses.get(self.block_of.get(layer_id, layer_id), 1)
 
 
 def compile_plan(spec: StackSpec) -> SharingPlan:
@@ -124,7 +122,16 @@ def compile_plan(spec: StackSpec) -> SharingPlan:
         for m in g.members:
             if m.slot == "block":
                 block_of[m.layer] = rep
-    return SharingPlan(tuple(planned), {k: tuple(v) for k, v in claims.items()}, block_of)
+    block_uses: dict[str, int] = {}
+    for rep in block_of.values():
+        block_uses[rep] = block_uses.get(rep, 0) + 1
+    member_group = {(m.layer, m.slot): g.index for g in planned for m in g.members}
+    return SharingPlan(tuple(planned), {k: tuple(v) for k, v in claims.items()}, block_of, member_group,
+                       block_uses)
+
+
+EMPTY_PLAN = SharingPlan((), {}, {}, {}, {})
+"""The plan of a design without groups (e.g. an unshared twin)."""
 
 
 def _difference(a: Member, sig_a, b: Member, sig_b) -> str:

@@ -7,6 +7,7 @@ raises the first and returns the compiled SharingPlan when there is none.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from explorer.errors import SpecError
 from explorer.spec.model import (
@@ -124,47 +125,54 @@ def problems(spec: StackSpec) -> list[SpecError]:
 
 def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str, int]) -> list[SpecError]:
     where = f"stack[{i}]"
-    out: list[SpecError] = []
+    out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings)]
+    if not out and layer.kind in ("block", "attention") and layer.kv_from is not None:
+        out += _kv_problems(spec, layer, dims(layer, spec.settings), where, earlier)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _own_problems(layer: LayerSpec, s: ModelSettings) -> tuple[tuple[str, str], ...]:
+    """(key, reason) of every problem of one layer that depends on it and the settings alone."""
+    out: list[tuple[str, str]] = []
     allowed = KIND_FIELDS[layer.kind]
-    defaults = LayerSpec("x", layer.kind)
+    defaults = _DEFAULT_LAYERS[layer.kind]
     for key in LAYER_OVERRIDES + LAYER_OPTIONS:
         value = getattr(layer, key)
         if value == getattr(defaults, key):
             continue
         if key not in allowed:
-            out.append(SpecError(f"a {layer.kind} layer has no setting '{key}'", f"{where}.{key}"))
+            out.append((key, f"a {layer.kind} layer has no setting '{key}'"))
             continue
         try:
-            check_value(key, value, f"{where}.{key}")
+            check_value(key, value, key)
         except SpecError as err:
-            out.append(err)
+            out.append((key, err.message))
     if out:
-        return out
-    d = dims(layer, spec.settings)
-    s = spec.settings
+        return tuple(out)
+    d = dims(layer, s)
     if layer.kind in ("block", "attention"):
         explicit_hd = layer.head_dim is not None or s.head_dim is not None
         if not explicit_hd and s.d_model % d.n_heads:
-            out.append(SpecError(f"d_model {s.d_model} is not divisible by n_heads {d.n_heads} (set head_dim to "
-                                 f"choose another head width)", f"{where}.n_heads"))
+            out.append(("n_heads", f"d_model {s.d_model} is not divisible by n_heads {d.n_heads} (set head_dim "
+                                   f"to choose another head width)"))
         if d.n_kv_heads > d.n_heads or d.n_heads % d.n_kv_heads:
-            out.append(SpecError(f"n_kv_heads {d.n_kv_heads} must divide n_heads {d.n_heads}",
-                                 f"{where}.n_kv_heads"))
+            out.append(("n_kv_heads", f"n_kv_heads {d.n_kv_heads} must divide n_heads {d.n_heads}"))
         if d.head_dim <= 0:
-            out.append(SpecError(f"head width is {d.head_dim} (d_model {s.d_model} / n_heads {d.n_heads})",
-                                 f"{where}.head_dim"))
+            out.append(("head_dim", f"head width is {d.head_dim} (d_model {s.d_model} / n_heads {d.n_heads})"))
         if d.positional == "rotary" and d.head_dim % 2:
-            out.append(SpecError(f"rotary positions need an even head_dim, got {d.head_dim}", f"{where}.head_dim"))
+            out.append(("head_dim", f"rotary positions need an even head_dim, got {d.head_dim}"))
         if d.q_width > MAX_DIM * 8:
-            out.append(SpecError(f"n_heads x head_dim = {d.q_width:,} is absurdly large", f"{where}.head_dim"))
-        if layer.kv_from is not None:
-            out += _kv_problems(spec, layer, d, where, earlier)
+            out.append(("head_dim", f"n_heads x head_dim = {d.q_width:,} is absurdly large"))
     if layer.kind == "block" and layer.low_rank and layer.low_rank > min(s.d_model, d.d_ff):
-        out.append(SpecError(f"low_rank {layer.low_rank} is larger than the matrices it factorizes "
-                             f"(d_model {s.d_model})", f"{where}.low_rank"))
+        out.append(("low_rank", f"low_rank {layer.low_rank} is larger than the matrices it factorizes "
+                                f"(d_model {s.d_model})"))
     if layer.kind == "conv" and s.d_model % layer.groups:
-        out.append(SpecError(f"groups {layer.groups} must divide d_model {s.d_model}", f"{where}.groups"))
-    return out
+        out.append(("groups", f"groups {layer.groups} must divide d_model {s.d_model}"))
+    return tuple(out)
+
+
+_DEFAULT_LAYERS = {kind: LayerSpec("x", kind) for kind in KINDS}
 
 
 def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict[str, int]) -> list[SpecError]:
