@@ -44,6 +44,16 @@ def _load(path: str):
     return yaml_io.load(path)
 
 
+def _analyze(spec, source: str, batch: int, seq: int, dtype: str):
+    """analyze(), with the file named in any error about the run shape (e.g. seq > max_positions)."""
+    from explorer.analysis import analyze
+
+    try:
+        return analyze(spec, batch, seq, dtype)
+    except SpecError as err:
+        raise (err if err.source else err.with_source(source)) from None
+
+
 def _add_run_shape(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
     p.add_argument("--seq", type=int, default=128, help="sequence length (default 128)")
@@ -124,10 +134,8 @@ def _report_lines(report, verification=None) -> list[str]:
 
 
 def cmd_report(args) -> int:
-    from explorer.analysis import analyze
-
     spec = _load(args.preset)
-    report = analyze(spec, args.batch, args.seq, args.dtype)
+    report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype)
     verification = None
     if args.verify:
         from explorer.build import verify
@@ -149,10 +157,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from explorer.analysis import analyze
-
-    a = analyze(_load(args.a), args.batch, args.seq, args.dtype)
-    b = analyze(_load(args.b), args.batch, args.seq, args.dtype)
+    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype)
+    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype)
     rows = [
         ("params.unique", a.params.unique, b.params.unique),
         ("params.unshared", a.params.unshared, b.params.unshared),
