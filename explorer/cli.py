@@ -10,11 +10,10 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from explorer.errors import ExplorerError, SpecError
 
-COMMANDS = ("report", "compare", "apply", "bench", "schemes", "presets")
+COMMANDS = ("report", "compare", "apply", "bench", "sweep", "plan", "export", "schemes", "presets")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 
 
@@ -94,6 +93,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="torch.compile the model first")
     p.add_argument("--twin", action="store_true", help="also time the unshared twin, interleaved")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes")
+    p.add_argument("preset")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--seq", dest="seqs", metavar="LIST", help="e.g. 128,256,512 or 128:8192:x2")
+    what.add_argument("--layers", metavar="LIST", help="e.g. 2:24:2 or 6,12,24")
+    what.add_argument("--schemes", action="store_true", help="every scheme on this design")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--at-seq", type=int, default=128, help="sequence length for --layers/--schemes")
+    p.add_argument("--dtype", choices=DTYPES, default="fp32")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    p = sub.add_parser("plan", help="training memory per GPU under DP, ZeRO 1-3 and tensor parallelism")
+    p.add_argument("preset")
+    p.add_argument("--gpus", type=int, default=8)
+    p.add_argument("--micro-batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=2048)
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="bf16")
+    p.add_argument("--gpu-gib", type=float, default=80.0, help="memory of one GPU (default 80)")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("export", help="write a standalone PyTorch file (imports only torch) of the design")
+    p.add_argument("preset")
+    p.add_argument("-o", "--output", required=True)
     sub.add_parser("schemes", help="list sharing schemes and their options")
     sub.add_parser("presets", help="list bundled presets")
     return parser
@@ -244,6 +266,78 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _emit_rows(args, header: list[str], rows: list[list]) -> None:
+    if args.json:
+        print(json.dumps([dict(zip(header, r)) for r in rows], indent=2))
+    elif args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows(rows)
+    else:
+        widths = [max(len(str(h)), *(len(f"{r[i]:,}" if isinstance(r[i], int) else str(r[i])) for r in rows)) + 2
+                  for i, h in enumerate(header)]
+        print("".join(f"{h:>{w}}" for h, w in zip(header, widths)))
+        for r in rows:
+            print("".join((f"{v:>{w},}" if isinstance(v, int) else f"{v!s:>{w}}") for v, w in zip(r, widths)))
+
+
+def cmd_sweep(args) -> int:
+    from explorer.analysis import sweeps
+
+    spec = _load(args.preset)
+    if args.seqs:
+        seqs = sweeps.parse_int_list(args.seqs, "--seq")
+        _analyze(spec, args.preset, args.batch, max(seqs), args.dtype)
+        result = sweeps.sweep_seq(spec, seqs, args.batch)
+        rows = [[p.seq, p.attention, p.ffn, p.forward] for p in result.points]
+        _emit_rows(args, ["seq", "attention", "ffn", "forward"], rows)
+        if not (args.json or args.csv):
+            print(result.sentence())
+        return 0
+    if args.layers:
+        depths = sweeps.parse_int_list(args.layers, "--layers")
+        points = sweeps.sweep_depth(spec, depths, batch=args.batch, seq=args.at_seq, dtype=args.dtype)
+        rows = [[p.layers, p.scheme, p.unique, p.forward, p.training_bytes, p.error] for p in points]
+        _emit_rows(args, ["layers", "scheme", "unique_params", "forward_flops", "training_bytes", "error"], rows)
+        return 0
+    points = sweeps.sweep_schemes(spec, args.batch, args.at_seq, args.dtype)
+    rows = [[p.scheme, p.unique, p.unshared, p.forward, p.training_bytes, p.error] for p in points]
+    _emit_rows(args, ["scheme", "unique_params", "unshared_params", "forward_flops", "training_bytes", "error"], rows)
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from explorer.analysis.planner import GIB, plan_grid
+
+    spec = _load(args.preset)
+    _analyze(spec, args.preset, args.micro_batch, args.seq, args.dtype)
+    rows = plan_grid(spec, args.gpus, args.micro_batch, args.seq, args.dtype)
+    if args.json:
+        print(json.dumps([{"setup": r.setup.label, "tp": r.setup.tp, "dp": r.setup.dp, "zero": r.setup.zero,
+                           "checkpointing": r.setup.checkpointing, "weights": r.weights, "gradients": r.gradients,
+                           "optimizer": r.optimizer, "activations": r.activations, "total": r.total,
+                           "fits": r.fits(args.gpu_gib)} for r in rows], indent=2))
+        return 0
+    print(f"{spec.name}: {args.gpus} GPUs of {args.gpu_gib:g} GiB, micro-batch {args.micro_batch} x seq {args.seq}, "
+          f"{args.dtype}")
+    print(f"{'setup':30}{'weights':>10}{'grads':>10}{'optim':>10}{'activ':>10}{'total GiB':>11}  fits")
+    for r in rows:
+        print(f"{r.setup.label:30}{r.weights / GIB:>10.2f}{r.gradients / GIB:>10.2f}{r.optimizer / GIB:>10.2f}"
+              f"{r.activations / GIB:>10.2f}{r.total / GIB:>11.2f}  {'yes' if r.fits(args.gpu_gib) else 'no'}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from explorer.build.export import export_file
+
+    spec = _load(args.preset)
+    export_file(spec, args.output)
+    print(f"{args.output}: standalone PyTorch file for {spec.name}; build_model() returns it")
+    return 0
+
+
 def cmd_schemes(_args) -> int:
     import inspect
 
@@ -286,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_gui(argv)
         args = _parser().parse_args(argv)
         handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "bench": cmd_bench,
+                   "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
                    "schemes": cmd_schemes, "presets": cmd_presets}[args.command]
         return handler(args)
     except ExplorerError as err:

@@ -87,3 +87,22 @@ def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, d
         optimizer=params.unique * (8 + master),
         activations_training=saved * b,
     )
+
+
+def training_activation_elements(spec: StackSpec, batch: int, seq: int, checkpointing: bool = False) -> int:
+    """Activation elements kept for backward over the whole stack.
+
+    With activation checkpointing only each layer's input (n x d) is kept, plus the
+    largest layer's own saved set while it is recomputed.
+    """
+    n = batch * seq
+    total = 0
+    largest = 0
+    inputs = 0
+    for layer in spec.layers:
+        d = dims(layer, spec.settings)
+        _live, keep = _working_set(d, n, batch)
+        total += keep
+        largest = max(largest, keep)
+        inputs += n * d.d_model
+    return inputs + largest if checkpointing else total

@@ -8,7 +8,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.analysis import analyze
-from explorer.build.stack import SharedStack, build_model
+from explorer.build.runtime import SharedStack
+from explorer.build.stack import build_model
 from explorer.spec.model import StackSpec
 
 
