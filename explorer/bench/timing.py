@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from explorer.analysis import analyze
+from explorer.bench.config import BenchConfig, Sample
 from explorer.build import build_model
 from explorer.errors import BenchError, ExplorerError
 from explorer.spec.model import StackSpec, unshared_twin
@@ -33,28 +34,6 @@ BF16_PEAK_TFLOPS = {
     "A10": 125.0,
     "RTX 4090": 165.2,
 }
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    device: str = "cpu"
-    dtype: str = "fp32"
-    batch: int = 1
-    seq: int = 128
-    iters: int = 20
-    warmup: int = 3
-    mode: str = "forward"          # forward | train (forward + backward)
-    compile: bool = False
-    twin: bool = False
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class Sample:
-    series: str                    # "design" | "twin"
-    index: int                     # iteration, warm-up included
-    ms: float
-    warmup: bool
 
 
 @dataclass

@@ -1,0 +1,284 @@
+"""Run panel: build the real model on a device and stream forward-pass times into a live plot.
+
+The design and its unshared twin are timed interleaved (A, B, A, B) by a BenchWorker in a
+QThread; samples arrive by signal into bounded buffers and a QTimer redraws at <= 20 Hz.
+With Live on, every design change re-times it (debounced, the previous run cancelled), and
+each design version stays on the plot as its own labelled segment.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QThread, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from explorer.gui.workers import BenchWorker, DeviceProbe, start_in_thread
+
+DESIGN_PEN = pg.mkPen("#4e79a7", width=2)
+TWIN_PEN = pg.mkPen("#e15759", width=2)
+MEDIAN_PEN = pg.mkPen("#4e79a7", width=1, style=Qt.PenStyle.DashLine)
+MAX_POINTS = 5000
+
+
+@dataclass
+class Segment:
+    """One timed design version on the plot."""
+
+    label: str
+    start_x: int
+    design: list[float] = field(default_factory=list)
+    twin: list[float] = field(default_factory=list)
+    warmup_design: list[tuple[int, float]] = field(default_factory=list)
+
+
+class RunPanel(QWidget):
+    """Device/dtype/batch/seq/mode controls, Start/Stop, the live timing plot and its readout."""
+
+    message = Signal(str)            # one line for the status bar
+    run_finished = Signal(object)    # BenchResult
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._spec = None
+        self._version = 0
+        self._thread: QThread | None = None
+        self._threads: list[QThread] = []
+        self._restart_after = False
+        self._worker: BenchWorker | None = None
+        self._probe_thread: QThread | None = None
+        self.segments: list[Segment] = []
+        self.last_result = None
+        self._x = 0
+        self._build_ui()
+        self._redraw_timer = QTimer(self, interval=50, singleShot=True, timeout=self._redraw)
+        self._live_timer = QTimer(self, interval=600, singleShot=True, timeout=self._live_restart)
+        self._probe_devices()
+
+    # ------------------------------------------------------------------ UI
+    def _build_ui(self) -> None:
+        self.device_combo = QComboBox(toolTip="Where the model is built and timed (CUDA/MPS appear when present)")
+        self.device_combo.addItem("cpu")
+        self.dtype_combo = QComboBox(toolTip="Weight and activation dtype of the built model")
+        self.dtype_combo.addItems(["fp32", "bf16", "fp16"])
+        self.batch_spin = QSpinBox(minimum=1, maximum=4096, value=2, toolTip="Batch size of each timed pass")
+        self.seq_spin = QSpinBox(minimum=1, maximum=1 << 20, value=128, toolTip="Sequence length of each pass")
+        self.mode_combo = QComboBox(toolTip="forward (inference_mode) or a training step (forward + backward)")
+        self.mode_combo.addItems(["forward", "train"])
+        self.iters_spin = QSpinBox(minimum=1, maximum=100000, value=30, toolTip="Measured iterations per series")
+        self.warmup_spin = QSpinBox(minimum=0, maximum=1000, value=3,
+                                    toolTip="Warm-up iterations, drawn apart and left out of the statistics")
+        self.compile_check = QCheckBox("torch.compile", toolTip="Compile the model before timing (slow first pass)")
+        self.twin_check = QCheckBox("unshared twin", checked=True,
+                                    toolTip="Time the same architecture without sharing, interleaved A, B, A, B")
+        self.live_check = QCheckBox("Live", toolTip="Re-time on every edit of the design (debounced)")
+        self.start_button = QPushButton("Start", toolTip="Build the model on the device and start timing")
+        self.stop_button = QPushButton("Stop", enabled=False, toolTip="Cancel the run after the current iteration")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.live_check.toggled.connect(self.on_live_toggled)
+
+        form = QGridLayout()
+        for col, (label, widget) in enumerate([("device", self.device_combo), ("dtype", self.dtype_combo),
+                                               ("batch", self.batch_spin), ("seq", self.seq_spin),
+                                               ("mode", self.mode_combo), ("iters", self.iters_spin),
+                                               ("warm-up", self.warmup_spin)]):
+            form.addWidget(QLabel(label), 0, col)
+            form.addWidget(widget, 1, col)
+        buttons = QHBoxLayout()
+        for w in (self.compile_check, self.twin_check, self.live_check):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+
+        self.plot = pg.PlotWidget(background=None)
+        self.plot.setLabel("left", "time per pass", units="ms")
+        self.plot.setLabel("bottom", "iteration")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.addLegend(offset=(10, 5))
+        self.design_curve = self.plot.plot([], [], pen=DESIGN_PEN, name="design")
+        self.twin_curve = self.plot.plot([], [], pen=TWIN_PEN, name="unshared twin")
+        self.median_curve = self.plot.plot([], [], pen=MEDIAN_PEN, name="running median")
+        self.warmup_scatter = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(150, 150, 150, 160), pen=None)
+        self.plot.addItem(self.warmup_scatter)
+        self._labels: list[pg.TextItem] = []
+
+        self.status_label = QLabel("idle", toolTip="What the worker is doing")
+        self.readout = QLabel(textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
+                              toolTip="Statistics exclude warm-up iterations")
+        self.readout.setWordWrap(True)
+        info = QFormLayout()
+        info.addRow("status", self.status_label)
+        info.addRow("measured", self.readout)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(info)
+
+    def _probe_devices(self) -> None:
+        probe = DeviceProbe()
+        probe.done.connect(self._on_probe_done)
+        self._probe = probe
+        self._probe_thread = start_in_thread(probe, self)
+
+    def _on_probe_done(self, devices: list) -> None:
+        current = self.device_combo.currentText()
+        self.device_combo.clear()
+        self.device_combo.addItems(devices)
+        if current in devices:
+            self.device_combo.setCurrentText(current)
+
+    # ------------------------------------------------------------------ design in
+    def set_spec(self, spec, label: str | None = None) -> None:
+        """The design to time; with Live on, schedules a re-run."""
+        self._spec = spec
+        self._version += 1
+        self._pending_label = label or f"v{self._version}"
+        if self.live_check.isChecked():
+            self._live_timer.start()
+
+    def on_live_toggled(self, on: bool) -> None:
+        if on and self._spec is not None:
+            self._live_timer.start()
+
+    def _live_restart(self) -> None:
+        if self.is_running():
+            self._restart_after = True          # start again once the cancelled run has ended
+            self.stop()
+            return
+        self.start()
+
+    def _after_run(self) -> None:
+        self._worker = None
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        if self._restart_after:
+            self._restart_after = False
+            QTimer.singleShot(0, self.start)
+
+    # ------------------------------------------------------------------ run
+    def config(self):
+        from explorer.bench.config import BenchConfig
+
+        return BenchConfig(device=self.device_combo.currentText(), dtype=self.dtype_combo.currentText(),
+                           batch=self.batch_spin.value(), seq=self.seq_spin.value(), iters=self.iters_spin.value(),
+                           warmup=self.warmup_spin.value(), mode=self.mode_combo.currentText(),
+                           compile=self.compile_check.isChecked(), twin=self.twin_check.isChecked())
+
+    def is_running(self) -> bool:
+        """A worker is building or timing (its thread may linger a moment after it reports)."""
+        return self._worker is not None
+
+    def start(self) -> None:
+        if self._spec is None or self.is_running():
+            return
+        segment = Segment(getattr(self, "_pending_label", "v1"), self._x)
+        self.segments.append(segment)
+        label = pg.TextItem(segment.label, color="#888", anchor=(0, 1))
+        self.plot.addItem(label)
+        self._labels.append(label)
+        worker = BenchWorker(self._spec, self.config())
+        worker.sample.connect(self.on_worker_sample)
+        worker.progress.connect(self.status_label.setText)
+        worker.finished.connect(self.on_worker_finished)
+        worker.failed.connect(self.on_worker_failed)
+        self._worker = worker
+        self._thread = start_in_thread(worker, self)
+        self._threads.append(self._thread)
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.status_label.setText("starting")
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self.status_label.setText("stopping after this iteration")
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Cancel any run and wait for the threads (window closing)."""
+        self._live_timer.stop()
+        self.stop()
+        self._restart_after = False
+        for thread in self._threads + [self._probe_thread]:
+            if thread is not None and thread.isRunning():
+                thread.quit()
+                thread.wait(timeout_ms)
+        self._worker = None
+
+    # ------------------------------------------------------------------ samples in
+    def on_worker_sample(self, sample) -> None:
+        seg = self.segments[-1]
+        if sample.warmup:
+            if sample.series == "design":
+                seg.warmup_design.append((self._x, sample.ms))
+                self._x += 1
+        elif sample.series == "design":
+            seg.design.append(sample.ms)
+            self._x += 1
+        else:
+            seg.twin.append(sample.ms)
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def _redraw(self) -> None:
+        dx, dy, tx, ty, mx, my, wx, wy = [], [], [], [], [], [], [], []
+        for seg, label in zip(self.segments, self._labels):
+            x0 = seg.start_x + len(seg.warmup_design)
+            dx += range(x0, x0 + len(seg.design))
+            dy += seg.design
+            tx += range(x0, x0 + len(seg.twin))
+            ty += seg.twin
+            for i in range(len(seg.design)):
+                mx.append(x0 + i)
+                my.append(statistics.median(seg.design[max(0, i - 9): i + 1]))
+            for x, y in seg.warmup_design:
+                wx.append(x)
+                wy.append(y)
+            top = max(seg.design + seg.twin + [y for _x, y in seg.warmup_design] or [0])
+            label.setPos(seg.start_x, top)
+        self.design_curve.setData(dx[-MAX_POINTS:], dy[-MAX_POINTS:])
+        self.twin_curve.setData(tx[-MAX_POINTS:], ty[-MAX_POINTS:])
+        self.median_curve.setData(mx[-MAX_POINTS:], my[-MAX_POINTS:])
+        self.warmup_scatter.setData(wx, wy)
+
+    def on_worker_finished(self, result) -> None:
+        self._redraw()
+        self.last_result = result
+        self.readout.setText(self.describe(result))
+        self.status_label.setText("stopped" if result.cancelled else "done")
+        self._after_run()
+        self.run_finished.emit(result)
+
+    def on_worker_failed(self, message: str) -> None:
+        self.status_label.setText("failed")
+        self.readout.setText(message)
+        self._after_run()
+        self.message.emit(message)
+
+    @staticmethod
+    def describe(result) -> str:
+        d, t = result.design, result.twin
+        if not d.samples_ms:
+            return "no measured iterations (stopped during warm-up)"
+        parts = [f"median {d.median_ms:.2f} ms (p10 {d.percentile(0.1):.2f}, p90 {d.percentile(0.9):.2f})",
+                 f"{result.tokens_per_s(d):,.0f} tokens/s", f"{result.tflops(d):.3f} TFLOP/s"]
+        frac = result.peak_fraction(d)
+        if frac is not None:
+            parts.append(f"{100 * frac:.1f}% of bf16 peak")
+        if t is not None and t.samples_ms:
+            parts.append(f"twin {t.median_ms:.2f} ms, design/twin {d.median_ms / t.median_ms:.3f}")
+        check = "verified" if result.verified else "MISMATCH"
+        parts.append(f"built {d.params_built:,} parameters in {d.unique_tensors} tensors ({check} against "
+                     f"the analysis {result.params_analysis:,})")
+        if d.peak_memory_bytes:
+            where = "peak CUDA allocated" if result.config.device.startswith("cuda") else "resident delta"
+            parts.append(f"{where} {d.peak_memory_bytes / (1 << 20):.1f} MiB")
+        parts.append(f"{result.device_name}")
+        return "; ".join(parts)

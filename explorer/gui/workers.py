@@ -1,0 +1,80 @@
+"""Torch off the GUI thread: a QObject that runs bench/timing.py in a QThread.
+
+torch itself is imported inside the worker thread, so not even its import blocks the
+window. The worker never touches widgets; it only emits signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+class BenchWorker(QObject):
+    """Builds and times one design (and its twin). Stop() is honoured between iterations."""
+
+    sample = Signal(object)         # bench.timing.Sample
+    progress = Signal(str)
+    finished = Signal(object)       # bench.timing.BenchResult (cancelled=True after Stop)
+    failed = Signal(str)            # one line, ready for the status bar
+
+    def __init__(self, spec, config) -> None:
+        super().__init__()
+        self.spec = spec
+        self.config = config
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from explorer.bench.timing import run_bench
+            from explorer.errors import ExplorerError
+
+            try:
+                result = run_bench(self.spec, self.config, on_sample=self.sample.emit,
+                                   should_stop=self._stop.is_set, on_progress=self.progress.emit)
+            except ExplorerError as err:
+                self.failed.emit(str(err))
+                return
+            self.finished.emit(result)
+        except Exception as err:  # noqa: BLE001 - a worker must never die silently
+            log.exception("timing run failed")
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            self.failed.emit(f"timing run failed: {type(err).__name__}: {first}")
+
+
+class DeviceProbe(QObject):
+    """Lists devices (imports torch) in the background."""
+
+    done = Signal(list)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from explorer.bench.timing import available_devices
+
+            self.done.emit(available_devices())
+        except Exception:  # noqa: BLE001
+            log.exception("device probe failed")
+            self.done.emit(["cpu"])
+
+
+def start_in_thread(worker: QObject, parent: QObject | None = None) -> QThread:
+    """Move `worker` to a new QThread, start worker.run there, and clean both up when it ends."""
+    thread = QThread(parent)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    for name in ("finished", "failed", "done"):
+        signal = getattr(worker, name, None)
+        if signal is not None:
+            signal.connect(thread.quit)
+    thread.finished.connect(worker.deleteLater)
+    thread.start()
+    return thread
