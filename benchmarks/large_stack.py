@@ -1,0 +1,69 @@
+"""A large stack against the device's own dense matmul throughput, measured in the same run.
+
+    python benchmarks/large_stack.py --device cuda            # 8 layers, d=4096, seq 2048, bf16
+    python benchmarks/large_stack.py --device cpu --d 512 --seq 256 --dtype fp32   # a small CPU check
+
+Prints achieved TFLOP/s of the built model (analytic FLOPs / median time) for the unshared
+and the all-shared design, and of a plain (tokens x d) @ (d x 4d) matmul, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from common import machine, median, time_interleaved
+from explorer.analysis import count_flops
+from explorer.build import TORCH_DTYPES, build_model
+from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+from explorer.spec.strategies import apply_scheme
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", default="bf16")
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--d", type=int, default=4096)
+    parser.add_argument("--heads", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--seq", type=int, default=2048)
+    parser.add_argument("--iters", type=int, default=20)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    dtype = TORCH_DTYPES[args.dtype]
+    spec = StackSpec(settings=ModelSettings(d_model=args.d, n_heads=args.heads, activation="gelu", bias=False,
+                                            positional="none", causal=True),
+                     layers=tuple(LayerSpec(f"b{i}", "block") for i in range(args.layers)), name="large")
+    designs = {"unshared": spec, "all-shared": apply_scheme(spec, "albert")}
+    flops = count_flops(spec, args.batch, args.seq).forward
+    models = {name: build_model(s, device, args.dtype).eval() for name, s in designs.items()}
+    x = models["unshared"].example_input(args.batch, args.seq, device, dtype)
+    n = args.batch * args.seq
+    a = torch.randn(n, args.d, device=device, dtype=dtype)
+    w = torch.randn(args.d, 4 * args.d, device=device, dtype=dtype)
+    mm_flops = 2 * n * args.d * 4 * args.d
+
+    def fwd(model):
+        def run():
+            with torch.inference_mode():
+                model(x)
+        return run
+
+    fns = {name: fwd(m) for name, m in models.items()}
+    fns["matmul"] = lambda: a @ w
+    samples = time_interleaved(fns, device, args.iters, warmup=5)
+    peak = mm_flops / (median(samples["matmul"]) / 1e3) / 1e12
+    print(f"machine: {machine(device)}")
+    print(f"{args.layers} layers, d={args.d}, {args.heads} heads, batch {args.batch} x seq {args.seq}, {args.dtype}\n")
+    print("| run | median ms | TFLOP/s | of matmul TFLOP/s |\n|---|---:|---:|---:|")
+    print(f"| dense matmul {n}x{args.d} @ {args.d}x{4 * args.d} | {median(samples['matmul']):.3f} | {peak:.3g} | 1.000 |")
+    for name in designs:
+        ms = median(samples[name])
+        tf = flops / (ms / 1e3) / 1e12
+        print(f"| {name} model | {ms:.3f} | {tf:.3g} | {tf / peak:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
