@@ -4,8 +4,13 @@
 class ExplorerError(Exception):
     """Base of every error caused by user input; str(err) is one line for a status bar or stderr."""
 
+    MAX_CHARS = 600
+
     def __str__(self) -> str:
-        return " ".join(super().__str__().split())
+        text = " ".join(super().__str__().split())
+        if len(text) > self.MAX_CHARS:     # a hostile file's megabyte-long key stays a readable line
+            text = text[: self.MAX_CHARS - 1] + "…"
+        return text
 
 
 class SpecError(ExplorerError):

@@ -20,6 +20,7 @@ def test_no_eval_exec_or_pickle():
     problems = []
     for path in sources():
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        allowed = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
                 problems.append(f"{path.name}:{node.lineno} calls {node.func.id}")
@@ -28,16 +29,36 @@ def test_no_eval_exec_or_pickle():
                 for name in names:
                     if name.split(".")[0] in FORBIDDEN_MODULES:
                         problems.append(f"{path.name}:{node.lineno} imports {name}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "yaml":
+                loader = [k.value for k in node.keywords if k.arg == "Loader"]
+                # the one allowed form: safe_load's C twin, yaml.load(text, Loader=_LOADER) with a safe loader
+                if loader and isinstance(loader[0], ast.Name) and loader[0].id == "_LOADER":
+                    allowed.add(id(node.func))
+                else:
+                    problems.append(f"{path.name}:{node.lineno} uses yaml.load without the safe loader")
+                continue
+            if id(node) in allowed:
+                continue
             if isinstance(node, ast.Attribute) and node.attr == "load" and isinstance(node.value, ast.Name):
                 if node.value.id == "torch":
                     problems.append(f"{path.name}:{node.lineno} uses torch.load")
                 if node.value.id == "yaml":
-                    problems.append(f"{path.name}:{node.lineno} uses yaml.load (safe_load only)")
+                    problems.append(f"{path.name}:{node.lineno} uses yaml.load")
             if isinstance(node, ast.Attribute) and node.attr in ("unsafe_load", "full_load", "FullLoader",
                                                                   "UnsafeLoader", "Loader") \
                     and isinstance(node.value, ast.Name) and node.value.id == "yaml":
                 problems.append(f"{path.name}:{node.lineno} uses yaml.{node.attr}")
     assert not problems, problems
+
+
+def test_the_yaml_loader_is_a_safe_one():
+    import yaml
+
+    from explorer.spec import yaml_io
+
+    assert issubclass(yaml_io._LOADER, yaml.SafeLoader) or yaml_io._LOADER is getattr(yaml, "CSafeLoader", None)
+    assert "SafeConstructor" in [c.__name__ for c in yaml_io._LOADER.__mro__]
 
 
 def test_yaml_reads_go_through_safe_load():
