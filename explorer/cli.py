@@ -66,7 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="exact parameters, FLOPs and memory of a preset")
     p.add_argument("preset")
     _add_run_shape(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV rows: metric, design, unshared twin")
+    fmt.add_argument("--markdown", action="store_true", help="print a Markdown summary")
     p.add_argument("--verify", action="store_true",
                    help="also build the model on the meta device; exit 1 if torch's counts differ")
     p = sub.add_parser("compare", help="two designs side by side, with ratios")
@@ -170,6 +173,10 @@ def cmd_report(args) -> int:
                                 "tensors_torch": verification.tensors_torch,
                                 "flops_torch": verification.flops_torch}
         print(json.dumps(data, indent=2))
+    elif args.csv or args.markdown:
+        from explorer.analysis.export_report import to_csv, to_markdown
+
+        print((to_csv if args.csv else to_markdown)(report), end="")
     else:
         print("\n".join(_report_lines(report, verification)))
     if verification is not None and not verification.ok:

@@ -1,0 +1,64 @@
+"""Save a pyqtgraph plot as PNG or SVG (File dialogs stay out of the tested function)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+import pyqtgraph.exporters  # noqa: F401 - registers the exporters
+from PySide6.QtGui import QPainter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from explorer.errors import ExplorerError
+
+
+def export_plot(plot: pg.PlotWidget, path: str | Path, width: int = 1200) -> Path:
+    """Write `plot` to `path`; the suffix (.png or .svg) picks the format."""
+    path = Path(path)
+    item = plot.getPlotItem()
+    if path.suffix.lower() == ".svg":
+        return _export_svg(plot, path)
+    if path.suffix.lower() == ".png":
+        exporter = pg.exporters.ImageExporter(item)
+        exporter.parameters()["width"] = width
+    else:
+        raise ExplorerError(f"{path.name}: plots are saved as .png or .svg")
+    try:
+        exporter.export(str(path))
+    except OSError as err:
+        raise ExplorerError(f"{path}: cannot write ({err.strerror or err})") from None
+    return path
+
+
+def _export_svg(plot: pg.PlotWidget, path: Path) -> Path:
+    """Vector SVG through Qt's own SVG paint engine (pyqtgraph's SVGExporter breaks on Qt 6.12 paths)."""
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(plot.size())
+    generator.setViewBox(plot.rect())
+    generator.setTitle("Sharing Explorer plot")
+    painter = QPainter()
+    if not painter.begin(generator):
+        raise ExplorerError(f"{path}: cannot write the SVG file")
+    try:
+        plot.render(painter)
+    finally:
+        painter.end()
+    if not path.is_file():
+        raise ExplorerError(f"{path}: cannot write the SVG file")
+    return path
+
+
+def save_plot_dialog(parent: QWidget, plot: pg.PlotWidget, basename: str) -> Path | None:
+    path, _filter = QFileDialog.getSaveFileName(parent, "Save plot", f"{basename}.png",
+                                                "PNG image (*.png);;SVG drawing (*.svg)")
+    if not path:
+        return None
+    try:
+        return export_plot(plot, path)
+    except ExplorerError as err:
+        message = getattr(parent, "message", None)
+        if message is not None:
+            message.emit(str(err))
+        return None

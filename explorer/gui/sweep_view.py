@@ -1,0 +1,201 @@
+"""Sweeps in the app: sequence length (attention vs FFN, crossover marked and said in words),
+depth (unique parameters per scheme) and the scheme frontier (click a point to apply it)."""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from explorer.analysis import sweeps
+from explorer.errors import ExplorerError
+from explorer.gui.plot_export import save_plot_dialog
+
+COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"]
+
+
+def _log2_ticks(values: list[int]) -> list[tuple[float, str]]:
+    return [(math.log2(v), f"{v:,}") for v in values]
+
+
+class SweepView(QWidget):
+    """Three sweeps of the current design; `apply_requested(spec)` when a frontier point is clicked."""
+
+    apply_requested = Signal(object)
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._spec = None
+        self.scheme_points: list[sweeps.SchemePoint] = []
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._seq_tab(), "Sequence length")
+        self.tabs.addTab(self._depth_tab(), "Depth")
+        self.tabs.addTab(self._schemes_tab(), "Schemes (frontier)")
+        self.tabs.currentChanged.connect(lambda _i: self.refresh())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.tabs)
+
+    # ------------------------------------------------------------------ tabs
+    def _seq_tab(self) -> QWidget:
+        w = QWidget()
+        self.seq_edit = QLineEdit("128:16384:x2", toolTip="Sequence lengths: a list (128,512) or a range start:stop:xF")
+        self.seq_edit.editingFinished.connect(self.refresh)
+        self.seq_plot = pg.PlotWidget(background=None)
+        self.seq_plot.setLabel("bottom", "sequence length n (log scale)")
+        self.seq_plot.setLabel("left", "forward FLOPs (batch 1)")
+        self.seq_plot.setLogMode(x=False, y=True)
+        self.seq_plot.addLegend(offset=(10, 5))
+        self.attn_curve = self.seq_plot.plot([], [], pen=pg.mkPen(COLORS[0], width=2), symbol="o", symbolSize=5,
+                                             name="attention")
+        self.ffn_curve = self.seq_plot.plot([], [], pen=pg.mkPen(COLORS[1], width=2), symbol="s", symbolSize=5,
+                                            name="FFN")
+        self.cross_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
+        self.seq_plot.addItem(self.cross_line)
+        self.seq_sentence = QLabel(wordWrap=True, toolTip="Where attention FLOPs overtake the FFN's")
+        save = QPushButton("Save plot…", toolTip="Save this plot as PNG or SVG")
+        save.clicked.connect(lambda: save_plot_dialog(self, self.seq_plot, "seq-sweep"))
+        top = QHBoxLayout()
+        top.addWidget(QLabel("n ="))
+        top.addWidget(self.seq_edit, 1)
+        top.addWidget(save)
+        layout = QVBoxLayout(w)
+        layout.addLayout(top)
+        layout.addWidget(self.seq_plot, 1)
+        layout.addWidget(self.seq_sentence)
+        return w
+
+    def _depth_tab(self) -> QWidget:
+        w = QWidget()
+        self.depth_edit = QLineEdit("2:48:2", toolTip="Numbers of blocks: a list (6,12,24) or a range 2:48:2")
+        self.depth_edit.editingFinished.connect(self.refresh)
+        self.depth_plot = pg.PlotWidget(background=None)
+        self.depth_plot.setLabel("bottom", "transformer blocks")
+        self.depth_plot.setLabel("left", "unique parameters")
+        self.depth_plot.addLegend(offset=(10, 5))
+        self.depth_note = QLabel("Forward FLOPs are the same for every scheme at a given depth: sharing changes "
+                                 "what is stored, not what is computed.", wordWrap=True)
+        save = QPushButton("Save plot…", toolTip="Save this plot as PNG or SVG")
+        save.clicked.connect(lambda: save_plot_dialog(self, self.depth_plot, "depth-sweep"))
+        top = QHBoxLayout()
+        top.addWidget(QLabel("blocks ="))
+        top.addWidget(self.depth_edit, 1)
+        top.addWidget(save)
+        layout = QVBoxLayout(w)
+        layout.addLayout(top)
+        layout.addWidget(self.depth_plot, 1)
+        layout.addWidget(self.depth_note)
+        return w
+
+    def _schemes_tab(self) -> QWidget:
+        w = QWidget()
+        self.frontier_plot = pg.PlotWidget(background=None)
+        self.frontier_plot.setLabel("bottom", "unique parameters")
+        self.frontier_plot.setLabel("left", "forward FLOPs")
+        self.frontier_scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=None)
+        self.frontier_scatter.sigClicked.connect(self._on_point_clicked)
+        self.frontier_plot.addItem(self.frontier_scatter)
+        self._frontier_labels: list[pg.TextItem] = []
+        self.scheme_table = QTableWidget(0, 5)
+        self.scheme_table.setHorizontalHeaderLabels(["scheme", "unique params", "forward FLOPs", "training memory",
+                                                     "note"])
+        self.scheme_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.scheme_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.scheme_table.cellDoubleClicked.connect(lambda row, _c: self._apply_row(row))
+        self.scheme_table.setToolTip("Double-click a row to apply that scheme to the design (undoable)")
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.frontier_plot)
+        split.addWidget(self.scheme_table)
+        split.setSizes([500, 500])
+        hint = QLabel("Each point is one scheme applied to the current design; click a point (or double-click a "
+                      "row) to apply it.", wordWrap=True)
+        layout = QVBoxLayout(w)
+        layout.addWidget(split, 1)
+        layout.addWidget(hint)
+        return w
+
+    # ------------------------------------------------------------------ data
+    def set_spec(self, spec) -> None:
+        self._spec = spec
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._spec is None:
+            return
+        try:
+            [self.refresh_seq, self.refresh_depth, self.refresh_schemes][self.tabs.currentIndex()]()
+        except ExplorerError as err:
+            self.message.emit(str(err))
+
+    def refresh_seq(self) -> None:
+        seqs = sweeps.parse_int_list(self.seq_edit.text(), "sequence lengths")
+        result = sweeps.sweep_seq(self._spec, seqs)
+        xs = [math.log2(p.seq) for p in result.points]
+        self.attn_curve.setData(xs, [max(p.attention, 1) for p in result.points])
+        self.ffn_curve.setData(xs, [max(p.ffn, 1) for p in result.points])
+        self.seq_plot.getAxis("bottom").setTicks([_log2_ticks(seqs)])
+        c = result.crossover
+        self.cross_line.setVisible(c is not None and c > 0)
+        if c is not None and c > 0:
+            self.cross_line.setValue(math.log2(float(c)))
+        self.seq_sentence.setText(result.sentence())
+        self.seq_result = result
+
+    def refresh_depth(self) -> None:
+        depths = sweeps.parse_int_list(self.depth_edit.text(), "depths")
+        points = sweeps.sweep_depth(self._spec, depths)
+        self.depth_plot.clear()
+        self.depth_plot.addLegend(offset=(10, 5))
+        for k, scheme in enumerate(sweeps.DEPTH_SCHEMES):
+            pts = [p for p in points if p.scheme == scheme and not p.error]
+            self.depth_plot.plot([p.layers for p in pts], [p.unique for p in pts], name=scheme,
+                                 pen=pg.mkPen(COLORS[k % len(COLORS)], width=2), symbol="o", symbolSize=4)
+        self.depth_points = points
+
+    def refresh_schemes(self) -> None:
+        self.scheme_points = sweeps.sweep_schemes(self._spec)
+        ok = [p for p in self.scheme_points if not p.error]
+        spots = [{"pos": (p.unique, p.forward), "data": p.scheme, "brush": pg.mkBrush(COLORS[i % len(COLORS)]),
+                  "symbol": "star" if p.scheme == "current" else "o"} for i, p in enumerate(ok)]
+        self.frontier_scatter.setData(spots)
+        for label in self._frontier_labels:
+            self.frontier_plot.removeItem(label)
+        self._frontier_labels = []
+        for p in ok:
+            label = pg.TextItem(p.scheme, color="#666", anchor=(0, 1))
+            label.setPos(p.unique, p.forward)
+            self.frontier_plot.addItem(label)
+            self._frontier_labels.append(label)
+        table = self.scheme_table
+        table.setRowCount(len(self.scheme_points))
+        for row, p in enumerate(self.scheme_points):
+            values = [p.title, f"{p.unique:,}" if not p.error else "-", f"{p.forward:,}" if not p.error else "-",
+                      f"{p.training_bytes / (1 << 20):,.1f} MiB" if not p.error else "-", p.error]
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if col in (1, 2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(row, col, item)
+
+    def _on_point_clicked(self, _item, points, *_args) -> None:
+        if points is not None and len(points):
+            self.apply_scheme_named(points[0].data())
+
+    def _apply_row(self, row: int) -> None:
+        if 0 <= row < len(self.scheme_points):
+            self.apply_scheme_named(self.scheme_points[row].scheme)
+
+    def apply_scheme_named(self, scheme: str) -> None:
+        for p in self.scheme_points:
+            if p.scheme == scheme and p.design is not None and scheme != "current":
+                self.apply_requested.emit(p.design)
+                return
