@@ -1,0 +1,63 @@
+"""CLI sweep / plan / report formats show the same figures as the pure functions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from explorer.analysis import analyze
+from explorer.analysis.planner import plan_grid
+from explorer.cli import main
+from explorer.presets import PRESETS_DIR
+from explorer.spec import yaml_io
+
+TUTORIAL = PRESETS_DIR / "tutorial-unshared.yaml"
+
+
+def test_sweep_seq_json_and_sentence(capsys):
+    assert main(["sweep", str(TUTORIAL), "--seq", "512,1024,2048", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["seq"] for r in rows] == [512, 1024, 2048]
+    mid = rows[1]
+    assert mid["attention"] == mid["ffn"]
+    assert main(["sweep", str(TUTORIAL), "--seq", "512:2048:x2"]) == 0
+    assert "equal at n = 1024" in capsys.readouterr().out
+
+
+def test_sweep_layers_csv(capsys):
+    assert main(["sweep", str(TUTORIAL), "--layers", "6,12", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    by = {(r["layers"], r["scheme"]): r for r in rows}
+    assert int(by[("12", "unshared")]["unique_params"]) == 12 * int(by[("12", "albert")]["unique_params"])
+    assert by[("12", "unshared")]["forward_flops"] == by[("12", "albert")]["forward_flops"]
+
+
+def test_sweep_schemes_lists_every_scheme(capsys):
+    assert main(["sweep", str(TUTORIAL), "--schemes", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"albert", "cycle", "head-sharing", "current"} <= {r["scheme"] for r in rows}
+
+
+def test_bad_sweep_list_is_one_line(capsys):
+    assert main(["sweep", str(TUTORIAL), "--seq", "lots"]) == 2
+    assert "expected a list" in capsys.readouterr().err
+
+
+def test_plan_json_equals_plan_grid(capsys):
+    path = PRESETS_DIR / "gqa.yaml"
+    assert main(["plan", str(path), "--gpus", "4", "--micro-batch", "2", "--seq", "1024", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    expected = plan_grid(yaml_io.load(path), 4, 2, 1024, "bf16")
+    assert [r["total"] for r in rows] == [e.total for e in expected]
+
+
+def test_report_csv_and_markdown(capsys):
+    assert main(["report", str(TUTORIAL), "--csv"]) == 0
+    rows = {r["metric"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    report = analyze(yaml_io.load(TUTORIAL))
+    assert int(rows["params.unique"]["design"]) == report.params.unique
+    assert int(rows["flops.forward"]["unshared_twin"]) == report.flops.forward
+    assert main(["report", str(PRESETS_DIR / "tutorial-all-shared.yaml"), "--markdown"]) == 0
+    text = capsys.readouterr().out
+    assert "| parameters | 3,152,384 | 37,828,608 | 12.00x |" in text
