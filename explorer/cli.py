@@ -13,7 +13,7 @@ import sys
 
 from explorer.errors import ExplorerError, SpecError
 
-COMMANDS = ("report", "compare", "apply", "bench", "sweep", "plan", "export", "schemes", "presets")
+COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "sweep", "plan", "export", "schemes", "presets")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 
 
@@ -29,6 +29,10 @@ def _bytes(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.2f} {suffix}"
     return f"{n} B"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _ratio(a: float, b: float) -> str:
@@ -83,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="scheme option, e.g. -p blocks=3 or -p layers=block0,block1")
     p.add_argument("-o", "--output", required=True)
+    p = sub.add_parser("import-hf", help="turn a Hugging Face config.json into an editable design")
+    p.add_argument("config")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--with-head", action="store_true",
+                   help="add the head of architectures[0] (e.g. MaskedLM, CausalLM); default: the base model")
     p = sub.add_parser("bench", help="build the real model and time forward passes (with --twin beside its "
                        "unshared twin, interleaved)")
     p.add_argument("preset")
@@ -244,7 +253,7 @@ def cmd_apply(args) -> int:
         raise SpecError(err.message, err.path or "scheme", f"{args.preset} ({args.scheme})") from None
     report = analyze(new)
     yaml_io.save(new, args.output)
-    print(f"{args.output}: {args.scheme} applied, {len(new.groups)} groups, "
+    print(f"{args.output}: {args.scheme} applied, {_count(len(new.groups), 'group')}, "
           f"{report.params.unique:,} unique parameters ({report.params.saving_factor:.2f}x fewer than unshared)")
     return 0
 
@@ -345,6 +354,17 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_import_hf(args) -> int:
+    from explorer.analysis.params import count_params
+    from explorer.spec.hf_import import import_hf_to_yaml
+
+    spec = import_hf_to_yaml(args.config, args.output, args.with_head)
+    params = count_params(spec)
+    print(f"{args.output}: {spec.name}, {len(spec.layers)} layers, {params.unique:,} parameters"
+          f"{', ' + _count(len(spec.groups), 'sharing group') if spec.groups else ''}")
+    return 0
+
+
 def cmd_schemes(_args) -> int:
     import inspect
 
@@ -386,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
             return _run_gui(argv)
         args = _parser().parse_args(argv)
-        handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "bench": cmd_bench,
+        handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "import-hf": cmd_import_hf, "bench": cmd_bench,
                    "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
                    "schemes": cmd_schemes, "presets": cmd_presets}[args.command]
         return handler(args)
