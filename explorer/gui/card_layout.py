@@ -1,0 +1,235 @@
+"""Card layout and looks, computed from the spec alone (no painting): which chips a layer
+shows and where, what colors them (its own group, a head range, or a parent slot's group),
+and the notes and markers drawn on them. Painting and hit-testing both read these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor
+
+from explorer.gui.colors import group_color, own_fill
+from explorer.spec.model import LayerDims, LayerSpec, ModelSettings, StackSpec, dims
+from explorer.spec.slots import SlotError, slot_pieces
+
+CARD_HEIGHT = 60.0
+CARD_GAP = 6.0
+HEADER_WIDTH = 190.0
+BADGE_WIDTH = 54.0
+
+_PARENT = {"attention.q": "attention", "attention.k": "attention", "attention.v": "attention",
+           "attention.o": "attention", "attention": "block", "ffn": "block", "norm": "block",
+           "embedding": "block", "position": "block", "token_type": "block", "projection": "block",
+           "head": "block", "transform": "block"}
+
+
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """A clickable, draggable piece of a card; `slot` is what dragging it carries."""
+
+    slot: str
+    label: str
+    rect: QRectF
+    is_head: bool = False
+
+
+@dataclass(slots=True)
+class ChipStyle:
+    fill: QColor
+    group: str | None = None      # the group that colors it (direct or via a parent slot)
+    direct: bool = False          # its own slot is the group member
+    uses: int = 1
+
+
+@dataclass(slots=True)
+class CardInfo:
+    layer: LayerSpec
+    index: int
+    chips: tuple[Chip, ...]
+    styles: dict[str, ChipStyle]
+    block_style: ChipStyle
+    summary: str
+    block_uses: int = 1
+    highlighted: set[str] = field(default_factory=set)   # slots in the selected group
+    notes: dict[str, str] = field(default_factory=dict)  # extra chip text, e.g. shared heads on 'attention'
+    layout: tuple = ()                                   # layout_key of `chips`
+
+    def look(self) -> tuple:
+        """Everything the chips' pixels depend on: equal looks share one cached pixmap."""
+        own = (0, False, 1, False)
+        return (self.layout,
+                tuple((st.fill.rgba(), st.direct, st.uses, bool(st.group)) if (st := self.styles.get(c.slot)) else own
+                      for c in self.chips),
+                frozenset(self.highlighted), tuple(sorted(self.notes.items())))
+
+
+def summary_of(d: LayerDims) -> str:
+    k = d.kind
+    if k in ("block", "attention"):
+        kv = f" kv{d.n_kv_heads}" if d.n_kv_heads != d.n_heads else ""
+        text = f"d{d.d_model} h{d.n_heads}{kv}×{d.head_dim}"
+        if k == "block":
+            text += f" ff{d.d_ff}"
+        if d.kv_from:
+            text += f" kv←{d.kv_from}"
+        return text
+    if k == "ffn":
+        return f"d{d.d_model} ff{d.d_ff} {d.activation}"
+    if k == "embedding":
+        emb = f" E{d.embedding_size}" if d.embedding_size != d.d_model else ""
+        return f"V{d.vocab_size} d{d.d_model}{emb}"
+    if k == "lm_head":
+        return f"d{d.d_model} → V{d.vocab_size}"
+    if k == "head":
+        return f"{d.task}, {d.n_outputs} outputs"
+    if k == "conv":
+        return f"d{d.d_model} k{d.kernel_size} g{d.groups}"
+    return f"d{d.d_model}"
+
+
+def _has(layer: LayerSpec, settings: ModelSettings, slot: str) -> bool:
+    try:
+        slot_pieces(layer, settings, slot)
+    except SlotError:
+        return False
+    return True
+
+
+_LAYOUTS: dict[tuple, tuple[Chip, ...]] = {}
+
+
+def layout_key(layer: LayerSpec, settings: ModelSettings, width: float, extra_slots: tuple = ()) -> tuple:
+    """Layers with equal resolved dims look alike: they share one layout (and chip pixmap)."""
+    return (dims(layer, settings), settings.d_model, width, extra_slots)
+
+
+def layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra_slots: tuple = ()) -> tuple[Chip, ...]:
+    """Chip rectangles in card coordinates (card is `width` x CARD_HEIGHT); cached, never mutate."""
+    key = layout_key(layer, settings, width, extra_slots)
+    chips = _LAYOUTS.get(key)
+    if chips is None:
+        if len(_LAYOUTS) > 4096:
+            _LAYOUTS.clear()
+        chips = _LAYOUTS[key] = _layout_chips(layer, settings, width, extra_slots)
+    return chips
+
+
+def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra_slots: tuple) -> tuple[Chip, ...]:
+    d = dims(layer, settings)
+    x0, y0, h = HEADER_WIDTH, 7.0, CARD_HEIGHT - 14.0
+    avail = max(width - HEADER_WIDTH - BADGE_WIDTH, 120.0)
+    chips: list[Chip] = []
+
+    def attention_chips(x: float, w: float) -> None:
+        chips.append(Chip("attention", "attention", QRectF(x, y0, w, h)))
+        projections = [p for p in "qkvo" if _has(layer, settings, f"attention.{p}")]
+        for j, p in enumerate(reversed(projections)):
+            chips.append(Chip(f"attention.{p}", p, QRectF(x + w - 4 - 17 * (j + 1), y0 + 3, 15, 16)))
+        n = d.n_heads
+        if n and not d.low_rank:
+            step = (w - 8) / n
+            for i in range(n):
+                rect = QRectF(x + 4 + i * step, y0 + 23, max(step - 2, 1.5), h - 27)
+                chips.append(Chip(f"heads[{i}:{i + 1}]", str(i), rect, is_head=True))
+
+    kind = layer.kind
+    if kind == "block":
+        aw, fw = avail * 0.56, avail * 0.28
+        attention_chips(x0, aw - 4)
+        chips.append(Chip("ffn", f"ffn {d.d_ff}", QRectF(x0 + aw, y0, fw - 4, h)))
+        chips.append(Chip("norm", "norm", QRectF(x0 + aw + fw, y0, avail - aw - fw, h)))
+    elif kind == "attention":
+        attention_chips(x0, avail)
+    else:
+        names = {"embedding": ["embedding", "position", "token_type", "norm", "projection"],
+                 "lm_head": ["transform", "head"], "head": ["head"], "ffn": ["ffn"], "norm": ["norm"]}
+        slots = [s for s in names.get(kind, ["block"]) if _has(layer, settings, s)]
+        labels = {"embedding": f"tokens {d.vocab_size}×{d.embedding_size}", "position": "positions",
+                  "token_type": "types", "head": "decoder" if kind == "lm_head" else "classifier",
+                  "block": kind, "ffn": f"ffn {d.d_ff}"}
+        weights = {"embedding": 3.0, "head": 2.5, "ffn": 3.0}
+        total = sum(weights.get(s, 1.0) for s in slots) or 1.0
+        x = x0
+        for s in slots:
+            w = avail * weights.get(s, 1.0) / total
+            chips.append(Chip(s, labels.get(s, s), QRectF(x, y0, w - 4, h)))
+            x += w
+    shown = {c.slot for c in chips}
+    extra = [s for s in extra_slots if s not in shown and s != "block" and not s.startswith("heads[")]
+    for j, s in enumerate(extra):       # grouped slots without a chip of their own (factors, norm1 ...)
+        chips.append(Chip(s, s, QRectF(width - BADGE_WIDTH + 2, y0 + j * 15, BADGE_WIDTH - 8, 13)))
+    return tuple(chips)
+
+
+def parent_slot(slot: str) -> str | None:
+    if slot.startswith("heads["):
+        return "attention"
+    return _PARENT.get(slot)
+
+
+def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, ChipStyle], dict[str, str]]:
+    """Style of every chip and notes, from a layer's memberships ((slot, group index, group) ...)."""
+    direct = {slot: (gi, g) for slot, gi, g in memberships}
+    heads = sorted((int(slot[6:-1].split(":")[0]), int(slot[6:-1].split(":")[1]), gi, g)
+                   for slot, gi, g in memberships if slot.startswith("heads["))
+    memo: dict[str, ChipStyle] = {}
+
+    def style(slot: str) -> ChipStyle:
+        if slot in memo:
+            return memo[slot]
+        found = direct.get(slot)
+        if found is None and heads and slot.startswith("heads["):
+            head = int(slot[6:-1].split(":")[0])
+            found = next(((gi, g) for lo, hi, gi, g in heads if lo <= head < hi), None)
+        if found is not None:
+            gi, g = found
+            result = ChipStyle(group_color(g, gi), g.name, True, len(g.members))
+        else:
+            parent = parent_slot(slot)
+            result = own if parent is None else style(parent)
+            if result.direct:
+                result = ChipStyle(result.fill, result.group, False, result.uses)
+        memo[slot] = result
+        return result
+
+    styles = {c.slot: style(c.slot) for c in chips}
+    styles["block"] = style("block")
+    notes = {}
+    if heads:
+        notes["attention"] = "  ·  " + ", ".join(f"heads {lo}–{hi - 1} ×{len(g.members)}" for lo, hi, _gi, g in heads)
+    return styles, notes
+
+
+def card_infos(spec: StackSpec, width: float, selected_group: str | None) -> list[CardInfo]:
+    """Everything the cards paint, from the spec alone. Layers that look alike share styles."""
+    memberships: dict[str, list] = {}
+    for gi, g in enumerate(spec.groups):
+        for m in g.members:
+            memberships.setdefault(m.layer, []).append((m.slot, gi, g))
+    selected = next((g for g in spec.groups if g.name == selected_group), None)
+    highlight: dict[str, set[str]] = {}
+    for m in (selected.members if selected else ()):
+        slots = highlight.setdefault(m.layer, set())
+        slots.add(m.slot)
+        if m.slot.startswith("heads["):
+            lo, hi = map(int, m.slot[6:-1].split(":"))
+            slots |= {f"heads[{i}:{i + 1}]" for i in range(lo, hi)}
+    own = ChipStyle(own_fill())
+    shared_styles: dict[tuple, tuple] = {}
+    infos = []
+    for index, layer in enumerate(spec.layers):
+        mine = tuple(memberships.get(layer.id, ()))
+        slots = tuple(slot for slot, _gi, _g in mine)
+        key = layout_key(layer, spec.settings, width, slots)
+        chips = layout_chips(layer, spec.settings, width, slots)
+        look = (key, tuple((slot, gi, id(g)) for slot, gi, g in mine))
+        if look not in shared_styles:
+            shared_styles[look] = _chip_styles(chips, mine, own)
+        styles, notes = shared_styles[look]
+        block_style = styles["block"]
+        infos.append(CardInfo(layer, index, chips, styles, block_style, summary_of(dims(layer, spec.settings)),
+                              block_style.uses if block_style.group else 1, highlight.get(layer.id, set()), notes,
+                              key))
+    return infos

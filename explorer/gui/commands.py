@@ -1,0 +1,93 @@
+"""Undoable edits. Every command holds the whole spec before and after (specs are frozen,
+so this is cheap and exact); redo/undo just hand one of them to the DesignModel."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QUndoCommand
+
+from explorer.spec.model import StackSpec
+
+if TYPE_CHECKING:
+    from explorer.gui.design_model import DesignModel
+
+
+class SpecCommand(QUndoCommand):
+    """Replace the design: `before` on undo, `after` on redo."""
+
+    def __init__(self, model: DesignModel, before: StackSpec, after: StackSpec, text: str) -> None:
+        super().__init__(text)
+        self.model = model
+        self.before = before
+        self.after = after
+
+    def redo(self) -> None:
+        self.model.set_spec(self.after)
+
+    def undo(self) -> None:
+        self.model.set_spec(self.before)
+
+
+class ApplyScheme(SpecCommand):
+    pass
+
+
+class InsertLayer(SpecCommand):
+    pass
+
+
+class MoveLayer(SpecCommand):
+    pass
+
+
+class DeleteLayer(SpecCommand):
+    pass
+
+
+class DuplicateLayer(SpecCommand):
+    pass
+
+
+class JoinGroup(SpecCommand):
+    pass
+
+
+class NewGroup(SpecCommand):
+    pass
+
+
+class Unshare(SpecCommand):
+    pass
+
+
+class RenameGroup(SpecCommand):
+    pass
+
+
+class RecolorGroup(SpecCommand):
+    pass
+
+
+class SetField(SpecCommand):
+    """One field of a layer or of the settings. Consecutive edits of the same field
+    (spin-box drags, typing) merge into one undo step, like Qt's undoframework MoveCommand."""
+
+    MERGE_ID = 0x5E7F
+
+    def __init__(self, model: DesignModel, before: StackSpec, after: StackSpec, text: str,
+                 target: tuple[str, str] = ("", "")) -> None:
+        super().__init__(model, before, after, text)
+        self.target = target            # (layer id or "model", field name)
+
+    def id(self) -> int:
+        return self.MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetField) or other.target != self.target:
+            return False
+        self.after = other.after
+        self.setText(other.text())
+        if self.after == self.before:
+            self.setObsolete(True)
+        return True

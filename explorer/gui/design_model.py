@@ -1,0 +1,179 @@
+"""DesignModel: the one current StackSpec, its undo stack, selection and analysis report.
+
+Views read it and listen to its signals; they never mutate it. Edits go through
+`propose`, which validates the would-be spec first and pushes an undo command only when
+it is valid; otherwise the SpecError's one line goes out on `message`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from explorer.analysis import Report, analyze
+from explorer.errors import ExplorerError, SpecError
+from explorer.gui import commands
+from explorer.spec.model import Member, StackSpec
+from explorer.spec.sharing import SharingPlan
+from explorer.spec.validate import validate
+
+log = logging.getLogger(__name__)
+REPORT_CACHE_SIZE = 64
+
+
+def one_line(err: SpecError) -> str:
+    """The error for a status bar: group positions (groups[2].members[1]) say nothing to a user
+    who dragged a chip, so they are left out; other key paths stay."""
+    if err.path.startswith("groups["):
+        return " ".join(err.message.split())
+    return str(err)
+
+
+class DesignModel(QObject):
+    changed = Signal()               # the spec (and so the report) changed
+    report_changed = Signal()        # the report changed (spec or run shape)
+    selection_changed = Signal()
+    message = Signal(str)            # one line for the status bar
+
+    def __init__(self, spec: StackSpec, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._spec = spec
+        self.undo_stack = QUndoStack(self)
+        self.selected_layers: tuple[str, ...] = ()
+        self.selected_group: str | None = None
+        self.batch, self.seq, self.dtype = 1, 128, "fp32"
+        self._report: Report | None = None
+        self._reports: OrderedDict[tuple, Report] = OrderedDict()
+        self.report_error = ""
+        self._recompute()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def spec(self) -> StackSpec:
+        return self._spec
+
+    @property
+    def report(self) -> Report | None:
+        return self._report
+
+    @property
+    def plan(self) -> SharingPlan | None:
+        """The compiled sharing plan (validated on demand; None when the design is invalid)."""
+        if self._report is None:
+            return None
+        if self._plan is None:
+            self._plan = validate(self._spec)
+        return self._plan
+
+    def set_spec(self, spec: StackSpec) -> None:
+        """Only undo commands (and `reset`) call this."""
+        self._spec = spec
+        ids = {layer.id for layer in spec.layers}
+        selection = tuple(i for i in self.selected_layers if i in ids)
+        group = self.selected_group if self.selected_group in {g.name for g in spec.groups} else None
+        selection_moved = (selection, group) != (self.selected_layers, self.selected_group)
+        self.selected_layers, self.selected_group = selection, group
+        self._recompute()
+        self.changed.emit()
+        self.report_changed.emit()
+        if selection_moved:
+            self.selection_changed.emit()
+
+    def reset(self, spec: StackSpec) -> None:
+        """A new document: forget history and selection."""
+        self.undo_stack.clear()
+        self.selected_layers, self.selected_group = (), None
+        self.set_spec(spec)
+        self.undo_stack.setClean()
+        self.selection_changed.emit()
+
+    def set_run_shape(self, batch: int, seq: int, dtype: str) -> None:
+        self.batch, self.seq, self.dtype = batch, seq, dtype
+        self._recompute()
+        self.report_changed.emit()
+        if self.report_error:
+            self.message.emit(self.report_error)
+
+    def _analyze(self, spec: StackSpec) -> Report:
+        """analyze(), remembered for recent designs: undo, redo and re-checks cost nothing."""
+        key = (spec, self.batch, self.seq, self.dtype)
+        report = self._reports.get(key)
+        if report is None:
+            report = analyze(spec, self.batch, self.seq, self.dtype)
+            self._reports[key] = report
+            if len(self._reports) > REPORT_CACHE_SIZE:
+                self._reports.popitem(last=False)
+        else:
+            self._reports.move_to_end(key)
+        return report
+
+    def _recompute(self) -> None:
+        self._plan = None
+        try:
+            self._report = self._analyze(self._spec)
+            self.report_error = ""
+        except ExplorerError as err:
+            self._report = None
+            self.report_error = str(err)
+
+    # ------------------------------------------------------------------ selection
+
+    def select_layers(self, layer_ids: tuple[str, ...]) -> None:
+        if tuple(layer_ids) != self.selected_layers:
+            self.selected_layers = tuple(layer_ids)
+            self.selection_changed.emit()
+
+    def select_group(self, name: str | None) -> None:
+        if name != self.selected_group:
+            self.selected_group = name
+            self.selection_changed.emit()
+
+    def group_members(self, name: str | None) -> tuple[Member, ...]:
+        for g in self._spec.groups:
+            if g.name == name:
+                return g.members
+        return ()
+
+    # ------------------------------------------------------------------ edits
+
+    def check(self, after: StackSpec) -> str:
+        """'' when `after` is a valid design, else the one-line reason it is not.
+
+        The analysis made on the way is cached, so pushing `after` next does not redo it.
+        """
+        try:
+            self._analyze(after)
+            return ""
+        except SpecError:
+            pass
+        try:
+            validate(after)          # valid design, but the run shape does not fit it (seq too long)
+        except SpecError as err:
+            return one_line(err)
+        return ""
+
+    def propose(self, command: type[commands.SpecCommand], after: StackSpec, text: str, **extra) -> bool:
+        """Push `command` if `after` is valid and differs; else say why on `message`."""
+        if after == self._spec:
+            return False
+        reason = self.check(after)
+        if reason:
+            self.message.emit(reason)
+            return False
+        self.undo_stack.push(command(self, self._spec, after, text, **extra))
+        return True
+
+    def edit(self, command: type[commands.SpecCommand], text: str, change: Callable[[StackSpec], StackSpec],
+             **extra) -> bool:
+        """Compute the would-be spec with `change` (a pure function) and propose it."""
+        try:
+            after = change(self._spec)
+        except ExplorerError as err:
+            self.message.emit(str(err))
+            return False
+        return self.propose(command, after, text, **extra)

@@ -1,0 +1,224 @@
+"""The open document: file path, New/Open/Save/Save As, recent files, unsaved-changes
+prompts, the window title, and autosave with crash recovery.
+
+Dialogs are attributes (`ask_save`, `ask_open_path`, `ask_save_path`, `ask_recover`) so
+tests replace them with plain functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from explorer.errors import ExplorerError
+from explorer.gui.design_model import DesignModel
+from explorer.gui.edits import builtin_design
+from explorer.spec import yaml_io
+from explorer.spec.model import StackSpec
+
+log = logging.getLogger(__name__)
+MAX_RECENT = 10
+AUTOSAVE_DELAY_MS = 1500
+
+
+def app_settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "sharing-explorer", "explorer")
+
+
+def autosave_path() -> Path:
+    folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+                  or Path.home() / ".sharing-explorer")
+    return folder / "autosave.yaml"
+
+
+class Document(QObject):
+    recent_changed = Signal()
+
+    def __init__(self, model: DesignModel, window: QWidget) -> None:
+        super().__init__(window)
+        self.model = model
+        self.window = window
+        self.path: Path | None = None
+        self.ask_save: Callable[[], str] = self._ask_save_dialog            # 'save' | 'discard' | 'cancel'
+        self.ask_open_path: Callable[[], str | None] = self._open_dialog
+        self.ask_save_path: Callable[[], str | None] = self._save_dialog
+        self.ask_recover: Callable[[Path], bool] = self._recover_dialog
+        self.autosave_file = autosave_path()
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        model.undo_stack.cleanChanged.connect(self.update_title)
+        # indexChanged, not model.changed: during a push the stack is not yet dirty
+        model.undo_stack.indexChanged.connect(self.on_undo_stack_index_changed)
+        self.update_title()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def dirty(self) -> bool:
+        return not self.model.undo_stack.isClean()
+
+    def update_title(self, *_args) -> None:
+        name = self.path.name if self.path else self.model.spec.name
+        try:
+            self.window.setWindowTitle(f"{name}[*] — Sharing Explorer")
+            self.window.setWindowModified(self.dirty)
+        except RuntimeError:        # the window is being destroyed
+            pass
+
+    def on_undo_stack_index_changed(self, _index: int = 0) -> None:
+        try:
+            self.update_title()
+            if self.dirty:
+                self._autosave_timer.start()
+        except RuntimeError:        # the undo stack is being destroyed with the window
+            pass
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current design (saved, discarded, or clean)."""
+        if not self.dirty:
+            return True
+        answer = self.ask_save()
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    # ------------------------------------------------------------------ actions
+
+    def new(self, spec: StackSpec | None = None) -> bool:
+        if not self.maybe_save():
+            return False
+        self.path = None
+        self.model.reset(spec or builtin_design())
+        self.update_title()
+        return True
+
+    def open(self, path: str | Path | None = None, as_template: bool = False) -> bool:
+        """Open a design file (or a preset as an untitled template); errors go to the status bar."""
+        if not self.maybe_save():
+            return False
+        path = path or self.ask_open_path()
+        if not path:
+            return False
+        try:
+            spec = yaml_io.load(path)
+        except ExplorerError as err:
+            self.model.message.emit(str(err))
+            return False
+        self.path = None if as_template else Path(path)
+        self.model.reset(spec)
+        if not as_template:
+            self.add_recent(str(Path(path).resolve()))
+        self.update_title()
+        self.model.message.emit(f"Opened {Path(path).name}: {len(spec.layers)} layers, {len(spec.groups)} groups")
+        return True
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        return self._write(self.path)
+
+    def save_as(self, path: str | Path | None = None) -> bool:
+        path = path or self.ask_save_path()
+        if not path:
+            return False
+        path = Path(path)
+        if path.suffix not in (".yaml", ".yml"):
+            path = path.with_suffix(".yaml")
+        return self._write(path)
+
+    def _write(self, path: Path) -> bool:
+        try:
+            yaml_io.save(self.model.spec, path)
+        except ExplorerError as err:
+            self.model.message.emit(str(err))
+            return False
+        self.path = path
+        self.model.undo_stack.setClean()
+        self.add_recent(str(path.resolve()))
+        self.discard_autosave()
+        self.update_title()
+        self.model.message.emit(f"Saved {path}")
+        return True
+
+    # ------------------------------------------------------------------ recent files
+
+    def recent(self) -> list[str]:
+        value = app_settings().value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str) -> None:
+        files = [path] + [p for p in self.recent() if p != path]
+        app_settings().setValue("recent", files[:MAX_RECENT])
+        self.recent_changed.emit()
+
+    # ------------------------------------------------------------------ autosave
+
+    def autosave(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.autosave_file.parent.mkdir(parents=True, exist_ok=True)
+            yaml_io.save(self.model.spec, self.autosave_file)
+        except (OSError, ExplorerError) as err:
+            log.warning("autosave failed: %s", err)
+
+    def discard_autosave(self) -> None:
+        self._autosave_timer.stop()
+        try:
+            self.autosave_file.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            log.warning("cannot remove autosave: %s", err)
+
+    def offer_recovery(self) -> bool:
+        """After a crash the autosave is still there: offer to reopen it."""
+        if not self.autosave_file.is_file():
+            return False
+        if not self.ask_recover(self.autosave_file):
+            self.discard_autosave()
+            return False
+        try:
+            spec = yaml_io.load(self.autosave_file)
+        except ExplorerError as err:
+            self.model.message.emit(f"cannot recover: {err}")
+            return False
+        self.path = None
+        self.model.reset(spec)
+        self.model.undo_stack.resetClean()   # recovered work is unsaved
+        self.update_title()
+        self.model.message.emit("Recovered the design autosaved before the last session ended")
+        return True
+
+    # ------------------------------------------------------------------ default dialogs
+
+    def _ask_save_dialog(self) -> str:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          f"Save the changes to {self.path.name if self.path else self.model.spec.name}?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self.window)
+        answer = box.exec()
+        return {QMessageBox.StandardButton.Save: "save",
+                QMessageBox.StandardButton.Discard: "discard"}.get(QMessageBox.StandardButton(answer), "cancel")
+
+    def _open_dialog(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open design", "", "Designs (*.yaml *.yml)")
+        return path or None
+
+    def _save_dialog(self) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save design as", f"{self.model.spec.name}.yaml",
+                                              "Designs (*.yaml *.yml)")
+        return path or None
+
+    def _recover_dialog(self, path: Path) -> bool:
+        answer = QMessageBox.question(self.window, "Recover design",
+                                      f"The last session ended with unsaved changes ({path}). Recover them?")
+        return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,120 @@
+"""Graph tab: `design_graph(spec)` drawn as layers in a column, each layer's own tensors
+beside it, and every shared tensor group as one node with an edge from each user."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
+
+from explorer.gui import fmt
+from explorer.gui.colors import group_color, is_dark, own_fill
+from explorer.gui.design_model import DesignModel
+from explorer.spec.graph import design_graph
+
+ROW = 30.0
+LAYER_X, OWN_X, GROUP_X = 0.0, 230.0, 470.0
+
+
+class GraphView(QGraphicsView):
+    def __init__(self, model: DesignModel, parent=None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setToolTip("The design graph: layers (left), their own tensors (middle) and shared tensor groups "
+                        "(right).\nA shared group is one node with an edge from every layer that uses it.")
+        self._stale = True
+        self.graph = None
+        model.changed.connect(self.on_model_changed)
+
+    def on_model_changed(self) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
+    def refresh(self) -> None:
+        self._stale = False
+        scene = self.scene()
+        scene.clear()
+        plan = self.model.plan
+        if plan is None:
+            scene.addText(f"The design is invalid: {self.model.report_error}")
+            return
+        spec = self.model.spec
+        self.graph = g = design_graph(spec, plan)
+        text = QColor("#e8e8e8") if is_dark() else QColor("#1d1f22")
+        edge_pen = QPen(QColor(128, 128, 128, 150), 1.0)
+        n = len(spec.layers)
+        font = QFont()
+        font.setPointSizeF(8.5)
+
+        def y_of(index: float) -> float:
+            return (n - 1 - index) * ROW
+
+        def box(x, y, w, label, fill, bold=False):
+            rect = scene.addRect(QRectF(x, y - 11, w, 22), QPen(fill.darker(140)), QBrush(fill))
+            rect.setZValue(2)
+            t = scene.addSimpleText(label, font)
+            t.setBrush(QBrush(text if fill.lightness() > 110 or not bold else QColor("white")))
+            t.setPos(x + 6, y - 8)
+            t.setZValue(3)
+            return rect
+
+        heading = QFont(font)
+        heading.setBold(True)
+        for x, title in ((LAYER_X, "layers (bottom → top)"), (OWN_X, "own tensors"),
+                         (GROUP_X, "shared tensors (one node, many users)")):
+            label = scene.addSimpleText(title, heading)
+            label.setBrush(QBrush(text))
+            label.setPos(x, -ROW * 1.5)
+        group_index = {grp.name: i for i, grp in enumerate(spec.groups)}
+        positions = {}
+        for node, data in g.nodes(data=True):
+            if data["kind"] == "layer":
+                positions[node] = (LAYER_X + 150, y_of(data["index"]))
+                box(LAYER_X, y_of(data["index"]), 150, f"{data['label']}  ({data['layer_kind']})", own_fill())
+        group_y = self._spread({node: sum(positions[u][1] for u in g.predecessors(node)) / g.in_degree(node)
+                                for node, data in g.nodes(data=True) if data.get("group") is not None})
+        for node, data in g.nodes(data=True):
+            if data["kind"] != "tensor":
+                continue
+            users = [positions[u] for u in g.predecessors(node)]
+            if data.get("group") is not None:
+                grp_i = group_index[data["group"]]
+                color = group_color(spec.groups[grp_i], grp_i)
+                y = group_y[node]
+                rect = box(GROUP_X, y, 210, f"{data['label']} ×{data['uses']}  {fmt.count(data['numel'])}",
+                           color, bold=True)
+                rect.setPen(QPen(color.darker(150), 2))
+                pen = QPen(color, 1.4)
+                x_to = GROUP_X
+            else:
+                y = users[0][1]
+                box(OWN_X, y, 170, f"own  {fmt.count(data['numel'])}", own_fill().lighter(104))
+                pen = edge_pen
+                x_to = OWN_X
+            for ux, uy in users:
+                line = scene.addLine(ux, uy, x_to, y, pen)
+                line.setZValue(1)
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-20, -20, 20, 20))
+
+    @staticmethod
+    def _spread(wanted: dict, gap: float = ROW) -> dict:
+        """Move group nodes apart (at least `gap`) while keeping their order and mean height."""
+        order = sorted(wanted, key=wanted.get)
+        placed: dict = {}
+        last = None
+        for node in order:
+            y = wanted[node] if last is None else max(wanted[node], last + gap)
+            placed[node] = last = y
+        if placed:
+            shift = sum(wanted.values()) / len(wanted) - sum(placed.values()) / len(placed)
+            placed = {node: y + shift for node, y in placed.items()}
+        return placed

@@ -1,0 +1,250 @@
+"""The main window: palette | stack and graph | groups and inspector, metrics below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from explorer.gui import commands, edits
+from explorer.gui.design_model import DesignModel
+from explorer.gui.document import Document
+from explorer.gui.graph_view import GraphView
+from explorer.gui.groups_panel import GroupsPanel
+from explorer.gui.inspector import Inspector
+from explorer.gui.metrics_panel import MetricsPanel
+from explorer.gui.palette_panel import PalettePanel
+from explorer.gui.stack_view import StackView
+from explorer.presets import bundled_presets
+from explorer.spec.model import StackSpec
+
+STATUS_MS = 10000
+
+
+def boxed(title: str, widget: QWidget, tip: str = "") -> QGroupBox:
+    box = QGroupBox(title)
+    box.setToolTip(tip)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(4, 6, 4, 4)
+    layout.addWidget(widget)
+    return box
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, spec: StackSpec, path: Path | None = None) -> None:
+        super().__init__()
+        self.model = DesignModel(spec, self)
+        self.document = Document(self.model, self)
+        self.document.path = path
+        self.palette_panel = PalettePanel(self.model)
+        self.stack_view = StackView(self.model)
+        self.graph_view = GraphView(self.model)
+        self.groups_panel = GroupsPanel(self.model)
+        self.inspector = Inspector(self.model)
+        self.metrics = MetricsPanel(self.model)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.stack_view, "Stack")
+        self.tabs.addTab(self.graph_view, "Graph")
+        self.tabs.setTabToolTip(0, "Layers as cards, colored by sharing group")
+        self.tabs.setTabToolTip(1, "Layers and their (shared) tensors as a graph")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(boxed("Groups", self.groups_panel))
+        right.addWidget(boxed("Inspector", self.inspector))
+        right.setSizes([300, 420])
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(boxed("Palette", self.palette_panel))
+        top.addWidget(self.tabs)
+        top.addWidget(right)
+        top.setStretchFactor(1, 1)
+        top.setSizes([230, 870, 340])
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.addTab(self.metrics, "Metrics")
+        self.run_panel = None               # made when its tab is first shown (it loads torch)
+        self.bottom_tabs.addTab(QLabel("Time the real model on a device: open this tab to load the runner."),
+                                "Timing (real model)")
+        self.bottom_tabs.setTabToolTip(0, "Exact parameters, FLOPs and memory of the design and its unshared twin")
+        self.bottom_tabs.setTabToolTip(1, "Build the design in torch and stream forward-pass times, beside the "
+                                          "unshared twin")
+        self.bottom_tabs.currentChanged.connect(self.on_bottom_tabs_current_changed)
+        self.outer_splitter = outer = QSplitter(Qt.Orientation.Vertical)
+        outer.addWidget(top)
+        outer.addWidget(self.bottom_tabs)
+        outer.setStretchFactor(0, 1)
+        outer.setSizes([660, 220])
+        self.setCentralWidget(outer)
+        self.status_label = QLabel()
+        self.status_label.setMinimumWidth(420)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.statusBar().addPermanentWidget(self.status_label)
+        self._make_actions()
+        self.model.message.connect(self.show_message)
+        self.model.report_changed.connect(self.on_model_report_changed)
+        self.document.recent_changed.connect(self.fill_recent_menu)
+        self.document.update_title()
+        self.on_model_report_changed()
+
+    # ------------------------------------------------------------------ messages
+
+    def show_message(self, text: str) -> None:
+        """One line in the status bar, however long or multi-line the message."""
+        line = " ".join(str(text).split())
+        self.statusBar().showMessage(line, STATUS_MS)
+
+    def on_model_report_changed(self) -> None:
+        spec, report = self.model.spec, self.model.report
+        if report is None:
+            self.status_label.setText(f"{len(spec.layers)} layers · invalid")
+            return
+        self.status_label.setText(f"{len(spec.layers)} layers · {len(spec.groups)} groups · "
+                                  f"{report.params.unique:,} params · {report.params.saving_factor:.2f}× saving")
+
+    # ------------------------------------------------------------------ actions
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text)
+        action.setStatusTip(tip or text)
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&New", self.document.new, QKeySequence.StandardKey.New,
+                     "Start a new design (a 12-block encoder)")
+        self._action(file_menu, "&Open…", self.document.open, QKeySequence.StandardKey.Open, "Open a design file")
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.presets_menu = file_menu.addMenu("&Presets")
+        self.presets_menu.setToolTipsVisible(True)
+        for path, description in bundled_presets():
+            action = self._action(self.presets_menu, f"{path.stem} — {description[:70]}",
+                                  lambda p=path: self.document.open(p, as_template=True), tip=description)
+            action.setData(str(path))
+        if not self.presets_menu.actions():
+            self.presets_menu.addAction("(no bundled presets found)").setEnabled(False)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Save", self.document.save, QKeySequence.StandardKey.Save, "Save the design")
+        self._action(file_menu, "Save &As…", self.document.save_as, QKeySequence.StandardKey.SaveAs,
+                     "Save the design to a new file")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close the window")
+        edit_menu = bar.addMenu("&Edit")
+        stack = self.model.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        self.delete_action = self._action(edit_menu, "&Delete layers", self.delete_selected,
+                                          QKeySequence.StandardKey.Delete, "Delete the selected layers")
+        self.duplicate_action = self._action(edit_menu, "D&uplicate layer", self.duplicate_selected, "Ctrl+D",
+                                             "Insert an unshared copy of the selected layer above it")
+        self.unshare_action = self._action(edit_menu, "Unshare selected layers", self.unshare_selected, None,
+                                           "The selected layers leave their groups and get their own tensors")
+        self._action(edit_menu, "Select &all layers", self.select_all, QKeySequence.StandardKey.SelectAll,
+                     "Select every layer of the stack")
+        view_menu = bar.addMenu("&View")
+        self._action(view_menu, "&Stack", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1", "Show the stack")
+        self._action(view_menu, "&Graph", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2", "Show the design graph")
+        for action in (self.undo_action, self.redo_action):
+            self.addAction(action)
+        self.stack_view.context_actions = [("", self.duplicate_action), ("", self.delete_action), ("", None),
+                                           ("", self.unshare_action)]
+        self.fill_recent_menu()
+
+    def fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.document.recent():
+            self._action(self.recent_menu, path, lambda p=path: self.document.open(p), tip=f"Open {path}")
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    # ------------------------------------------------------------------ layer edits
+
+    def delete_selected(self) -> bool:
+        ids = list(self.model.selected_layers)
+        if not ids:
+            self.model.message.emit("select layers to delete first")
+            return False
+        return self.model.edit(commands.DeleteLayer, f"Delete {', '.join(ids)}",
+                               lambda s: edits.delete_layers(s, ids))
+
+    def duplicate_selected(self) -> bool:
+        ids = self.model.selected_layers
+        if len(ids) != 1:
+            self.model.message.emit("select exactly one layer to duplicate")
+            return False
+        ok = self.model.edit(commands.DuplicateLayer, f"Duplicate {ids[0]}",
+                             lambda s: edits.duplicate_layer(s, ids[0]))
+        if ok:
+            index = self.model.spec.layer_index(ids[0]) + 1
+            self.model.select_layers((self.model.spec.layers[index].id,))
+        return ok
+
+    def unshare_selected(self) -> bool:
+        ids = list(self.model.selected_layers)
+        if not ids:
+            self.model.message.emit("select layers to unshare first")
+            return False
+        return self.model.edit(commands.Unshare, f"Unshare {', '.join(ids)}", lambda s: edits.leave_groups(s, ids))
+
+    def select_all(self) -> None:
+        self.model.select_layers(tuple(layer.id for layer in self.model.spec.layers))
+
+    def on_bottom_tabs_current_changed(self, index: int) -> None:
+        if index == 1 and self.run_panel is None:
+            self.ensure_run_panel()
+        total = sum(self.outer_splitter.sizes())
+        bottom = 380 if index == 1 else 220            # the timing plot needs room to be read
+        self.outer_splitter.setSizes([max(total - bottom, 200), bottom])
+
+    def ensure_run_panel(self):
+        """The timing panel (explorer.gui.run_panel), created on first use and fed every design."""
+        if self.run_panel is None:
+            from explorer.gui.run_panel import RunPanel
+
+            self.run_panel = RunPanel()
+            self.run_panel.message.connect(self.show_message)
+            self._timed_spec = self.model.spec
+            self.run_panel.set_spec(self.model.spec, self.model.spec.name)
+            # after the push (indexChanged), so undoText() names the edit that made this version
+            self.model.undo_stack.indexChanged.connect(self.on_undo_stack_index_changed)
+            placeholder = self.bottom_tabs.widget(1)
+            self.bottom_tabs.blockSignals(True)
+            self.bottom_tabs.removeTab(1)
+            self.bottom_tabs.insertTab(1, self.run_panel, "Timing (real model)")
+            self.bottom_tabs.setCurrentIndex(1)
+            self.bottom_tabs.blockSignals(False)
+            placeholder.deleteLater()
+        return self.run_panel
+
+    def on_undo_stack_index_changed(self, _index: int) -> None:
+        if self.model.report is not None and self.model.spec != self._timed_spec:   # only valid designs build
+            self._timed_spec = self.model.spec
+            self.run_panel.set_spec(self.model.spec, self.model.undo_stack.undoText() or self.model.spec.name)
+
+    def changeEvent(self, event) -> None:
+        """Follow the system palette (light/dark switch) while running."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            from explorer.gui import layer_card
+
+            layer_card.clear_pixmap_cache()
+            self.stack_view.refresh(force=True)
+            self.metrics.refresh()
+            self.graph_view.on_model_changed()
+
+    def closeEvent(self, event) -> None:
+        if self.document.maybe_save():
+            self.document.discard_autosave()
+            if self.run_panel is not None:
+                self.run_panel.shutdown()
+            event.accept()
+        else:
+            event.ignore()

@@ -1,0 +1,150 @@
+"""Bottom panel: parameters, FLOPs and memory of the design beside its unshared twin, the
+run shape (batch, seq, dtype), and a bar chart of parameters per layer (unique vs unshared)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+
+from explorer.analysis.report import MAX_BATCH, MAX_SEQ
+from explorer.gui import fmt
+from explorer.gui.colors import is_dark
+from explorer.gui.design_model import DesignModel
+
+DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
+COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
+
+
+class MetricsPanel(QWidget):
+    def __init__(self, model: DesignModel, parent=None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.values: dict[str, QLabel] = {}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(self._box("Parameters", [
+            ("unique", "Unique", "Parameters the built model holds (shared tensors counted once)"),
+            ("unshared", "Unshared", "The same architecture with every sharing undone"),
+            ("saving", "Saving", "Unshared / unique, and parameters saved"),
+            ("bytes", "Weights", "Unique parameters in the chosen dtype"),
+        ]))
+        layout.addWidget(self._box("Forward FLOPs", [
+            ("forward", "Total", ("Forward matmul FLOPs of one batch (2 per multiply-add); sharing does "
+                                  "not reduce them"))] + [
+            (c, c.capitalize() if c != "ffn" else "FFN", f"Forward matmul FLOPs in {c} layers/slots")
+            for c in COMPONENTS]))
+        layout.addWidget(self._box("Memory", [
+            ("inference", "Inference", "Weights + peak activations + KV cache for one batch"),
+            ("training", "Training", "Weights + gradients + Adam state + saved activations"),
+            ("kv_cache", "KV cache", "Decoding cache for the whole sequence (causal designs)"),
+            ("twin_training", "Unshared train", "Training memory of the unshared twin"),
+        ], shape=True))
+        self.plot = pg.PlotWidget(background=self.palette().color(self.backgroundRole()))
+        self.plot.setToolTip("Parameters per layer: unshared (own, outline) vs unique (what the layer adds, "
+                             "filled); shared layers add nothing after their first member")
+        self.plot.setMinimumWidth(360)
+        item = self.plot.getPlotItem()
+        item.showGrid(y=True, alpha=0.25)
+        item.setLabel("left", "params")
+        item.setLabel("bottom", "layer (bottom → top)")
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setTitle('<span style="font-size:9pt">parameters per layer: <b style="color:#0072B2">■ unique</b>'
+                      ' &nbsp; <span style="color:#8a8a8a">□ unshared</span></span>')
+        self.own_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(150, 150, 150, 70),
+                                        pen=pg.mkPen(130, 130, 130), name="unshared")
+        self.unique_bars = pg.BarGraphItem(x=[], height=[], width=0.55, brush=pg.mkBrush("#0072B2"),
+                                           pen=pg.mkPen(None), name="unique")
+        item.addItem(self.own_bars)
+        item.addItem(self.unique_bars)
+        self.apply_palette()
+        item.getAxis("left").enableAutoSIPrefix(True)
+        layout.addWidget(self.plot, 1)
+        model.report_changed.connect(self.refresh)
+        self.refresh()
+
+    def apply_palette(self) -> None:
+        """Plot colors from the widget palette (called again when the system theme changes)."""
+        self.plot.setBackground(self.palette().color(self.backgroundRole()))
+        text_color = self.palette().color(self.foregroundRole())
+        for axis in ("left", "bottom"):
+            self.plot.getPlotItem().getAxis(axis).setTextPen(text_color)
+            self.plot.getPlotItem().getAxis(axis).setPen(text_color)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+
+    def _box(self, title: str, rows, shape: bool = False) -> QGroupBox:
+        box = QGroupBox(title)
+        grid = QFormLayout(box)
+        grid.setContentsMargins(6, 4, 6, 4)
+        grid.setVerticalSpacing(2)
+        grid.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        for key, label, tip in rows:
+            value = QLabel("—")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setToolTip(tip)
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            value.setFixedWidth(118)          # a fixed width: new numbers never re-layout the window
+            name = QLabel(label)
+            name.setToolTip(tip)
+            grid.addRow(name, value)
+            self.values[key] = value
+        if shape:
+            row = QWidget()
+            row_layout = QGridLayout(row)
+            row_layout.setContentsMargins(0, 2, 0, 0)
+            self.batch = QSpinBox()
+            self.batch.setRange(1, MAX_BATCH)
+            self.batch.setValue(self.model.batch)
+            self.batch.setToolTip("Batch size for FLOPs and memory")
+            self.seq = QSpinBox()
+            self.seq.setRange(1, MAX_SEQ)
+            self.seq.setValue(self.model.seq)
+            self.seq.setToolTip("Sequence length for FLOPs and memory")
+            self.dtype = QComboBox()
+            self.dtype.addItems(DTYPES)
+            self.dtype.setToolTip("Weight dtype for memory")
+            for col, (text, widget) in enumerate((("batch", self.batch), ("seq", self.seq), ("", self.dtype))):
+                row_layout.addWidget(QLabel(text), 0, 2 * col)
+                row_layout.addWidget(widget, 0, 2 * col + 1)
+            grid.addRow(row)
+            self.batch.valueChanged.connect(self.on_shape_changed)
+            self.seq.valueChanged.connect(self.on_shape_changed)
+            self.dtype.currentTextChanged.connect(self.on_shape_changed)
+        return box
+
+    def on_shape_changed(self, *_args) -> None:
+        self.model.set_run_shape(self.batch.value(), self.seq.value(), self.dtype.currentText())
+
+    def refresh(self) -> None:
+        report = self.model.report
+        if report is None:
+            for label in self.values.values():
+                label.setText("—")
+            self.values["unique"].setText("invalid")
+            self.values["unique"].setToolTip(self.model.report_error)
+            return
+        p, f, m = report.params, report.flops, report.memory
+        v = self.values
+        v["unique"].setText(f"{p.unique:,}")
+        v["unshared"].setText(f"{p.unshared:,}")
+        v["saving"].setText(f"{p.saving_factor:.2f}×  (−{fmt.count(p.saved)})")
+        v["bytes"].setText(fmt.nbytes(p.bytes(report.dtype)))
+        v["forward"].setText(fmt.count(f.forward, "FLOP"))
+        for c in COMPONENTS:
+            share = f.by_component.get(c, 0) / f.forward if f.forward else 0.0
+            v[c].setText(f"{fmt.count(f.by_component.get(c, 0))}  {share:5.1%}")
+        v["inference"].setText(fmt.nbytes(m.inference))
+        v["training"].setText(fmt.nbytes(m.training))
+        v["kv_cache"].setText(fmt.nbytes(m.kv_cache))
+        v["twin_training"].setText(fmt.nbytes(report.twin_memory.training))
+        x = np.arange(len(p.per_layer), dtype=float)
+        self.own_bars.setOpts(x=x, height=np.array([lp.own for lp in p.per_layer], dtype=float))
+        self.plot.getPlotItem().setXRange(-0.7, max(len(x), 4) - 0.3, padding=0)
+        self.unique_bars.setOpts(x=x, height=np.array([lp.unique for lp in p.per_layer], dtype=float),
+                                 brush=pg.mkBrush("#56B4E9" if is_dark() else "#0072B2"))

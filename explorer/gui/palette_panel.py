@@ -1,0 +1,197 @@
+"""Left panel: layer kinds to drag into the stack, and one-click sharing schemes by family."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QGroupBox,
+    QInputDialog,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.errors import SpecError
+from explorer.gui import commands, mime
+from explorer.gui.design_model import DesignModel
+from explorer.spec.model import KINDS
+from explorer.spec.strategies import SCHEMES, apply_scheme
+
+FAMILIES = (("layers", "Layer sharing"), ("heads", "Heads and K/V"), ("embeddings", "Embeddings"),
+            ("factorized", "Factorized"), ("other", "RNN, conv, tasks"))
+
+KIND_TIPS = {
+    "embedding": "Token (+ position, type) embedding tables; must be the first layer",
+    "block": "Transformer block: attention + FFN + two norms",
+    "attention": "Multi-head attention alone", "ffn": "Feed-forward network alone",
+    "norm": "LayerNorm / RMSNorm", "linear": "d -> d linear map", "lstm": "LSTM layer (d -> d)",
+    "gru": "GRU layer (d -> d)", "conv": "1-D convolution over the sequence (optionally grouped)",
+    "pooler": "BERT pooler: dense + tanh on the first token", "lm_head": "Language-model head (d -> vocab)",
+    "head": "Task head (classifier); several heads = multi-task sharing",
+}
+
+
+class KindList(QListWidget):
+    """Drag a kind into the stack, or double-click to insert it above the selection."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setFlow(QListWidget.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        metrics = self.fontMetrics()
+        self.setGridSize(QSize(max(metrics.horizontalAdvance(k) for k in KINDS) + 14, metrics.height() + 7))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for kind in KINDS:
+            item = QListWidgetItem(kind)
+            item.setData(Qt.ItemDataRole.UserRole, kind)
+            item.setToolTip(f"{KIND_TIPS.get(kind, kind)}.\nDrag into the stack, or double-click to insert "
+                            f"above the selected layer.")
+            self.addItem(item)
+        self.setFixedHeight((metrics.height() + 7) * 6 + 6)
+
+    def mimeTypes(self) -> list[str]:
+        return [mime.KIND_MIME]
+
+    def mimeData(self, items):
+        return mime.kind_mime(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
+
+
+def scheme_options(name: str) -> str:
+    params = inspect.signature(SCHEMES[name].fn).parameters
+    return ", ".join(f"{n}={p.default!r}" for n, p in params.items() if n not in ("spec", "layers"))
+
+
+def parse_options(text: str) -> dict:
+    """'blocks=3, slot=ffn' -> {'blocks': 3, 'slot': 'ffn'}; raises SpecError."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise SpecError(f"expected KEY=VALUE, got {part!r}", "options")
+        value = value.strip().strip("'\"")
+        low = value.lower()
+        out[key.strip()] = (int(value) if value.lstrip("-").isdigit() else
+                            True if low == "true" else False if low == "false" else value)
+    return out
+
+
+class PalettePanel(QWidget):
+    scheme_applied = Signal(str)
+
+    def __init__(self, model: DesignModel, parent=None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.ask_options: Callable[[str, str], str | None] = self._ask_options_dialog
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        kinds_box = QGroupBox("Layers")
+        QVBoxLayout(kinds_box).addWidget(kinds := KindList())
+        self.kinds = kinds
+        outer.addWidget(kinds_box)
+        scope_box = QGroupBox("Apply schemes to")
+        scope_layout = QVBoxLayout(scope_box)
+        self.scope_all = QRadioButton("the whole stack")
+        self.scope_selected = QRadioButton("the selected layers")
+        self.scope_all.setToolTip("Schemes act on every layer that offers the slot")
+        self.scope_selected.setToolTip("Schemes act only on the layers selected in the stack (Ctrl/Shift-click)")
+        self.scope_all.setChecked(True)
+        group = QButtonGroup(self)
+        for b in (self.scope_all, self.scope_selected):
+            group.addButton(b)
+            scope_layout.addWidget(b)
+        outer.addWidget(scope_box)
+        schemes = QWidget()
+        schemes_layout = QVBoxLayout(schemes)
+        schemes_layout.setContentsMargins(0, 0, 0, 0)
+        self.buttons: dict[str, QPushButton] = {}
+        for family, title in FAMILIES:
+            box = QGroupBox(title)
+            layout = QVBoxLayout(box)
+            layout.setSpacing(1)
+            layout.setContentsMargins(4, 4, 4, 4)
+            for scheme in (s for s in SCHEMES.values() if s.family == family):
+                button = QPushButton(scheme.title)
+                button.setFlat(True)
+                button.setStyleSheet("text-align: left; padding: 2px 6px;")
+                button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+                kind = "adds groups only" if scheme.pure else "changes the architecture"
+                button.setToolTip(f"{scheme.doc}\n({kind}; options: {scheme_options(scheme.name) or 'none'})\n"
+                                  f"Click to apply with defaults; right-click to set options.")
+                button.clicked.connect(lambda _=False, n=scheme.name: self.apply(n))
+                button.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+                button.customContextMenuRequested.connect(lambda _p, n=scheme.name, b=button: self._menu(n, b))
+                layout.addWidget(button)
+                self.buttons[scheme.name] = button
+            schemes_layout.addWidget(box)
+        schemes_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(schemes)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer.addWidget(scroll, 1)
+        kinds.itemDoubleClicked.connect(self.on_kinds_item_double_clicked)
+
+    def on_kinds_item_double_clicked(self, item: QListWidgetItem) -> None:
+        from explorer.gui.edits import insert_layer
+
+        kind = item.data(Qt.ItemDataRole.UserRole)
+        spec = self.model.spec
+        selected = [spec.layer_index(i) for i in self.model.selected_layers]
+        index = max(selected) + 1 if selected else len(spec.layers)
+        if self.model.edit(commands.InsertLayer, f"Insert {kind}", lambda s: insert_layer(s, index, kind)):
+            self.model.select_layers((self.model.spec.layers[index].id,))
+
+    def apply(self, name: str, **options) -> bool:
+        """Apply scheme `name` to the scope chosen above (the selection, or the whole stack)."""
+        scheme = SCHEMES[name]
+        if self.scope_selected.isChecked() and name not in ("unshare",):
+            if not self.model.selected_layers:
+                self.model.message.emit("select layers in the stack first, or apply to the whole stack")
+                return False
+            options["layers"] = list(self.model.selected_layers)
+        elif name == "unshare" and self.scope_selected.isChecked():
+            options["layers"] = list(self.model.selected_layers)
+        ok = self.model.edit(commands.ApplyScheme, f"Apply {scheme.title}",
+                             lambda s: apply_scheme(s, name, **options))
+        if ok:
+            self.model.message.emit(f"{scheme.title} applied: {len(self.model.spec.groups)} groups")
+            self.scheme_applied.emit(name)
+        return ok
+
+    def _menu(self, name: str, button: QPushButton) -> None:
+        menu = QMenu(self)
+        action = menu.addAction(f"Apply {SCHEMES[name].title} with options…")
+        if menu.exec(button.mapToGlobal(button.rect().bottomLeft())) is action:
+            self.apply_with_options(name)
+
+    def apply_with_options(self, name: str) -> bool:
+        text = self.ask_options(name, scheme_options(name))
+        if text is None:
+            return False
+        try:
+            options = parse_options(text)
+        except SpecError as err:
+            self.model.message.emit(str(err))
+            return False
+        return self.apply(name, **options)
+
+    def _ask_options_dialog(self, name: str, defaults: str) -> str | None:
+        text, ok = QInputDialog.getText(self, SCHEMES[name].title, f"Options ({SCHEMES[name].doc}):",
+                                        text=defaults)
+        return text if ok else None

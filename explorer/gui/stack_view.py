@@ -1,0 +1,335 @@
+"""The stack: one painted card per layer, first layer at the bottom, in a QGraphicsView.
+
+Cards are reused across edits (a 96-layer stack is 96 light items, no widgets). Drags
+carry the mime payloads of explorer.gui.mime; `target_at` and `accept_drop` are the plain
+methods the drop events call, so tests drive the very same code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QDrag, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QApplication, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QMenu
+
+from explorer.errors import SpecError
+from explorer.gui import commands, edits, mime
+from explorer.gui.card_layout import CARD_GAP, CARD_HEIGHT, card_infos
+from explorer.gui.design_model import DesignModel
+from explorer.gui.layer_card import LayerCard
+from explorer.spec.model import Member
+
+PITCH = CARD_HEIGHT + CARD_GAP
+MARGIN = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class DropTarget:
+    """Where a drop lands: a gap between cards (insert / reorder) or a slot to share with."""
+
+    gap: int | None = None
+    member: Member | None = None
+    reason: str = ""          # why a drop here would be refused ('' = it is fine)
+
+
+class StackView(QGraphicsView):
+    def __init__(self, model: DesignModel, parent=None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setScene(QGraphicsScene(self))
+        self.setAcceptDrops(True)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setToolTip("The stack, first layer at the bottom. Click a card to select it (Ctrl/Shift for more);\n"
+                        "drag a card by its name to reorder, drag a slot or head chip onto the same slot of\n"
+                        "another layer to share it, or onto a group in the Groups panel to join that group.")
+        self.cards: list[LayerCard] = []
+        self.context_actions: list = []          # (text, QAction) set by the main window
+        self.drag_class = QDrag                  # tests swap in a recorder (QDrag.exec blocks)
+        self._insert_line = QGraphicsLineItem()
+        self._insert_line.setPen(QPen(QColor("#1a73e8"), 3))
+        self._insert_line.setZValue(10)
+        self._insert_line.hide()
+        self.scene().addItem(self._insert_line)
+        self._press: tuple[QPointF, str, str | None] | None = None
+        self._anchor: str | None = None
+        self._hint_card: LayerCard | None = None
+        self._check_cache: dict[tuple, str] = {}
+        self._last_target: DropTarget | None = None
+        model.changed.connect(self.refresh)
+        model.selection_changed.connect(self.refresh)
+        self.refresh()
+
+    # ------------------------------------------------------------------ drawing
+
+    def card_width(self) -> float:
+        return max(self.viewport().width() - 2 * MARGIN - 4, 640.0)
+
+    def refresh(self, force: bool = False) -> None:
+        spec = self.model.spec
+        self._check_cache.clear()
+        width = self.card_width()
+        infos = card_infos(spec, width, self.model.selected_group)
+        while len(self.cards) < len(infos):
+            card = LayerCard(width)
+            self.scene().addItem(card)
+            self.cards.append(card)
+        while len(self.cards) > len(infos):
+            self.scene().removeItem(self.cards.pop())
+        n = len(infos)
+        selected = set(self.model.selected_layers)
+        for card, info in zip(self.cards, infos):
+            is_selected = info.layer.id in selected
+            if card.width != width:
+                card.prepareGeometryChange()
+                card.width = width
+            elif not force and card.info == info and card.selected == is_selected and card.hint is None:
+                continue                    # unchanged: keep its cached pixels
+            card.info = info
+            card.selected = is_selected
+            card.hint = None
+            card.setPos(MARGIN, MARGIN + (n - 1 - info.index) * PITCH)
+            card.update()
+        self.scene().setSceneRect(QRectF(0, 0, width + 2 * MARGIN, max(n, 1) * PITCH + 2 * MARGIN))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.cards and abs(self.cards[0].width - self.card_width()) > 1:
+            self.refresh()
+
+    # ------------------------------------------------------------------ geometry
+
+    def card_at(self, scene_pos: QPointF) -> LayerCard | None:
+        for card in self.cards:
+            if card.sceneBoundingRect().contains(scene_pos):
+                return card
+        return None
+
+    def gap_at(self, scene_pos: QPointF) -> int:
+        """Insertion gap under a point: 0 = below the first layer, n = above the last."""
+        n = len(self.cards)
+        row = (scene_pos.y() - MARGIN) / PITCH          # 0 = top card (index n-1)
+        index_below_point = n - 1 - int(row) if row >= 0 else n - 1
+        frac = row - int(row) if row >= 0 else 0.0
+        gap = index_below_point + (1 if frac < 0.5 else 0)
+        return max(0, min(gap, n))
+
+    def gap_point(self, gap: int) -> QPointF:
+        """Scene point that `gap_at` maps to `gap` (for tests and keyboard inserts)."""
+        n = len(self.cards)
+        return QPointF(MARGIN + 40, MARGIN + (n - gap) * PITCH - CARD_GAP / 2 - 1)
+
+    def chip_point(self, layer_id: str, slot: str) -> QPointF:
+        """Scene centre of a chip (or of the card, for 'block')."""
+        card = self.cards[self.model.spec.layer_index(layer_id)]
+        for chip in card.info.chips:
+            if chip.slot == slot:
+                return card.mapToScene(chip.rect.center())
+        return card.mapToScene(QPointF(card.width / 2, CARD_HEIGHT / 2))
+
+    # ------------------------------------------------------------------ drops
+
+    @staticmethod
+    def _slot_change(sources: list[Member], target: Member):
+        return lambda spec: edits.share_with(spec, sources, target)
+
+    def target_at(self, scene_pos: QPointF, data) -> DropTarget | None:
+        """What dropping `data` at `scene_pos` would do, with the reason it would be refused."""
+        if mime.read_kind(data) is not None or mime.read_layers(data) is not None:
+            return DropTarget(gap=self.gap_at(scene_pos))
+        sources = mime.read_slots(data)
+        card = self.card_at(scene_pos)
+        if not sources or card is None:
+            return None
+        slot = sources[0].slot
+        chip = card.chip_at(card.mapFromScene(scene_pos))
+        if chip is not None and chip.is_head and sources[0].slot.startswith("heads["):
+            slot = sources[0].slot
+        target = Member(card.info.layer.id, slot)
+        sources = [s for s in sources if s.layer != target.layer]
+        if not sources:
+            return None
+        key = (tuple(sources), target)
+        if key not in self._check_cache:
+            try:
+                after = self._slot_change(sources, target)(self.model.spec)
+                self._check_cache[key] = self.model.check(after)
+            except SpecError as err:
+                self._check_cache[key] = str(err)
+        return DropTarget(member=target, reason=self._check_cache[key])
+
+    def accept_drop(self, data, target: DropTarget | None) -> bool:
+        """Perform a drop; an impossible one says why on the status bar and changes nothing."""
+        if target is None:
+            return False
+        kind = mime.read_kind(data)
+        if kind is not None and target.gap is not None:
+            ok = self.model.edit(commands.InsertLayer, f"Insert {kind}",
+                                 lambda s: edits.insert_layer(s, target.gap, kind))
+            if ok:
+                self.model.select_layers((self.model.spec.layers[min(target.gap, len(self.model.spec.layers) - 1)].id,))
+            return ok
+        layer_ids = mime.read_layers(data)
+        if layer_ids is not None and target.gap is not None:
+            return self.model.edit(commands.MoveLayer, f"Move {', '.join(layer_ids)}",
+                                   lambda s: edits.move_layers(s, layer_ids, target.gap))
+        sources = mime.read_slots(data)
+        if sources and target.member is not None:
+            if target.reason:
+                self.model.message.emit(target.reason)
+                return False
+            sources = [s for s in sources if s.layer != target.member.layer]
+            return self.model.edit(commands.JoinGroup, f"Share {target.member.slot} of "
+                                   f"{', '.join(s.layer for s in sources)} with {target.member.layer}",
+                                   self._slot_change(sources, target.member))
+        return False
+
+    def _show_hint(self, target: DropTarget | None) -> None:
+        if self._hint_card is not None:
+            self._hint_card.hint = None
+            self._hint_card.update()
+            self._hint_card = None
+        self._insert_line.hide()
+        if target is None:
+            return
+        if target.gap is not None:
+            y = MARGIN + (len(self.cards) - target.gap) * PITCH - CARD_GAP / 2
+            self._insert_line.setLine(MARGIN, y, MARGIN + self.card_width(), y)
+            self._insert_line.show()
+        elif target.member is not None:
+            card = self.cards[self.model.spec.layer_index(target.member.layer)]
+            card.hint = (target.member.slot if any(c.slot == target.member.slot for c in card.info.chips)
+                         else "attention", not target.reason)
+            card.hint_reason = target.reason
+            card.update()
+            self._hint_card = card
+
+    def dragEnterEvent(self, event) -> None:
+        data = event.mimeData()
+        if any(data.hasFormat(f) for f in (mime.KIND_MIME, mime.LAYER_MIME, mime.SLOT_MIME)):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        target = self.target_at(self.mapToScene(event.position().toPoint()), event.mimeData())
+        self._show_hint(target)
+        if target is None:
+            event.ignore()
+            return
+        if target != self._last_target:            # say once per target what a release would do
+            self._last_target = target
+            self.model.message.emit(self.describe_drop(event.mimeData(), target))
+        event.acceptProposedAction()
+
+    def describe_drop(self, data, target: DropTarget) -> str:
+        if target.reason:
+            return f"cannot share here: {target.reason}"
+        if target.member is not None:
+            sources = ", ".join(str(m) for m in mime.read_slots(data) or ())
+            return f"release to share {sources} with {target.member}"
+        what = mime.read_kind(data) or ", ".join(mime.read_layers(data) or ())
+        verb = "insert" if mime.read_kind(data) else "move"
+        return f"release to {verb} {what} at position {target.gap}"
+
+    def dragLeaveEvent(self, event) -> None:
+        self._show_hint(None)
+        self._last_target = None
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        target = self.target_at(self.mapToScene(event.position().toPoint()), event.mimeData())
+        self._show_hint(None)
+        self._last_target = None
+        if self.accept_drop(event.mimeData(), target):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    # ------------------------------------------------------------------ clicks and drags out
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        pos = self.mapToScene(event.position().toPoint())
+        card = self.card_at(pos)
+        if card is None:
+            self.model.select_layers(())
+            self._press = None
+            return
+        chip = card.chip_at(card.mapFromScene(pos))
+        layer_id = card.info.layer.id
+        self._press = (event.position(), layer_id, chip.slot if chip else None)
+        selected = list(self.model.selected_layers)
+        mods = event.modifiers()
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            selected = [i for i in selected if i != layer_id] if layer_id in selected else selected + [layer_id]
+        elif mods & Qt.KeyboardModifier.ShiftModifier and self._anchor in {c.info.layer.id for c in self.cards}:
+            a, b = sorted((self.model.spec.layer_index(self._anchor), card.info.index))
+            selected = [layer.id for layer in self.model.spec.layers[a:b + 1]]
+        elif layer_id not in selected:
+            selected = [layer_id]
+        if not mods & Qt.KeyboardModifier.ShiftModifier:
+            self._anchor = layer_id
+        self.model.select_layers(tuple(selected))
+        style = card.info.styles.get(chip.slot) if chip else None
+        if style is not None and style.group:          # clicking a shared chip shows its group
+            self.model.select_group(style.group)
+
+    def contextMenuEvent(self, event) -> None:
+        card = self.card_at(self.mapToScene(event.pos()))
+        if card is None:
+            return
+        layer_id = card.info.layer.id
+        if layer_id not in self.model.selected_layers:
+            self.model.select_layers((layer_id,))
+        menu = QMenu(self)
+        for text, action in self.context_actions:
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+        menu.exec(event.globalPos())
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._press is not None and not event.modifiers():
+            self.model.select_layers((self._press[1],))
+        self._press = None
+        super().mouseReleaseEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._press is None or not event.buttons() & Qt.MouseButton.LeftButton:
+            return super().mouseMoveEvent(event)
+        start, layer_id, slot = self._press
+        if (event.position() - start).manhattanLength() < QApplication.startDragDistance():
+            return
+        self._press = None
+        self.start_drag(layer_id, slot)
+
+    def drag_payload(self, layer_id: str, slot: str | None):
+        """The mime data a drag from this card (or chip) carries."""
+        selection = [i for i in self.model.selected_layers if i != layer_id]
+        selection = [layer_id] + (selection if layer_id in self.model.selected_layers else [])
+        if slot is None:
+            ordered = [layer.id for layer in self.model.spec.layers if layer.id in set(selection)]
+            return mime.layers_mime(ordered)
+        return mime.slot_mime([Member(lid, slot) for lid in selection])
+
+    def start_drag(self, layer_id: str, slot: str | None) -> None:
+        drag = self.drag_class(self)
+        drag.setMimeData(self.drag_payload(layer_id, slot))
+        card = self.cards[self.model.spec.layer_index(layer_id)]
+        rect = card.sceneBoundingRect()
+        if slot is not None:
+            chip = next((c for c in card.info.chips if c.slot == slot), None)
+            if chip is not None:
+                rect = card.mapRectToScene(chip.rect.adjusted(-2, -2, 2, 2))
+        pixmap = QPixmap(rect.size().toSize())
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        self.scene().render(painter, QRectF(pixmap.rect()), rect)
+        painter.end()
+        drag.setPixmap(pixmap)
+        drag.exec(Qt.DropAction.MoveAction | Qt.DropAction.CopyAction | Qt.DropAction.LinkAction)

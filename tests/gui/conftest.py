@@ -1,0 +1,47 @@
+"""GUI tests run headless, with settings, recent files and autosave in a temporary home."""
+
+import os
+import tempfile
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_HOME = tempfile.mkdtemp(prefix="explorer-gui-tests-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
+os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QStandardPaths
+
+from explorer.presets import PRESETS_DIR
+
+QStandardPaths.setTestModeEnabled(True)
+
+
+def preset(name: str) -> Path | None:
+    path = PRESETS_DIR / name
+    return path if path.is_file() else None
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """A real main window on a design; dialogs answer without blocking."""
+    from explorer.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(spec=None, path=None):
+        from explorer.gui.edits import builtin_design
+
+        window = MainWindow(spec or builtin_design(), path)
+        window.document.ask_save = lambda: "discard"
+        window.document.ask_recover = lambda _p: False
+        window.document.autosave_file = tmp_path / "autosave" / "autosave.yaml"
+        window.resize(1440, 900)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    return make

@@ -1,0 +1,117 @@
+"""Schemes applied through the palette; the metrics shown equal analyze() of the design."""
+
+import time
+
+from explorer.analysis import analyze
+from explorer.gui import fmt
+from explorer.gui.edits import builtin_design
+from explorer.gui.metrics_panel import COMPONENTS
+from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+from explorer.spec.strategies import apply_scheme
+
+
+def shown_int(label) -> int:
+    return int(label.text().replace(",", ""))
+
+
+def assert_metrics_match(window) -> None:
+    model, values = window.model, window.metrics.values
+    report = analyze(model.spec, model.batch, model.seq, model.dtype)
+    p, f, m = report.params, report.flops, report.memory
+    assert shown_int(values["unique"]) == p.unique
+    assert shown_int(values["unshared"]) == p.unshared
+    assert values["saving"].text().startswith(f"{p.saving_factor:.2f}×")
+    assert values["forward"].text() == fmt.count(f.forward, "FLOP")
+    for c in COMPONENTS:
+        assert values[c].text().startswith(fmt.count(f.by_component[c]))
+    assert values["inference"].text() == fmt.nbytes(m.inference)
+    assert values["training"].text() == fmt.nbytes(m.training)
+    heights = window.metrics.unique_bars.opts["height"]
+    assert list(heights) == [lp.unique for lp in p.per_layer]
+    assert sum(heights) == p.unique
+
+
+def test_schemes_update_metrics(make_window, qtbot):
+    window = make_window(builtin_design())
+    start = window.model.spec
+    assert_metrics_match(window)
+    unshared = analyze(start).params.unique
+
+    window.palette_panel.buttons["albert"].click()
+    assert window.model.spec == apply_scheme(start, "albert")
+    assert [g.name for g in window.model.spec.groups] == ["albert-block"]
+    assert_metrics_match(window)
+    assert shown_int(window.metrics.values["unique"]) < unshared
+
+    window.palette_panel.buttons["tie-embeddings"].click()
+    assert_metrics_match(window)
+    window.palette_panel.buttons["mqa"].click()
+    assert window.model.spec.settings.n_kv_heads == 1
+    assert_metrics_match(window)
+    window.palette_panel.buttons["cycle"].click()          # replaces the ALBERT groups
+    assert {g.name for g in window.model.spec.groups} >= {"cycle-0", "cycle-1", "tied-embeddings"}
+    assert_metrics_match(window)
+    # the groups panel lists each group with what it saves
+    tree = window.groups_panel.tree
+    assert tree.topLevelItemCount() == len(window.model.spec.groups)
+    assert window.model.undo_stack.count() == 4
+
+
+def test_scheme_on_selected_layers_and_options(make_window):
+    window = make_window(builtin_design())
+    ids = ("block0", "block1", "block2")
+    window.model.select_layers(ids)
+    window.palette_panel.scope_selected.setChecked(True)
+    assert window.palette_panel.apply("albert-ffn")
+    (group,) = window.model.spec.groups
+    assert {m.layer for m in group.members} == set(ids) and {m.slot for m in group.members} == {"ffn"}
+    window.palette_panel.scope_all.setChecked(True)
+    window.palette_panel.ask_options = lambda name, defaults: "blocks=3"
+    assert window.palette_panel.apply_with_options("sequence")
+    assert_metrics_match(window)
+    assert sum(1 for g in window.model.spec.groups if g.name.startswith("sequence")) == 3
+
+
+def test_failed_scheme_says_why_on_one_line(make_window):
+    window = make_window(builtin_design())
+    before = window.model.spec
+    assert not window.palette_panel.apply("shared-rnn-cell")
+    message = window.statusBar().currentMessage()
+    assert "LSTM" in message and "\n" not in message
+    assert window.model.spec == before and window.model.undo_stack.count() == 0
+
+
+def test_run_shape_changes_memory(make_window):
+    window = make_window(builtin_design())
+    window.metrics.batch.setValue(8)
+    window.metrics.seq.setValue(256)
+    window.metrics.dtype.setCurrentText("bf16")
+    assert (window.model.batch, window.model.seq, window.model.dtype) == (8, 256, "bf16")
+    assert_metrics_match(window)
+
+
+def test_recompute_and_refresh_time_48_layers(make_window, qtbot):
+    """Prints the time of one edit's recompute + refresh of every panel (no assertion on time)."""
+    settings = ModelSettings(d_model=768, n_heads=12, d_ff=3072)
+    layers = ((LayerSpec("embedding", "embedding"),) + tuple(LayerSpec(f"block{i}", "block") for i in range(48))
+              + (LayerSpec("lm_head", "lm_head"),))
+    window = make_window(StackSpec(settings, layers, name="deep"))
+    window.palette_panel.apply("cycle")
+    window.palette_panel.apply("tie-embeddings")
+    window.model.select_layers(())                # the inspector edits the global settings
+
+    def timed(edit) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        edit()
+        t1 = time.perf_counter()
+        qtbot.wait(0)                             # let Qt paint what changed
+        return (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
+
+    fresh = sorted(timed(lambda i=i: window.inspector.set_field("d_ff", value=3072 + 64 * i)) for i in range(1, 17))
+    stack = window.model.undo_stack
+    cached = sorted(timed(stack.redo if i % 2 else stack.undo) for i in range(16))
+    print(f"\n48-layer stack, new edit: validate + analyze + refresh median {fresh[8][0]:.1f} ms "
+          f"(max {fresh[-1][0]:.1f}), paint after it {sorted(p for _r, p in fresh)[8]:.1f} ms; "
+          f"undo/redo (cached analysis) + refresh median {cached[8][0]:.1f} ms")
+    assert window.model.spec.settings.d_ff == 3072 + 64 * 16
+    assert_metrics_match(window)
