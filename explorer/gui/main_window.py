@@ -81,6 +81,10 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self.model.message.connect(self.show_message)
         self.model.report_changed.connect(self.on_model_report_changed)
+        from explorer.gui.insight import Insight
+
+        self.insight = Insight(self)
+        self._add_import_export_actions()
         self.document.recent_changed.connect(self.fill_recent_menu)
         self.document.update_title()
         self.on_model_report_changed()
@@ -159,6 +163,18 @@ class MainWindow(QMainWindow):
                                            ("", self.unshare_action)]
         self.fill_recent_menu()
 
+    def _add_import_export_actions(self) -> None:
+        file_menu = self.menuBar().actions()[0].menu()
+        before = next(a for a in file_menu.actions() if a.text() == "&Quit")
+        menu = file_menu.addMenu("&Import / Export")
+        file_menu.insertMenu(before, menu)
+        self._action(menu, "Import Hugging Face config…", self.insight.import_hf, "Ctrl+I",
+                     "Turn a transformers config.json into an editable design")
+        self._action(menu, "Export report (Markdown, JSON, CSV)…", self.insight.export_report, None,
+                     "Write the figures of this design and its unshared twin")
+        self._action(menu, "Export PyTorch model…", self.insight.export_model, None,
+                     "Write a standalone model.py (imports only torch) with the same sharing")
+
     def fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.document.recent():
@@ -201,7 +217,7 @@ class MainWindow(QMainWindow):
         if index == 1 and self.run_panel is None:
             self.ensure_run_panel()
         total = sum(self.outer_splitter.sizes())
-        bottom = 380 if index == 1 else 220            # the timing plot needs room to be read
+        bottom = 220 if index == 0 else 380            # plots and tables need room to be read
         self.outer_splitter.setSizes([max(total - bottom, 200), bottom])
 
     def ensure_run_panel(self):
@@ -211,6 +227,7 @@ class MainWindow(QMainWindow):
 
             self.run_panel = RunPanel()
             self.run_panel.message.connect(self.show_message)
+            self.run_panel.run_finished.connect(self.insight.on_run_finished)
             self._timed_spec = self.model.spec
             self.run_panel.set_spec(self.model.spec, self.model.spec.name)
             # after the push (indexChanged), so undoText() names the edit that made this version

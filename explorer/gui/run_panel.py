@@ -96,10 +96,11 @@ class RunPanel(QWidget):
         buttons.addWidget(self.stop_button)
 
         self.plot = pg.PlotWidget(background=None)
-        self.plot.setLabel("left", "time per pass", units="ms")
+        self.plot.setLabel("left", "time per pass (ms)")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "iteration")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.addLegend(offset=(10, 5))
+        self.plot.addLegend(offset=(-10, 5))
         self.design_curve = self.plot.plot([], [], pen=DESIGN_PEN, name="design")
         self.twin_curve = self.plot.plot([], [], pen=TWIN_PEN, name="unshared twin")
         self.median_curve = self.plot.plot([], [], pen=MEDIAN_PEN, name="running median")
