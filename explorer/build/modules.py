@@ -131,6 +131,8 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, kv=None, rope=None, lora=None):
         B, S, _ = x.shape
         lora = lora or {}
+        if self.rotary and (rope is None or rope[0].shape[-1] != self.head_dim):
+            rope = rotary_tables(S, self.head_dim, x.device, x.dtype)   # this layer's head width differs
         q = self.q(x, lora.get("attention.q")).view(B, S, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, S, hd)
         if kv is None:
             k = self.k(x, lora.get("attention.k")).view(B, S, self.n_kv_heads, self.head_dim).transpose(1, 2)

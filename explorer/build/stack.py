@@ -97,9 +97,16 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[dict]:
     needed_kv = {layer.kv_from for layer in spec.layers if layer.kv_from}
     out = []
     block_index = 0
+    core_keys: dict[tuple, int] = {}
     for layer in spec.layers:
         d = dims(layer, spec.settings)
         group = plan.group_of(layer.id, "block")
+        core_group = None
+        if group is not None:
+            # members share one core object only when it behaves the same for them (causal, activation,
+            # norm position, head split...); otherwise each gets its own core over the same Parameters
+            core_dims = dataclasses.replace(d, lora_rank=0, timestep_signal=False)
+            core_group = core_keys.setdefault((group.index, core_dims), len(core_keys))
         step = None
         if layer.kind == "block":
             step = block_index if d.timestep_signal else None
@@ -111,7 +118,7 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[dict]:
             "dims": dataclasses.asdict(d),
             "eps": spec.settings.norm_eps,
             "tensors": [(t.name, t.shape) for t in layer_tensors(layer, spec.settings)],
-            "core_group": None if group is None else group.index,
+            "core_group": core_group,
             "lora": lora,
             "step": step,
             "kv_from": layer.kv_from,

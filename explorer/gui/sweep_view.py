@@ -49,6 +49,7 @@ class SweepView(QWidget):
         self.seq_plot.setLabel("bottom", "sequence length n (log scale)")
         self.seq_plot.setLabel("left", "forward FLOPs (batch 1)")
         self.seq_plot.setLogMode(x=False, y=True)
+        self.seq_plot.getAxis("left").enableAutoSIPrefix(False)
         self.seq_plot.addLegend(offset=(10, 5))
         self.attn_curve = self.seq_plot.plot([], [], pen=pg.mkPen(COLORS[0], width=2), symbol="o", symbolSize=5,
                                              name="attention")

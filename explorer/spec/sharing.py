@@ -92,6 +92,8 @@ def compile_plan(spec: StackSpec) -> SharingPlan:
             if layer is None:
                 raise SpecError(f"group '{group.name}' names unknown layer '{member.layer}'", mwhere)
             key = (member.layer, member.slot)
+            if key in seen_members and seen_members[key] == group.name:
+                raise SpecError(f"slot {member} is listed twice in group '{group.name}'", mwhere)
             if key in seen_members:
                 raise SpecError(f"slot {member} is in two groups ('{seen_members[key]}' and '{group.name}')", mwhere)
             seen_members[key] = group.name
@@ -136,8 +138,20 @@ EMPTY_PLAN = SharingPlan((), {}, {}, {}, {})
 
 def _difference(a: Member, sig_a, b: Member, sig_b) -> str:
     """The first tensor whose shape differs between two members, both shapes named."""
+    shapes_a, shapes_b = dict(sig_a), dict(sig_b)
+    for rel, shape_a in sig_a:
+        if rel not in shapes_b:
+            return (f"{a} has {rel} {_dims(shape_a)} but {b} has no {rel}; "
+                    f"members of a group must have equal shapes")
+        if shapes_b[rel] != shape_a:
+            return (f"{a} has {rel} {_dims(shape_a)} but {b} has {rel} {_dims(shapes_b[rel])}; "
+                    f"members of a group must have equal shapes")
+    for rel, shape_b in sig_b:
+        if rel not in shapes_a:
+            return (f"{a} has no {rel} but {b} has {rel} {_dims(shape_b)}; "
+                    f"members of a group must have equal shapes")
     for (rel_a, shape_a), (rel_b, shape_b) in zip(sig_a, sig_b):
-        if (rel_a, shape_a) != (rel_b, shape_b):
+        if (rel_a, shape_a) != (rel_b, shape_b):       # same tensors in another order
             return (f"{a} has {rel_a} {_dims(shape_a)} but {b} has {rel_b} {_dims(shape_b)}; "
                     f"members of a group must have equal shapes")
     return (f"{a} has {len(sig_a)} tensors but {b} has {len(sig_b)}; "

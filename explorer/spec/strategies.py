@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from explorer.errors import SpecError
-from explorer.spec.model import LayerSpec, Member, SharingGroup, StackSpec
+from explorer.spec.model import MAX_LAYERS, LayerSpec, Member, SharingGroup, StackSpec, dims
 from explorer.spec.slots import SlotError, pieces_overlap, slot_pieces
 
 # ----------------------------------------------------------------- schedules (layer -> block)
@@ -235,11 +235,11 @@ def head_sharing(spec: StackSpec, heads: str = "0:1", layers=None) -> StackSpec:
 
 
 def _head_range(heads) -> tuple[int, int]:
-    if isinstance(heads, int) and not isinstance(heads, bool):
+    if isinstance(heads, int) and not isinstance(heads, bool) and heads > 0:
         return 0, heads
     if isinstance(heads, str):
         a, sep, b = heads.partition(":")
-        if sep and a.strip().isdigit() and b.strip().isdigit():
+        if sep and a.strip().isdigit() and b.strip().isdigit() and int(a) < int(b):
             return int(a), int(b)
     raise SpecError(f"expected a head range like '0:2', got {heads!r}", "heads")
 
@@ -345,7 +345,9 @@ def shared_conv_bank(spec: StackSpec, layers=None) -> StackSpec:
     by_shape: dict[tuple, list[Member]] = {}
     for t in targets:
         if t.kind == "conv":
-            by_shape.setdefault((t.kernel_size, t.groups, t.bias), []).append(Member(t.id, "block"))
+            # effective bias: a layer that inherits bias=True has the same shapes as one that sets it
+            by_shape.setdefault((t.kernel_size, t.groups, dims(t, spec.settings).bias), []).append(
+                Member(t.id, "block"))
     new = [(f"conv-bank-{k}", tuple(m)) for k, m in enumerate(by_shape.values()) if len(m) >= 2]
     if not new:
         raise SpecError("needs at least 2 conv layers of the same shape", "layers")
@@ -366,14 +368,19 @@ def grouped_conv(spec: StackSpec, groups: int = 4, layers=None) -> StackSpec:
 def multi_task(spec: StackSpec, tasks=(2, 3), task: str = "sequence", layers=None) -> StackSpec:
     """Multi-task heads on one shared trunk: one head layer per task, all reading the trunk."""
     if isinstance(tasks, int) and not isinstance(tasks, bool):
+        _positive(tasks, "tasks")
+        if len(spec.layers) + tasks > MAX_LAYERS:
+            raise SpecError(f"{tasks:,} tasks would make more than {MAX_LAYERS} layers", "tasks")
         tasks = (2,) * tasks
     if not isinstance(tasks, (list, tuple)) or not tasks:
         raise SpecError("expected a list of output sizes, one per task", "tasks")
+    if len(spec.layers) + len(tasks) > MAX_LAYERS:
+        raise SpecError(f"{len(tasks):,} tasks would make more than {MAX_LAYERS} layers", "tasks")
     existing = {layer.id for layer in spec.layers}
     new = []
+    k = 0
     for n in tasks:
         _positive(n, "tasks")
-        k = 0
         while f"task{k}" in existing:
             k += 1
         existing.add(f"task{k}")

@@ -94,7 +94,10 @@ def problems(spec: StackSpec) -> list[SpecError]:
     """Every problem of the design except group conflicts (see compile_plan)."""
     out: list[SpecError] = []
     s = spec.settings
-    for key in ModelSettings.__dataclass_fields__:
+    for key, f in ModelSettings.__dataclass_fields__.items():
+        if getattr(s, key) is None and f.default is not None:
+            out.append(SpecError("needs a value", f"model.{key}"))
+            continue
         try:
             check_value(key, getattr(s, key), f"model.{key}")
         except SpecError as err:
@@ -144,6 +147,9 @@ def _own_problems(layer: LayerSpec, s: ModelSettings) -> tuple[tuple[str, str], 
         if key not in allowed:
             out.append((key, f"a {layer.kind} layer has no setting '{key}'"))
             continue
+        if value is None and key in LAYER_OPTIONS and key != "kv_from":
+            out.append((key, "needs a value"))
+            continue
         try:
             check_value(key, value, key)
         except SpecError as err:
@@ -177,6 +183,9 @@ _DEFAULT_LAYERS = {kind: LayerSpec("x", kind) for kind in KINDS}
 
 def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict[str, int]) -> list[SpecError]:
     path = f"{where}.kv_from"
+    if layer.kv_from == layer.id:
+        return [SpecError(f"kv_from '{layer.kv_from}' is this layer itself; K/V can only come from an earlier layer",
+                          path)]
     if layer.kv_from not in earlier:
         known = layer.kv_from in {x.id for x in spec.layers}
         reason = "comes later in the stack" if known else "is not a layer of this stack"
