@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("forward", "train"), default="forward")
     p.add_argument("--compile", action="store_true", help="torch.compile the model first")
     p.add_argument("--twin", action="store_true", help="also time the unshared twin, interleaved")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes")
     p.add_argument("preset")
@@ -263,7 +264,8 @@ def cmd_bench(args) -> int:
 
     spec = _load(args.preset)
     config = BenchConfig(device=args.device, dtype=args.dtype, batch=args.batch, seq=args.seq, iters=args.iters,
-                         warmup=args.warmup, mode=args.mode, compile=args.compile, twin=args.twin)
+                         warmup=args.warmup, mode=args.mode, compile=args.compile, twin=args.twin,
+                         threads=args.threads)
     progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
     result = run_bench(spec, config, on_progress=progress)
     if args.json:

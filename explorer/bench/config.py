@@ -18,6 +18,7 @@ class BenchConfig:
     compile: bool = False
     twin: bool = False
     seed: int = 0
+    threads: int | None = None     # CPU intra-op threads for the run (None: torch's default)
 
 
 @dataclass(frozen=True)

@@ -203,8 +203,13 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
         raise BenchError(f"unknown device {config.device!r}: {err}") from None
     if config.device not in available_devices() and not (device.type == "cuda" and torch.cuda.is_available()):
         raise BenchError(f"device {config.device!r} is not available here (devices: {', '.join(available_devices())})")
+    if config.threads is not None and config.threads < 1:
+        raise BenchError(f"threads must be at least 1, got {config.threads}")
     report = analyze(spec, config.batch, config.seq, config.dtype)
     check_fits(spec, config)
+    threads_before = torch.get_num_threads()
+    if config.threads is not None and device.type == "cpu" and config.threads != threads_before:
+        torch.set_num_threads(config.threads)     # process-wide: only from a thread that owns the process
     flops = report.flops.forward * (3 if config.mode == "train" else 1)
     models = {}
     result = BenchResult(config, device_name(device), torch.get_num_threads(), flops, report.params.unique,
@@ -260,6 +265,8 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
                              f"{first}") from None
         raise BenchError(f"{config.device} error while timing {spec.name}: {first}") from None
     finally:
+        if torch.get_num_threads() != threads_before:
+            torch.set_num_threads(threads_before)
         models.clear()
         gc.collect()
         if device.type == "cuda":

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from explorer.gui.workers import BenchWorker, DeviceProbe, start_in_thread
+from explorer.gui.workers import BenchWorker, DeviceProbe, reserve_gui_core, start_in_thread
 
 DESIGN_PEN = pg.mkPen("#4e79a7", width=2)
 TWIN_PEN = pg.mkPen("#e15759", width=2)
@@ -53,6 +53,7 @@ class RunPanel(QWidget):
         self.segments: list[Segment] = []
         self.last_result = None
         self._x = 0
+        reserve_gui_core()
         self._build_ui()
         self._redraw_timer = QTimer(self, interval=50, singleShot=True, timeout=self._redraw)
         self._live_timer = QTimer(self, interval=600, singleShot=True, timeout=self._live_restart)

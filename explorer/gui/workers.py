@@ -7,6 +7,8 @@ window. The worker never touches widgets; it only emits signals.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -64,6 +66,20 @@ class DeviceProbe(QObject):
         except Exception:  # noqa: BLE001
             log.exception("device probe failed")
             self.done.emit(["cpu"])
+
+
+def reserve_gui_core() -> int:
+    """Leave one CPU core to the window: torch's CPU threads spin between ops and would
+    otherwise starve the event loop on small machines. Call from the GUI thread before any run
+    (torch's thread count must not change while a worker computes). Returns the thread count."""
+    threads = max(1, (os.cpu_count() or 1) - 1)
+    torch = sys.modules.get("torch")
+    if torch is None:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))     # read when the worker imports torch
+        return int(os.environ["OMP_NUM_THREADS"])
+    if torch.get_num_threads() > threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def start_in_thread(worker: QObject, parent: QObject | None = None) -> QThread:

@@ -128,15 +128,18 @@ def problems(spec: StackSpec) -> list[SpecError]:
 
 def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str, int]) -> list[SpecError]:
     where = f"stack[{i}]"
-    out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings)]
+    # the cache key carries the value types: 32.0 == 32 and True == 1, so equal specs may differ in validity
+    types = tuple(type(getattr(layer, key)) for key in _TYPED_FIELDS)
+    out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings, types)]
     if not out and layer.kind in ("block", "attention") and layer.kv_from is not None:
         out += _kv_problems(spec, layer, dims(layer, spec.settings), where, earlier)
     return out
 
 
 @lru_cache(maxsize=65536)
-def _own_problems(layer: LayerSpec, s: ModelSettings) -> tuple[tuple[str, str], ...]:
-    """(key, reason) of every problem of one layer that depends on it and the settings alone."""
+def _own_problems(layer: LayerSpec, s: ModelSettings, _types: tuple = ()) -> tuple[tuple[str, str], ...]:
+    """(key, reason) of every problem of one layer that depends on it and the settings alone
+    (`_types`: the types of the layer's values, part of the cache key only)."""
     out: list[tuple[str, str]] = []
     allowed = KIND_FIELDS[layer.kind]
     defaults = _DEFAULT_LAYERS[layer.kind]
@@ -179,6 +182,7 @@ def _own_problems(layer: LayerSpec, s: ModelSettings) -> tuple[tuple[str, str], 
 
 
 _DEFAULT_LAYERS = {kind: LayerSpec("x", kind) for kind in KINDS}
+_TYPED_FIELDS = ("id",) + LAYER_OVERRIDES + LAYER_OPTIONS
 
 
 def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict[str, int]) -> list[SpecError]:

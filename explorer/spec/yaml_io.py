@@ -35,6 +35,7 @@ FORMAT_VERSION = 1
 MAX_FILE_BYTES = 1024 * 1024
 MAX_TOKENS = 100_000          # a 4096-layer design with a 4096-member group needs about 60,000
 MAX_DEPTH = 32
+MAX_SCHEMES = 32
 # libyaml's C scanner and safe loader when the PyYAML build has them (same rules, ~5-10x faster)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -294,6 +295,8 @@ def _apply_schemes(spec: StackSpec, raw) -> StackSpec:
 
     if not isinstance(raw, list):
         raise SpecError(f"expected a list of schemes, got {_kind(raw)}", "schemes")
+    if len(raw) > MAX_SCHEMES:      # each one walks the whole stack: thousands would take minutes
+        raise SpecError(f"{len(raw):,} schemes; a preset applies at most {MAX_SCHEMES}", "schemes")
     for i, item in enumerate(raw):
         where = f"schemes[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("scheme"), str):
