@@ -59,6 +59,11 @@ class CompareView(QWidget):
     def set_spec(self, spec, batch: int | None = None, seq: int | None = None, dtype: str | None = None) -> None:
         self._spec = spec
         self.batch, self.seq, self.dtype = batch or self.batch, seq or self.seq, dtype or self.dtype
+        if self.isVisible():          # hidden tabs refresh when shown: edits stay fast
+            self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
         self.refresh()
 
     def set_baseline(self, spec, label: str) -> None:

@@ -51,6 +51,11 @@ class PlannerView(QWidget):
 
     def set_spec(self, spec) -> None:
         self._spec = spec
+        if self.isVisible():          # hidden tabs refresh when shown: edits stay fast
+            self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
         self.refresh()
 
     def refresh(self) -> None:

@@ -66,6 +66,7 @@ def test_frontier_click_applies_a_scheme(qtbot, sweep_view):
 def test_compare_view_ratios_and_highlights(qtbot):
     view = CompareView()
     qtbot.addWidget(view)
+    view.show()
     view.set_spec(TUTORIAL)
     view.pin_current()
     shared = apply_scheme(TUTORIAL, "albert")
@@ -86,6 +87,7 @@ def test_compare_view_ratios_and_highlights(qtbot):
 def test_planner_view_matches_plan_grid(qtbot):
     view = PlannerView()
     qtbot.addWidget(view)
+    view.show()
     spec = yaml_io.load(PRESETS_DIR / "gqa.yaml")
     view.gpu_spin.setValue(24)
     view.set_spec(spec)

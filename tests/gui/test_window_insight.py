@@ -34,6 +34,7 @@ def test_frontier_click_is_an_undoable_edit(make_window):
 
 def test_compare_tab_follows_the_design(make_window):
     window = make_window(TUTORIAL)
+    window.bottom_tabs.setCurrentWidget(tab(window, "Compare"))
     compare = window.insight.compare
     compare.pin_current()
     window.insight.on_sweeps_apply_requested(apply_scheme(TUTORIAL, "cycle", blocks=3))
@@ -44,6 +45,7 @@ def test_compare_tab_follows_the_design(make_window):
 
 def test_planner_tab_follows_the_design(make_window):
     window = make_window(TUTORIAL)
+    window.bottom_tabs.setCurrentWidget(tab(window, "Training memory"))
     planner = window.insight.planner
     before = planner.rows[0].weights
     window.insight.on_sweeps_apply_requested(apply_scheme(TUTORIAL, "albert"))
