@@ -66,7 +66,7 @@ def count_params(spec: StackSpec, plan: SharingPlan | None = None) -> ParamCount
     tensors = 0
     for layer in spec.layers:
         own, components, n_tensors = layer_summary(layer, spec.settings)
-        if not any((layer.id, name) in plan.claims for name in _tensor_names(layer, spec.settings)):
+        if layer.id not in plan.claimed_layers:
             unique = own                      # nothing of this layer is shared: the cached summary
             for comp, size in components:
                 by_component[comp] += size
@@ -109,11 +109,6 @@ def layer_summary(layer: LayerSpec, settings: ModelSettings) -> tuple[int, tuple
     for t in tensors:
         components[t.component] = components.get(t.component, 0) + t.numel
     return sum(components.values()), tuple(components.items()), len(tensors)
-
-
-@lru_cache(maxsize=65536)
-def _tensor_names(layer: LayerSpec, settings: ModelSettings) -> tuple[str, ...]:
-    return tuple(t.name for t in layer_tensors(layer, settings))
 
 
 def layer_numel(layer: LayerSpec, settings: ModelSettings) -> int:

@@ -10,7 +10,7 @@ import dataclasses
 import re
 
 from explorer.errors import SpecError
-from explorer.spec.model import LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
+from explorer.spec.model import SETTINGS_FIELDS, LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
 from explorer.spec.strategies import add_groups
 
 _ID_TAIL = re.compile(r"^(.*?)(\d+)$")
@@ -147,7 +147,7 @@ def set_layer_field(spec: StackSpec, layer_id: str, key: str, value) -> StackSpe
 
 
 def set_setting(spec: StackSpec, key: str, value) -> StackSpec:
-    if key not in ModelSettings.__dataclass_fields__:
+    if key not in SETTINGS_FIELDS:
         raise SpecError(f"unknown setting {key!r}", f"model.{key}")
     return spec.replace(settings=dataclasses.replace(spec.settings, **{key: value}))
 

@@ -33,7 +33,8 @@ from explorer.spec.model import (
     NORMS,
     POSITIONALS,
     LayerSpec,
-    ModelSettings,
+    SETTINGS_DEFAULTS,
+    SETTINGS_FIELDS,
     dims,
 )
 
@@ -177,7 +178,7 @@ class Inspector(QWidget):
 
     def _fields(self) -> tuple[list[str], LayerSpec | None]:
         if self.target is None:
-            return list(ModelSettings.__dataclass_fields__), None
+            return list(SETTINGS_FIELDS), None
         layer = self.model.spec.layer(self.target)
         allowed = KIND_FIELDS[layer.kind]
         return [k for k in LAYER_OVERRIDES + LAYER_OPTIONS if k in allowed], layer
@@ -221,7 +222,7 @@ class Inspector(QWidget):
         resolved = dims(layer, self.model.spec.settings) if layer is not None else None
         for key in keys:
             optional = key in LAYER_OVERRIDES or key == "kv_from" if layer is not None else \
-                ModelSettings.__dataclass_fields__[key].default is None
+                SETTINGS_DEFAULTS[key] is None
             inherited = getattr(resolved, key, None) if resolved is not None else "auto"
             editor = FieldEditor(key, optional, inherited)
             editor.connect(self.on_editor_edited)

@@ -44,6 +44,15 @@ MAX_POSITIONS = 1 << 24
 MAX_LAYERS = 4096
 
 
+def _cached_hash(obj, fields: tuple[str, ...]) -> int:
+    """Hash of a frozen dataclass, computed once: these objects key every analysis cache."""
+    h = obj._hash
+    if not h:
+        h = hash(tuple(getattr(obj, f) for f in fields)) or 1
+        object.__setattr__(obj, "_hash", h)
+    return h
+
+
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
     """Global architecture settings shared by every layer unless a layer overrides them."""
@@ -66,7 +75,15 @@ class ModelSettings:
     ffn_bias: bool | None = None           # None: = bias
     positional: str = "learned"
     causal: bool = False
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
+    def __hash__(self) -> int:
+        return _cached_hash(self, SETTINGS_FIELDS)
+
+
+SETTINGS_FIELDS = tuple(f for f in ModelSettings.__dataclass_fields__ if f != "_hash")
+"""The global settings' names (use this, not __dataclass_fields__, which has the hash cache)."""
+SETTINGS_DEFAULTS = {f: ModelSettings.__dataclass_fields__[f].default for f in SETTINGS_FIELDS}
 
 LAYER_OVERRIDES = (
     "n_heads",
@@ -124,7 +141,20 @@ class LayerSpec:
     transform: bool = False                # lm_head: dense + act + norm before the decoder
     n_outputs: int = 2                     # head: classes or labels
     task: str = "sequence"                 # head: sequence (first token/pooled) or token
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+    _types: tuple = field(default=(), init=False, repr=False, compare=False)
 
+    def __hash__(self) -> int:
+        return _cached_hash(self, _LAYER_FIELDS)
+
+    def value_types(self) -> tuple:
+        """Types of every field (32.0 == 32, but only one of them is a valid width)."""
+        if not self._types:
+            object.__setattr__(self, "_types", tuple(type(getattr(self, f)) for f in _LAYER_FIELDS))
+        return self._types
+
+
+_LAYER_FIELDS = tuple(f for f in LayerSpec.__dataclass_fields__ if f not in ("_hash", "_types"))
 
 LAYER_OPTIONS = (
     "kv_from",

@@ -9,9 +9,10 @@ member's slot) each raise one SpecError naming layers, slots and shapes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from explorer.errors import SpecError
-from explorer.spec.model import Member, StackSpec
+from explorer.spec.model import LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
 from explorer.spec.slots import Piece, SlotError, pieces_overlap, slot_pieces, slot_signature
 
 
@@ -55,6 +56,7 @@ class SharingPlan:
     block_of: dict[str, str]        # layer id -> id of the layer whose whole block it runs
     member_group: dict[tuple[str, str], int]   # (layer id, slot) -> group index
     block_uses: dict[str, int]      # representative layer id -> layers running its block
+    claimed_layers: frozenset[str] = frozenset()   # layers with at least one claimed piece
 
     def group_of(self, layer_id: str, slot: str) -> PlannedGroup | None:
         index = self.member_group.get((layer_id, slot))
@@ -83,9 +85,7 @@ def compile_plan(spec: StackSpec) -> SharingPlan:
         if len(group.members) < 2:
             raise SpecError(f"group '{group.name}' needs at least two members to share anything",
                             f"{where}.members")
-        first_sig = None
-        first_member = None
-        numel = 0
+        member_layers = []
         for mi, member in enumerate(group.members):
             mwhere = f"{where}.members[{mi}]"
             layer = layers.get(member.layer)
@@ -97,27 +97,25 @@ def compile_plan(spec: StackSpec) -> SharingPlan:
             if key in seen_members:
                 raise SpecError(f"slot {member} is in two groups ('{seen_members[key]}' and '{group.name}')", mwhere)
             seen_members[key] = group.name
-            try:
-                pieces = slot_pieces(layer, spec.settings, member.slot)
-                sig = slot_signature(layer, spec.settings, member.slot)
-            except SlotError as err:
-                raise SpecError(f"{member}: {err}", mwhere) from None
-            if first_sig is None:
-                first_sig, first_member = sig, member
-                numel = sum(p.numel for _r, p in pieces)
-            elif sig != first_sig:
-                raise SpecError(f"group '{group.name}': {_difference(member, sig, first_member, first_sig)}",
-                                mwhere)
-            for index, (rel, piece) in enumerate(pieces):
-                tkey = (member.layer, piece.tensor)
-                for other, other_group in owner_of_claim.get(tkey, ()):
-                    if pieces_overlap(piece, other):
+            member_layers.append(layer)
+        try:
+            planned_group, group_claims = _resolve_group(gi, group, tuple(member_layers), spec.settings)
+        except SpecError as err:
+            raise SpecError(err.message, f"{where}.{err.path}") from None
+        for tkey, claim in group_claims:
+            others = owner_of_claim.get(tkey)
+            if others:
+                for other, other_group in others:
+                    if pieces_overlap(claim.piece, other):
+                        member = group.members[claim.member]
                         raise SpecError(
                             f"{member} overlaps a slot of layer '{member.layer}' already in group "
-                            f"'{other_group}' (tensor {piece.tensor})", mwhere)
-                owner_of_claim.setdefault(tkey, []).append((piece, group.name))
-                claims.setdefault(tkey, []).append(Claim(piece, gi, mi, rel, index))
-        planned.append(PlannedGroup(gi, group.name, group.members, numel, first_sig or ()))
+                            f"'{other_group}' (tensor {claim.piece.tensor})", f"{where}.members[{claim.member}]")
+                others.append((claim.piece, group.name))
+            else:
+                owner_of_claim[tkey] = [(claim.piece, group.name)]
+            claims.setdefault(tkey, []).append(claim)
+        planned.append(planned_group)
     block_of = {layer.id: layer.id for layer in spec.layers}
     for g in planned:
         rep = g.members[0].layer
@@ -129,7 +127,33 @@ def compile_plan(spec: StackSpec) -> SharingPlan:
         block_uses[rep] = block_uses.get(rep, 0) + 1
     member_group = {(m.layer, m.slot): g.index for g in planned for m in g.members}
     return SharingPlan(tuple(planned), {k: tuple(v) for k, v in claims.items()}, block_of, member_group,
-                       block_uses)
+                       block_uses, frozenset(layer_id for layer_id, _t in claims))
+
+
+@lru_cache(maxsize=4096)
+def _resolve_group(gi: int, group: SharingGroup, member_layers: tuple[LayerSpec, ...],
+                   settings: ModelSettings) -> tuple[PlannedGroup, tuple[tuple[tuple[str, str], Claim], ...]]:
+    """One group's signature check and tensor claims (cached: most groups survive an edit unchanged).
+    Errors carry paths relative to the group (members[i])."""
+    first_sig = None
+    first_member = None
+    numel = 0
+    out = []
+    for mi, (member, layer) in enumerate(zip(group.members, member_layers)):
+        try:
+            pieces = slot_pieces(layer, settings, member.slot)
+            sig = slot_signature(layer, settings, member.slot)
+        except SlotError as err:
+            raise SpecError(f"{member}: {err}", f"members[{mi}]") from None
+        if first_sig is None:
+            first_sig, first_member = sig, member
+            numel = sum(p.numel for _r, p in pieces)
+        elif sig != first_sig:
+            raise SpecError(f"group '{group.name}': {_difference(member, sig, first_member, first_sig)}",
+                            f"members[{mi}]")
+        for index, (rel, piece) in enumerate(pieces):
+            out.append(((member.layer, piece.tensor), Claim(piece, gi, mi, rel, index)))
+    return PlannedGroup(gi, group.name, group.members, numel, first_sig or ()), tuple(out)
 
 
 EMPTY_PLAN = SharingPlan((), {}, {}, {}, {})

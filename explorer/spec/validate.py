@@ -25,6 +25,8 @@ from explorer.spec.model import (
     NORMS,
     POSITIONALS,
     LayerSpec,
+    SETTINGS_DEFAULTS,
+    SETTINGS_FIELDS,
     ModelSettings,
     StackSpec,
     dims,
@@ -94,8 +96,8 @@ def problems(spec: StackSpec) -> list[SpecError]:
     """Every problem of the design except group conflicts (see compile_plan)."""
     out: list[SpecError] = []
     s = spec.settings
-    for key, f in ModelSettings.__dataclass_fields__.items():
-        if getattr(s, key) is None and f.default is not None:
+    for key in SETTINGS_FIELDS:
+        if getattr(s, key) is None and SETTINGS_DEFAULTS[key] is not None:
             out.append(SpecError("needs a value", f"model.{key}"))
             continue
         try:
@@ -129,7 +131,7 @@ def problems(spec: StackSpec) -> list[SpecError]:
 def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str, int]) -> list[SpecError]:
     where = f"stack[{i}]"
     # the cache key carries the value types: 32.0 == 32 and True == 1, so equal specs may differ in validity
-    types = tuple(type(getattr(layer, key)) for key in _TYPED_FIELDS)
+    types = layer.value_types()
     out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings, types)]
     if not out and layer.kind in ("block", "attention") and layer.kv_from is not None:
         out += _kv_problems(spec, layer, dims(layer, spec.settings), where, earlier)
@@ -182,7 +184,6 @@ def _own_problems(layer: LayerSpec, s: ModelSettings, _types: tuple = ()) -> tup
 
 
 _DEFAULT_LAYERS = {kind: LayerSpec("x", kind) for kind in KINDS}
-_TYPED_FIELDS = ("id",) + LAYER_OVERRIDES + LAYER_OPTIONS
 
 
 def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict[str, int]) -> list[SpecError]:

@@ -23,6 +23,8 @@ from explorer.spec.model import (
     LAYER_OPTIONS,
     LAYER_OVERRIDES,
     MAX_LAYERS,
+    SETTINGS_DEFAULTS,
+    SETTINGS_FIELDS,
     LayerSpec,
     Member,
     ModelSettings,
@@ -186,13 +188,13 @@ def _number(value, key: str, path: str):
 def _settings(raw) -> ModelSettings:
     if not isinstance(raw, dict):
         raise SpecError(f"expected a mapping of settings, got {_kind(raw)}", "model")
-    known = ModelSettings.__dataclass_fields__
+    known = SETTINGS_FIELDS
     values = {}
     for key, value in raw.items():
         if key not in known:
             raise SpecError(f"unknown setting{_suggest(key, known)}", f"model.{key}")
         value = _number(value, key, f"model.{key}")
-        if value is None and ModelSettings.__dataclass_fields__[key].default is not None:
+        if value is None and SETTINGS_DEFAULTS[key] is not None:
             raise SpecError("needs a value", f"model.{key}")
         check_value(key, value, f"model.{key}")
         values[key] = value
@@ -320,12 +322,12 @@ def _apply_schemes(spec: StackSpec, raw) -> StackSpec:
 def to_dict(spec: StackSpec) -> dict:
     """The preset mapping of a design: defaults left out, groups as 'layer:slot' strings."""
     model = {}
-    for key, f in ModelSettings.__dataclass_fields__.items():
+    for key in SETTINGS_FIELDS:
         value = getattr(spec.settings, key)
         if value is not None:
             model[key] = value
     stack = []
-    defaults = {key: f.default for key, f in LayerSpec.__dataclass_fields__.items()}
+    defaults = {key: LayerSpec.__dataclass_fields__[key].default for key in LAYER_OVERRIDES + LAYER_OPTIONS}
     for layer in spec.layers:
         entry = {"id": layer.id, "kind": layer.kind}
         for key in LAYER_OVERRIDES + LAYER_OPTIONS:
