@@ -1,0 +1,107 @@
+"""Faults in timing runs: an exception in the worker, out-of-memory, a build cancelled, the window
+closed mid-run. Each is reported on one line and leaves the app usable with the design intact."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+from explorer.spec.strategies import apply_scheme
+
+torch = pytest.importorskip("torch")
+
+import explorer.bench.timing as timing  # noqa: E402
+from explorer.gui.run_panel import RunPanel  # noqa: E402
+
+TINY = apply_scheme(StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, vocab_size=50, max_positions=64),
+                              layers=(LayerSpec("emb", "embedding"),)
+                              + tuple(LayerSpec(f"b{i}", "block") for i in range(3)), name="tiny"), "albert")
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = RunPanel()
+    qtbot.addWidget(p)
+    p.iters_spin.setValue(3)
+    p.seq_spin.setValue(8)
+    yield p
+    p.shutdown()
+
+
+def run_and_wait_message(qtbot, panel):
+    messages = []
+    panel.message.connect(messages.append)
+    with qtbot.waitSignal(panel.message, timeout=60_000):
+        panel.start()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=10_000)
+    return messages[0]
+
+
+def run_ok(qtbot, panel):
+    with qtbot.waitSignal(panel.run_finished, timeout=60_000) as blocker:
+        panel.start()
+    return blocker.args[0]
+
+
+def test_unexpected_exception_in_the_worker(qtbot, panel, monkeypatch):
+    def boom(*_a, **_k):
+        raise ZeroDivisionError("something deep in torch")
+
+    monkeypatch.setattr(timing, "run_bench", boom)
+    panel.set_spec(TINY)
+    message = run_and_wait_message(qtbot, panel)
+    assert message == "timing run failed: ZeroDivisionError: something deep in torch"
+    monkeypatch.undo()
+    assert run_ok(qtbot, panel).verified                   # the panel still works
+
+
+def test_out_of_memory_during_the_run(qtbot, panel, monkeypatch):
+    real_build = timing.build_model
+
+    def build_then_oom(spec, *args, **kwargs):
+        model = real_build(spec, *args, **kwargs)
+
+        def oom(_x):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        model.forward = oom
+        return model
+
+    monkeypatch.setattr(timing, "build_model", build_then_oom)
+    panel.set_spec(TINY)
+    message = run_and_wait_message(qtbot, panel)
+    assert message.startswith("out of memory on cpu running tiny at batch 2 x seq 8") and "\n" not in message
+    monkeypatch.undo()
+    assert run_ok(qtbot, panel).verified
+
+
+def test_stop_during_the_build_cancels_before_timing(qtbot, panel, monkeypatch):
+    real_build = timing.build_model
+    panel_ref = {}
+
+    def slow_build(spec, *args, **kwargs):
+        panel_ref["p"].stop()                               # the user presses Stop while it builds
+        return real_build(spec, *args, **kwargs)
+
+    panel_ref["p"] = panel
+    monkeypatch.setattr(timing, "build_model", slow_build)
+    panel.set_spec(TINY)
+    result = run_ok(qtbot, panel)
+    assert result.cancelled and not result.design.samples_ms and not panel.segments[-1].design
+
+
+def test_window_closed_mid_run_exits_cleanly(qtbot, tmp_path):
+    from explorer.gui.main_window import MainWindow
+
+    window = MainWindow(TINY)
+    window.document.ask_save = lambda: "discard"
+    window.document.autosave_file = tmp_path / "autosave.yaml"
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.ensure_run_panel()
+    panel.iters_spin.setValue(100_000)
+    panel.seq_spin.setValue(8)
+    panel.start()
+    qtbot.waitUntil(lambda: bool(panel.segments[-1].design), timeout=60_000)
+    assert window.close()
+    assert not panel.is_running()
+    assert all(not t.isRunning() for t in panel._threads)
