@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--schemes", action="store_true", help="every scheme on this design")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--at-seq", type=int, default=128, help="sequence length for --layers/--schemes")
+    p.add_argument("--device", default=None, help="with --seq: also time the built model on this device (cpu, cuda)")
+    p.add_argument("--iters", type=int, default=5, help="with --device: measured iterations per point")
     p.add_argument("--dtype", choices=DTYPES, default="fp32")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
@@ -249,7 +251,7 @@ def cmd_apply(args) -> int:
     spec = _load(args.preset)
     options = dict(_parse_option(p) for p in args.param)
     try:
-        new = apply_scheme(spec, args.scheme, **options)
+        new = yaml_io.check_scheme_layers(spec, apply_scheme(spec, args.scheme, **options))
     except SpecError as err:
         raise SpecError(err.message, err.path or "scheme", f"{args.preset} ({args.scheme})") from None
     report = analyze(new)
@@ -310,7 +312,16 @@ def cmd_sweep(args) -> int:
         _analyze(spec, args.preset, args.batch, max(seqs), args.dtype)
         result = sweeps.sweep_seq(spec, seqs, args.batch)
         rows = [[p.seq, p.attention, p.ffn, p.forward] for p in result.points]
-        _emit_rows(args, ["seq", "attention", "ffn", "forward"], rows)
+        header = ["seq", "attention", "ffn", "forward"]
+        if args.device:
+            from explorer.bench.config import BenchConfig
+            from explorer.bench.timing import run_bench
+
+            header.append("measured_median_ms")
+            for row, n in zip(rows, seqs):
+                config = BenchConfig(device=args.device, batch=args.batch, seq=n, iters=args.iters, warmup=1)
+                row.append(round(run_bench(spec, config).design.median_ms, 4))
+        _emit_rows(args, header, rows)
         if not (args.json or args.csv):
             print(result.sentence())
         return 0

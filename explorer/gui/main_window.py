@@ -262,6 +262,7 @@ class MainWindow(QMainWindow):
             self.document.discard_autosave()
             if self.run_panel is not None:
                 self.run_panel.shutdown()
+            self.insight.sweeps.shutdown()
             event.accept()
         else:
             event.ignore()

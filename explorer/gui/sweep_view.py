@@ -7,7 +7,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from explorer.analysis import sweeps
@@ -15,6 +15,14 @@ from explorer.errors import ExplorerError
 from explorer.gui.plot_export import save_plot_dialog
 
 COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"]
+
+
+def _cuda_count() -> int:
+    """CUDA devices, without importing torch in the GUI thread when it is not loaded yet."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.cuda.device_count() if torch is not None and torch.cuda.is_available() else 0
 
 
 def _log2_ticks(values: list[int]) -> list[tuple[float, str]]:
@@ -26,6 +34,7 @@ class SweepView(QWidget):
 
     apply_requested = Signal(object)
     message = Signal(str)
+    timing_finished = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,11 +67,33 @@ class SweepView(QWidget):
         self.cross_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.seq_plot.addItem(self.cross_line)
         self.seq_sentence = QLabel(wordWrap=True, toolTip="Where attention FLOPs overtake the FFN's")
+        self.measure_device = QComboBox(toolTip="Where to time the built model at each n (batch 1)")
+        self.measure_device.addItems(["cpu"] + [f"cuda:{i}" for i in range(_cuda_count())])
+        self.measure_button = QPushButton("Measure time", toolTip="Build the model and time a forward pass at each n "
+                                          "(at most 8 points, in the background)")
+        self.measure_button.clicked.connect(self.on_measure_clicked)
+        self.time_view = pg.ViewBox()
+        self.seq_plot.getPlotItem().showAxis("right")
+        self.seq_plot.getPlotItem().scene().addItem(self.time_view)
+        self.seq_plot.getPlotItem().getAxis("right").linkToView(self.time_view)
+        self.seq_plot.getPlotItem().getAxis("right").setLabel("measured forward time (ms)")
+        self.time_view.setXLink(self.seq_plot.getPlotItem())
+        self.seq_plot.getPlotItem().vb.sigResized.connect(
+            lambda: self.time_view.setGeometry(self.seq_plot.getPlotItem().vb.sceneBoundingRect()))
+        self.time_curve = pg.PlotDataItem([], [], pen=pg.mkPen("#59a14f", width=2, style=Qt.PenStyle.DotLine),
+                                          symbol="t", symbolSize=7, symbolBrush="#59a14f")
+        self.time_view.addItem(self.time_curve)
+        self.seq_plot.getPlotItem().legend.addItem(self.time_curve, "measured time (right axis)")
+        self.measured: dict[int, float] = {}
+        self._timing_thread = None
+        self._timing_worker = None
         save = QPushButton("Save plot…", toolTip="Save this plot as PNG or SVG")
         save.clicked.connect(lambda: save_plot_dialog(self, self.seq_plot, "seq-sweep"))
         top = QHBoxLayout()
         top.addWidget(QLabel("n ="))
         top.addWidget(self.seq_edit, 1)
+        top.addWidget(self.measure_device)
+        top.addWidget(self.measure_button)
         top.addWidget(save)
         layout = QVBoxLayout(w)
         layout.addLayout(top)
@@ -150,6 +181,47 @@ class SweepView(QWidget):
             self.cross_line.setValue(math.log2(float(c)))
         self.seq_sentence.setText(result.sentence())
         self.seq_result = result
+
+    # ------------------------------------------------------------------ measured time
+    def on_measure_clicked(self) -> None:
+        if self._timing_worker is not None:
+            self._timing_worker.stop()
+            return
+        from explorer.gui.workers import SeqTimingWorker, reserve_gui_core, start_in_thread
+
+        try:
+            seqs = sweeps.parse_int_list(self.seq_edit.text(), "sequence lengths")[:8]
+        except ExplorerError as err:
+            self.message.emit(str(err))
+            return
+        reserve_gui_core()
+        self.measured = {}
+        self.time_curve.setData([], [])
+        worker = SeqTimingWorker(self._spec, seqs, self.measure_device.currentText())
+        worker.point.connect(self.on_timing_point)
+        worker.failed.connect(self.message)
+        worker.failed.connect(self._timing_done)
+        worker.finished.connect(self._timing_done)
+        self._timing_worker = worker
+        self._timing_thread = start_in_thread(worker, self)
+        self.measure_button.setText("Stop")
+
+    def on_timing_point(self, seq: int, ms: float) -> None:
+        self.measured[seq] = ms
+        xs = sorted(self.measured)
+        self.time_curve.setData([math.log2(x) for x in xs], [self.measured[x] for x in xs])
+
+    def _timing_done(self, *_args) -> None:
+        self._timing_worker = None
+        self.measure_button.setText("Measure time")
+        self.timing_finished.emit()
+
+    def shutdown(self) -> None:
+        if self._timing_worker is not None:
+            self._timing_worker.stop()
+        if self._timing_thread is not None and self._timing_thread.isRunning():
+            self._timing_thread.quit()
+            self._timing_thread.wait(30000)
 
     def refresh_depth(self) -> None:
         depths = sweeps.parse_int_list(self.depth_edit.text(), "depths")

@@ -52,6 +52,45 @@ class BenchWorker(QObject):
             self.failed.emit(f"timing run failed: {type(err).__name__}: {first}")
 
 
+class SeqTimingWorker(QObject):
+    """Times the design at each sequence length (median of a few passes per point)."""
+
+    point = Signal(int, float)      # seq, median ms
+    finished = Signal()
+    failed = Signal(str)
+
+    def __init__(self, spec, seqs: list[int], device: str, iters: int = 5) -> None:
+        super().__init__()
+        self.spec, self.seqs, self.device, self.iters = spec, seqs, device, iters
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from explorer.bench.config import BenchConfig
+            from explorer.bench.timing import run_bench
+            from explorer.errors import ExplorerError
+
+            for n in self.seqs:
+                if self._stop.is_set():
+                    break
+                config = BenchConfig(device=self.device, seq=n, iters=self.iters, warmup=1)
+                try:
+                    result = run_bench(self.spec, config, should_stop=self._stop.is_set)
+                except ExplorerError as err:
+                    self.failed.emit(str(err))
+                    return
+                if result.design.samples_ms:
+                    self.point.emit(n, result.design.median_ms)
+            self.finished.emit()
+        except Exception as err:  # noqa: BLE001
+            log.exception("sequence timing failed")
+            self.failed.emit(f"timing failed: {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}")
+
+
 class DeviceProbe(QObject):
     """Lists devices (imports torch) in the background."""
 

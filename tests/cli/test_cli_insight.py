@@ -61,3 +61,15 @@ def test_report_csv_and_markdown(capsys):
     assert main(["report", str(PRESETS_DIR / "tutorial-all-shared.yaml"), "--markdown"]) == 0
     text = capsys.readouterr().out
     assert "| parameters | 3,152,384 | 37,828,608 | 12.00x |" in text
+
+
+def test_sweep_seq_with_measured_time(capsys, tmp_path):
+    import pytest
+
+    pytest.importorskip("torch")
+    path = tmp_path / "tiny.yaml"
+    path.write_text("format_version: 1\nmodel: {d_model: 32, n_heads: 4, positional: none}\nstack:\n"
+                    "  - {kind: block, repeat: 2}\n")
+    assert main(["sweep", str(path), "--seq", "8,16", "--device", "cpu", "--iters", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["seq"] for r in rows] == [8, 16] and all(r["measured_median_ms"] > 0 for r in rows)

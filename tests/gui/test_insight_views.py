@@ -103,3 +103,23 @@ def test_plots_save_as_png_and_svg(sweep_view, tmp_path):
     svg = export_plot(sweep_view.seq_plot, tmp_path / "seq.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in svg.read_text()
+
+
+def test_seq_sweep_measures_time_on_the_cpu(qtbot):
+    pytest.importorskip("torch")
+    from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+
+    tiny = StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, positional="none"),
+                     layers=tuple(LayerSpec(f"b{i}", "block") for i in range(2)), name="tiny")
+    view = SweepView()
+    qtbot.addWidget(view)
+    view.show()
+    view.set_spec(tiny)
+    view.seq_edit.setText("8,16,32")
+    with qtbot.waitSignal(view.timing_finished, timeout=120_000):
+        view.on_measure_clicked()
+    assert sorted(view.measured) == [8, 16, 32] and all(ms > 0 for ms in view.measured.values())
+    xs, ys = view.time_curve.getData()
+    assert list(xs) == [3.0, 4.0, 5.0]
+    assert view.measure_button.text() == "Measure time"
+    view.shutdown()
