@@ -12,23 +12,10 @@ import os
 import sys
 
 from explorer.errors import ExplorerError, SpecError
+from explorer.fmt import nbytes
 
 COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "sweep", "plan", "export", "schemes", "presets")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
-
-
-def _human(n: float, unit: str = "") -> str:
-    for scale, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {suffix}{unit}"
-    return f"{n:.0f} {unit}".rstrip()
-
-
-def _bytes(n: int) -> str:
-    for scale, suffix in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= scale:
-            return f"{n / scale:.2f} {suffix}"
-    return f"{n} B"
 
 
 def _count(n: int, noun: str) -> str:
@@ -144,18 +131,18 @@ def _report_lines(report, verification=None) -> list[str]:
     lines.append(f"{'':24}{'design':>18}{'unshared twin':>18}{'twin/design':>14}")
     lines.append(f"{'parameters':24}{p.unique:>18,}{p.unshared:>18,}{_ratio(p.unshared, p.unique):>14}")
     lines.append(f"{'  unique tensors':24}{p.unique_tensors:>18,}")
-    lines.append(f"{'  weights (' + report.dtype + ')':24}{_bytes(m.weights):>18}"
-                 f"{_bytes(report.twin_memory.weights):>18}")
+    lines.append(f"{'  weights (' + report.dtype + ')':24}{nbytes(m.weights):>18}"
+                 f"{nbytes(report.twin_memory.weights):>18}")
     lines.append(f"{'forward FLOPs':24}{f.forward:>18,}{tw.forward:>18,}{_ratio(tw.forward, f.forward):>14}")
     for comp in ("attention", "ffn", "embedding", "head", "other"):
         if f.by_component[comp] or tw.by_component[comp]:
             lines.append(f"{'  ' + comp:24}{f.by_component[comp]:>18,}{tw.by_component[comp]:>18,}")
     lines.append(f"{'  element-wise (est.)':24}{f.elementwise:>18,}")
-    lines.append(f"{'memory, inference':24}{_bytes(m.inference):>18}{_bytes(report.twin_memory.inference):>18}")
-    lines.append(f"{'  activations (est.)':24}{_bytes(m.activations_inference):>18}")
+    lines.append(f"{'memory, inference':24}{nbytes(m.inference):>18}{nbytes(report.twin_memory.inference):>18}")
+    lines.append(f"{'  activations (est.)':24}{nbytes(m.activations_inference):>18}")
     if m.kv_cache:
-        lines.append(f"{'  KV cache':24}{_bytes(m.kv_cache):>18}{_bytes(report.twin_memory.kv_cache):>18}")
-    lines.append(f"{'memory, training (Adam)':24}{_bytes(m.training):>18}{_bytes(report.twin_memory.training):>18}")
+        lines.append(f"{'  KV cache':24}{nbytes(m.kv_cache):>18}{nbytes(report.twin_memory.kv_cache):>18}")
+    lines.append(f"{'memory, training (Adam)':24}{nbytes(m.training):>18}{nbytes(report.twin_memory.training):>18}")
     if p.per_group:
         lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
         for g in p.per_group:

@@ -18,7 +18,8 @@ from explorer.analysis import count_params
 from explorer.build import modules as modules_source
 from explorer.build import runtime as runtime_source
 from explorer.build.modules import Chunks
-from explorer.build.stack import ParamStore, init_kind, layer_configs
+from explorer.build.runtime import init_kind
+from explorer.build.stack import ParamStore, layer_configs
 from explorer.errors import SpecError
 from explorer.spec.model import StackSpec
 from explorer.spec.slots import layer_tensors
@@ -72,13 +73,7 @@ def build_model(device="cpu", dtype=torch.float32, seed: int = 0) -> SharedStack
             shape, kind = PARAMS[key]
             t = torch.empty(shape, device=device, dtype=dtype)
             if generator is not None:
-                with torch.no_grad():
-                    if kind == "zeros":
-                        t.zero_()
-                    elif kind == "ones":
-                        t.fill_(1.0)
-                    else:
-                        t.normal_(0.0, 0.02, generator=generator)
+                init_tensor(t, kind, generator)
             made[key] = nn.Parameter(t)
         return made[key]
 

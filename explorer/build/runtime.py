@@ -146,6 +146,27 @@ class _Head(nn.Module):
         self.task = task
 
 
+def init_kind(name: str, shape: tuple[int, ...]) -> str:
+    """zeros for biases and LoRA up-projections (LoRA starts as no update), ones for norm gains,
+    else normal(0, 0.02)."""
+    leaf = name.rsplit(".", 1)[-1]
+    if "bias" in leaf or (leaf == "up" and name.startswith("lora.")):
+        return "zeros"
+    if len(shape) == 1:
+        return "ones"
+    return "normal"
+
+
+def init_tensor(t: torch.Tensor, kind: str, generator) -> None:
+    with torch.no_grad():
+        if kind == "zeros":
+            t.zero_()
+        elif kind == "ones":
+            t.fill_(1.0)
+        else:
+            t.normal_(0.0, 0.02, generator=generator)
+
+
 def make_core(cfg: dict, params: dict, device, dtype) -> nn.Module:
     """The layer's shareable part from its parameters (tensor names as in spec/slots.py)."""
     d = cfg["dims"]

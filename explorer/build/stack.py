@@ -12,7 +12,7 @@ import dataclasses
 import torch
 from torch import nn
 from explorer.build.modules import Chunks
-from explorer.build.runtime import SharedStack, assemble
+from explorer.build.runtime import SharedStack, assemble, init_kind, init_tensor
 from explorer.errors import BuildError
 from explorer.spec.model import StackSpec, dims, unshared_twin
 from explorer.spec.sharing import SharingPlan
@@ -63,27 +63,6 @@ class ParamStore:
             self.shared[key] = self._new(name, claim.piece.shape)
         return self.shared[key]
 
-
-
-def init_kind(name: str, shape: tuple[int, ...]) -> str:
-    """zeros for biases and LoRA up-projections (LoRA starts as no update), ones for norm gains,
-    else normal(0, 0.02)."""
-    leaf = name.rsplit(".", 1)[-1]
-    if "bias" in leaf or (leaf == "up" and name.startswith("lora.")):
-        return "zeros"
-    if len(shape) == 1:
-        return "ones"
-    return "normal"
-
-
-def init_tensor(t: torch.Tensor, kind: str, generator) -> None:
-    with torch.no_grad():
-        if kind == "zeros":
-            t.zero_()
-        elif kind == "ones":
-            t.fill_(1.0)
-        else:
-            t.normal_(0.0, 0.02, generator=generator)
 
 
 def _slice_shape(shape: tuple[int, ...], axis: int, size: int) -> tuple[int, ...]:

@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
-from explorer.gui import fmt
+from explorer import fmt
 from explorer.gui.colors import group_color, is_dark, own_fill
 from explorer.gui.design_model import DesignModel
 from explorer.spec.graph import design_graph

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.errors import SpecError
-from explorer.gui import commands, edits, fmt, mime
+from explorer import fmt
+from explorer.gui import commands, edits, mime
 from explorer.gui.colors import group_color
 from explorer.gui.design_model import DesignModel
 

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.errors import SpecError
-from explorer.gui import commands, edits, fmt
+from explorer import fmt
+from explorer.gui import commands, edits
 from explorer.gui.design_model import DesignModel
 from explorer.spec.model import (
     ACTIVATIONS,

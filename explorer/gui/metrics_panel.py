@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from explorer.analysis.report import MAX_BATCH, MAX_SEQ
-from explorer.gui import fmt
+from explorer import fmt
 from explorer.gui.colors import is_dark
 from explorer.gui.design_model import DesignModel
 

@@ -16,6 +16,11 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 log = logging.getLogger(__name__)
 
 
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 class BenchWorker(QObject):
     """Builds and times one design (and its twin). Stop() is honoured between iterations."""
 
@@ -48,8 +53,7 @@ class BenchWorker(QObject):
             self.finished.emit(result)
         except Exception as err:  # noqa: BLE001 - a worker must never die silently
             log.exception("timing run failed")
-            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            self.failed.emit(f"timing run failed: {type(err).__name__}: {first}")
+            self.failed.emit(f"timing run failed: {_one_line(err)}")
 
 
 class SeqTimingWorker(QObject):
@@ -88,7 +92,7 @@ class SeqTimingWorker(QObject):
             self.finished.emit()
         except Exception as err:  # noqa: BLE001
             log.exception("sequence timing failed")
-            self.failed.emit(f"timing failed: {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}")
+            self.failed.emit(f"timing failed: {_one_line(err)}")
 
 
 class DeviceProbe(QObject):

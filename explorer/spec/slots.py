@@ -8,6 +8,7 @@ attention projections. Build and analysis both read these tables, so they cannot
 from __future__ import annotations
 
 import re
+from math import prod
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,10 +25,7 @@ class TensorSpec:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return prod(self.shape)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +40,7 @@ class Piece:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return prod(self.shape)
 
 
 HEADS_RE = re.compile(r"^heads\[(\d+):(\d+)\]$")
