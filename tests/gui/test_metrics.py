@@ -3,7 +3,7 @@
 import time
 
 from explorer.analysis import analyze
-from explorer.gui import fmt
+from explorer import fmt
 from explorer.gui.edits import builtin_design
 from explorer.gui.metrics_panel import COMPONENTS
 from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
