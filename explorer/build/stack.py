@@ -94,7 +94,7 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[dict]:
         out.append({
             "id": layer.id,
             "kind": layer.kind,
-            "dims": dataclasses.asdict(d),
+            "dims": d.as_dict(),
             "eps": spec.settings.norm_eps,
             "tensors": [(t.name, t.shape) for t in layer_tensors(layer, spec.settings)],
             "core_group": core_group,

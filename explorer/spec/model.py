@@ -270,6 +270,13 @@ class LayerDims:
     transform: bool
     n_outputs: int
     task: str
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, DIMS_FIELDS)
+
+    def as_dict(self) -> dict:
+        return {f: getattr(self, f) for f in DIMS_FIELDS}
 
     @property
     def q_width(self) -> int:
@@ -282,6 +289,9 @@ class LayerDims:
     @property
     def gated(self) -> bool:
         return self.activation in GATED_ACTIVATIONS
+
+
+DIMS_FIELDS = tuple(f for f in LayerDims.__dataclass_fields__ if f != "_hash")
 
 
 def _pick(override, default):

@@ -84,11 +84,15 @@ def block_linears(d: LayerDims, with_attention: bool = True, with_ffn: bool = Tr
     return out
 
 
-@lru_cache(maxsize=65536)
 def layer_tensors(layer: LayerSpec, settings: ModelSettings) -> tuple[TensorSpec, ...]:
     """Every parameter tensor the layer owns when nothing is shared."""
-    d = dims(layer, settings)
-    k = layer.kind
+    return tensors_of(dims(layer, settings))
+
+
+@lru_cache(maxsize=65536)
+def tensors_of(d: LayerDims) -> tuple[TensorSpec, ...]:
+    """The tensors of any layer with these effective settings (identical layers share the entry)."""
+    k = d.kind
     t: list[TensorSpec] = []
     if k == "embedding":
         t.append(TensorSpec("embedding.weight", (d.vocab_size, d.embedding_size), "embedding"))
@@ -192,21 +196,26 @@ class SlotError(ValueError):
     """A slot name is unknown for the layer, or its head range is impossible."""
 
 
-@lru_cache(maxsize=65536)
 def slot_pieces(layer: LayerSpec, settings: ModelSettings, slot: str) -> tuple[tuple[str, Piece], ...]:
     """(relative name, piece) for every piece `slot` covers in `layer`.
 
     Relative names let members on different slots compare: the q and k projections of a
     layer both read ``weight``/``bias`` relative to their slot. Raises SlotError.
     """
-    tensors = layer_tensors(layer, settings)
+    return pieces_of(dims(layer, settings), slot)
+
+
+@lru_cache(maxsize=65536)
+def pieces_of(d: LayerDims, slot: str) -> tuple[tuple[str, Piece], ...]:
+    """slot_pieces for any layer with these effective settings (cached per distinct layer shape)."""
+    tensors = tensors_of(d)
     m = HEADS_RE.match(slot)
     if m:
-        return _head_pieces(layer, settings, int(m.group(1)), int(m.group(2)))
-    prefixes = _SLOT_PREFIXES.get(layer.kind, {}).get(slot)
+        return _head_pieces(d, int(m.group(1)), int(m.group(2)))
+    prefixes = _SLOT_PREFIXES.get(d.kind, {}).get(slot)
     if prefixes is None:
-        known = ", ".join(slot_names(layer.kind) + (("heads[i:j]",) if has_heads(layer.kind) else ()))
-        raise SlotError(f"{layer.kind} layer has no slot '{slot}' (slots: {known})")
+        known = ", ".join(slot_names(d.kind) + (("heads[i:j]",) if has_heads(d.kind) else ()))
+        raise SlotError(f"{d.kind} layer has no slot '{slot}' (slots: {known})")
     strip = prefixes[0] if len(prefixes) == 1 and prefixes[0] not in ("*", "@B") else None
     out = []
     for t in tensors:
@@ -216,14 +225,13 @@ def slot_pieces(layer: LayerSpec, settings: ModelSettings, slot: str) -> tuple[t
                 rel = t.name[len(strip) + 1:] if t.name != strip else "weight"
             out.append((rel, Piece(t.name, t.shape)))
     if not out:
-        raise SlotError(f"slot '{slot}' of {layer.kind} layer holds no tensors here")
+        raise SlotError(f"slot '{slot}' of {d.kind} layer holds no tensors here")
     return tuple(out)
 
 
-def _head_pieces(layer: LayerSpec, settings: ModelSettings, lo: int, hi: int) -> tuple[tuple[str, Piece], ...]:
-    if not has_heads(layer.kind):
-        raise SlotError(f"{layer.kind} layer has no attention heads")
-    d = dims(layer, settings)
+def _head_pieces(d: LayerDims, lo: int, hi: int) -> tuple[tuple[str, Piece], ...]:
+    if not has_heads(d.kind):
+        raise SlotError(f"{d.kind} layer has no attention heads")
     if d.low_rank:
         raise SlotError("head slices need dense projections (this layer uses low_rank)")
     if not (0 <= lo < hi <= d.n_heads):
@@ -232,7 +240,7 @@ def _head_pieces(layer: LayerSpec, settings: ModelSettings, lo: int, hi: int) ->
     if d.n_kv_heads != d.n_heads and d.kv_from is None and (lo % group or hi % group):
         raise SlotError(f"head range [{lo}:{hi}] must align with K/V groups of {group} heads (n_kv_heads={d.n_kv_heads})")
     hd = d.head_dim
-    names = {t.name for t in layer_tensors(layer, settings)}
+    names = {t.name for t in tensors_of(d)}
     out: list[tuple[str, Piece]] = []
     for p in _PROJECTIONS:
         if p in ("k", "v"):
@@ -254,7 +262,12 @@ def _head_pieces(layer: LayerSpec, settings: ModelSettings, lo: int, hi: int) ->
 
 def slot_signature(layer: LayerSpec, settings: ModelSettings, slot: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """What must agree for two members to share: relative names and shapes."""
-    return tuple((rel, piece.shape) for rel, piece in slot_pieces(layer, settings, slot))
+    return signature_of(dims(layer, settings), slot)
+
+
+@lru_cache(maxsize=65536)
+def signature_of(d: LayerDims, slot: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    return tuple((rel, piece.shape) for rel, piece in pieces_of(d, slot))
 
 
 def slot_numel(layer: LayerSpec, settings: ModelSettings, slot: str) -> int:
