@@ -1,4 +1,4 @@
-"""Render the screenshots of docs/ (offscreen): python docs/make_screenshots.py [OUT_DIR]
+"""Render the screenshots of docs/ (offscreen): python docs/make_screenshots.py [OUT_DIR] [--no-timing]
 
 Each shot is the real window at 1440x900 on a bundled preset; the timing shot runs the
 design and its unshared twin on the CPU first, so its plot holds real measurements.
@@ -15,9 +15,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer.gui import app as gui_app  # noqa: E402
+from explorer.gui import commands, edits
 from explorer.presets import PRESETS_DIR  # noqa: E402
 
-OUT = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "screenshots")
+_ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+OUT = Path(_ARGS[0] if _ARGS else Path(__file__).parent / "screenshots")
 
 
 def window_on(preset: str):
@@ -39,6 +41,30 @@ def shoot(window, name: str) -> None:
     print(path)
 
 
+def shoot_after(window, name: str, prepare) -> None:
+    """Lay the window out as render_screenshot does, then `prepare()` it and grab it again."""
+    path = OUT / f"{name}.png"
+    gui_app.render_screenshot(window, str(path))
+    prepare()
+    app = QApplication.instance()
+    for _ in range(3):
+        app.processEvents()
+    window.grab().save(str(path), "PNG")
+    print(path)
+
+
+def hover_drag(window, source: str, target: str, slot: str) -> None:
+    """Show what the stack shows while `source`'s `slot` chip is dragged over `target`'s card."""
+    view = window.stack_view
+    window.model.select_layers((source,))
+    payload = view.drag_payload(source, slot)
+    point = view.chip_point(target, slot)
+    view.ensureVisible(view.cards[window.model.spec.layer_index(target)].sceneBoundingRect())
+    hit = view.target_at(point, payload)
+    view._show_hint(hit)
+    window.show_message(view.describe_drop(payload, hit))
+
+
 def main() -> None:
     gui_app.application()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -55,9 +81,27 @@ def main() -> None:
     show_tab(w, "Compare")
     w.insight.compare._load(str(PRESETS_DIR / "bert-base.yaml"))
     shoot(w, "compare")
+
+    w = window_on("immediate-repeat")
     show_tab(w, "Training memory")
+    planner = w.insight.planner
+    planner.gpu_spin.setValue(24)
+    planner.micro_spin.setValue(8)
     shoot(w, "planner")
 
+    w = window_on("gpt2-tied")
+    shoot(w, "gpt2-tied")
+
+    w = window_on("bert-base")
+    shoot_after(w, "drag-share", lambda: hover_drag(w, "layer2", "layer4", "ffn"))
+    w = window_on("bert-base")
+    w.model.edit(commands.SetField, "d_ff of layer5", lambda s: edits.set_layer_field(s, "layer5", "d_ff", 1024))
+    shoot_after(w, "drag-refused", lambda: hover_drag(w, "layer2", "layer5", "ffn"))
+    w = window_on("albert-groups")
+    shoot_after(w, "graph-view", lambda: w.tabs.setCurrentIndex(1))
+
+    if "--no-timing" in sys.argv:
+        return
     w = window_on("tutorial-all-shared")
     show_tab(w, "Timing (real model)")
     panel = w.ensure_run_panel()

@@ -336,7 +336,7 @@ def cmd_plan(args) -> int:
                            "optimizer": r.optimizer, "activations": r.activations, "total": r.total,
                            "fits": r.fits(args.gpu_gib)} for r in rows], indent=2))
         return 0
-    print(f"{spec.name}: {args.gpus} GPUs of {args.gpu_gib:g} GiB, micro-batch {args.micro_batch} x seq {args.seq}, "
+    print(f"{spec.name}: {_count(args.gpus, 'GPU')} of {args.gpu_gib:g} GiB, micro-batch {args.micro_batch} x seq {args.seq}, "
           f"{args.dtype}")
     print(f"{'setup':30}{'weights':>10}{'grads':>10}{'optim':>10}{'activ':>10}{'total GiB':>11}  fits")
     for r in rows:
@@ -415,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:               # `explorer report --json | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (RecursionError, MemoryError) as err:
         print(f"error: input too large or too deeply nested ({type(err).__name__})", file=sys.stderr)
         return 2

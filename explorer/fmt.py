@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 group', '2 groups'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def count(n: float, unit: str = "") -> str:
     for scale, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= scale:

@@ -23,6 +23,7 @@ class Report:
     seq: int
     dtype: str
     params: ParamCount
+    twin_params: ParamCount
     flops: FlopCount
     twin_flops: FlopCount
     memory: MemoryEstimate
@@ -113,6 +114,7 @@ def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32"
         seq=seq,
         dtype=dtype,
         params=params,
+        twin_params=twin_params,
         flops=flops,
         twin_flops=twin_flops,
         memory=estimate_memory(spec, params, batch, seq, dtype),

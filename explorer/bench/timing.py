@@ -127,7 +127,8 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
-        return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+        threads = torch.get_num_threads()
+        return f"CPU ({os.cpu_count()} cores, {threads} torch thread{'' if threads == 1 else 's'})"
     return device.type
 
 

@@ -6,6 +6,8 @@ added when both sides have been timed in the run panel.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
@@ -87,7 +89,8 @@ class CompareView(QWidget):
 
     def _load(self, path: str) -> None:
         try:
-            self.set_baseline(yaml_io.load(path), path)
+            spec = yaml_io.load(path)
+            self.set_baseline(spec, f"{spec.name} ({Path(path).name})")
         except ExplorerError as err:
             self.message.emit(str(err))
 

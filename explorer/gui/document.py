@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from explorer import fmt
 from explorer.errors import ExplorerError
 from explorer.gui.design_model import DesignModel
 from explorer.gui.edits import builtin_design
@@ -115,7 +116,8 @@ class Document(QObject):
         if not as_template:
             self.add_recent(str(Path(path).resolve()))
         self.update_title()
-        self.model.message.emit(f"Opened {Path(path).name}: {len(spec.layers)} layers, {len(spec.groups)} groups")
+        self.model.message.emit(f"Opened {Path(path).name}: {fmt.plural(len(spec.layers), 'layer')}, "
+                                f"{fmt.plural(len(spec.groups), 'group')}")
         return True
 
     def save(self) -> bool:

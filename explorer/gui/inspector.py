@@ -41,7 +41,7 @@ from explorer.spec.model import (
 
 CHOICES = {"activation": ACTIVATIONS, "norm": NORMS, "norm_position": NORM_POSITIONS, "positional": POSITIONALS,
            "task": HEAD_TASKS}
-BOOLS = {"bias", "attention_bias", "ffn_bias", "causal", "halting", "timestep_signal", "embedding_norm", "transform"}
+BOOLS = {"bias", "attention_bias", "ffn_bias", "o_bias", "causal", "halting", "timestep_signal", "embedding_norm", "transform"}
 SPIN_INTS = {"d_model", "n_heads", "vocab_size", "max_positions", "type_vocab_size", "lora_rank", "low_rank",
              "kernel_size", "groups", "n_outputs"}
 TIPS = {
@@ -53,6 +53,7 @@ TIPS = {
     "type_vocab_size": "Token-type (segment) vocabulary; 0 = none", "activation": "FFN activation (gated: *glu)",
     "norm": "Normalization kind", "norm_position": "Pre-norm or post-norm blocks", "norm_eps": "Norm epsilon",
     "bias": "Biases on linear maps", "attention_bias": "Biases on Q/K/V/O (empty = bias)",
+    "o_bias": "Bias on the output projection O (empty = attention bias; Qwen2 has none)",
     "ffn_bias": "Biases on FFN linears (empty = bias)", "positional": "Position encoding",
     "causal": "Causal (decoder) attention; enables the KV cache estimate",
     "kv_from": "Reuse the K/V computed by this earlier layer (cross-layer K/V sharing)",

@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from explorer import fmt
 from explorer.gui import commands, edits
 from explorer.gui.design_model import DesignModel
 from explorer.gui.document import Document
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         if report is None:
             self.status_label.setText(f"{len(spec.layers)} layers · invalid")
             return
-        self.status_label.setText(f"{len(spec.layers)} layers · {len(spec.groups)} groups · "
+        self.status_label.setText(f"{fmt.plural(len(spec.layers), 'layer')} · {fmt.plural(len(spec.groups), 'group')} · "
                                   f"{report.params.unique:,} params · {report.params.saving_factor:.2f}× saving")
 
     # ------------------------------------------------------------------ actions

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer import fmt
 from explorer.errors import SpecError
 from explorer.gui import commands, mime
 from explorer.gui.design_model import DesignModel
@@ -170,7 +171,7 @@ class PalettePanel(QWidget):
         ok = self.model.edit(commands.ApplyScheme, f"Apply {scheme.title}",
                              lambda s: apply_scheme(s, name, **options))
         if ok:
-            self.model.message.emit(f"{scheme.title} applied: {len(self.model.spec.groups)} groups")
+            self.model.message.emit(f"{scheme.title} applied: {fmt.plural(len(self.model.spec.groups), 'group')}")
             self.scheme_applied.emit(name)
         return ok
 

@@ -104,7 +104,7 @@ class RunPanel(QWidget):
         self.plot.addLegend(offset=(-10, 5))
         self.design_curve = self.plot.plot([], [], pen=DESIGN_PEN, name="design")
         self.twin_curve = self.plot.plot([], [], pen=TWIN_PEN, name="unshared twin")
-        self.median_curve = self.plot.plot([], [], pen=MEDIAN_PEN, name="running median")
+        self.median_curve = self.plot.plot([], [], pen=MEDIAN_PEN, name="design, running median")
         self.warmup_scatter = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(150, 150, 150, 160), pen=None)
         self.plot.addItem(self.warmup_scatter)
         self._labels: list[pg.TextItem] = []
@@ -183,7 +183,7 @@ class RunPanel(QWidget):
             return
         segment = Segment(getattr(self, "_pending_label", "v1"), self._x)
         self.segments.append(segment)
-        label = pg.TextItem(segment.label, color="#888", anchor=(0, 1))
+        label = pg.TextItem(segment.label, color="#888", anchor=(0, 0))
         self.plot.addItem(label)
         self._labels.append(label)
         worker = BenchWorker(self._spec, self.config())

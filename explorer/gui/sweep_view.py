@@ -83,7 +83,7 @@ class SweepView(QWidget):
         self.time_curve = pg.PlotDataItem([], [], pen=pg.mkPen("#59a14f", width=2, style=Qt.PenStyle.DotLine),
                                           symbol="t", symbolSize=7, symbolBrush="#59a14f")
         self.time_view.addItem(self.time_curve)
-        self.seq_plot.getPlotItem().legend.addItem(self.time_curve, "measured time (right axis)")
+        self.seq_plot.getPlotItem().getAxis("right").setVisible(False)      # until something is measured
         self.measured: dict[int, float] = {}
         self._timing_thread = None
         self._timing_worker = None
@@ -128,6 +128,8 @@ class SweepView(QWidget):
         self.frontier_plot = pg.PlotWidget(background=None)
         self.frontier_plot.setLabel("bottom", "unique parameters")
         self.frontier_plot.setLabel("left", "forward FLOPs")
+        self.frontier_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.frontier_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.frontier_scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=None)
         self.frontier_scatter.sigClicked.connect(self._on_point_clicked)
         self.frontier_plot.addItem(self.frontier_scatter)
@@ -197,6 +199,10 @@ class SweepView(QWidget):
         reserve_gui_core()
         self.measured = {}
         self.time_curve.setData([], [])
+        self.seq_plot.getPlotItem().getAxis("right").setVisible(True)
+        legend = self.seq_plot.getPlotItem().legend
+        if not any(item is self.time_curve for item, _label in legend.items):
+            legend.addItem(self.time_curve, "measured time (right axis)")
         worker = SeqTimingWorker(self._spec, seqs, self.measure_device.currentText())
         worker.point.connect(self.on_timing_point)
         worker.failed.connect(self.message)

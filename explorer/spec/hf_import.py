@@ -41,10 +41,10 @@ MODEL_TYPES = {
     "gpt2": ("GPT2", "gpt2"),
     "llama": ("Llama", "llama"),
     "mistral": ("Mistral", "llama"),
+    "qwen2": ("Qwen2", "llama"),
 }
 SUPPORTED_MODEL_TYPES = tuple(sorted(MODEL_TYPES))
-_WHY_NOT = {"qwen2": "its attention has q/k/v biases but no o bias, which a design cannot express yet",
-            "qwen3": "its attention normalizes q and k per head, which a design cannot express yet"}
+_WHY_NOT = {"qwen3": "its attention normalizes q and k per head, which a design cannot express yet"}
 
 # class-name suffix -> head recipe, per family
 _ENCODER_HEADS = {"Model": "base", "ForMaskedLM": "mlm", "ForPreTraining": "pretraining",
@@ -60,6 +60,7 @@ _HEADS = {
               "ForTokenClassification": "token-classifier", "ForQuestionAnswering": "qa"},
 }
 _HEADS["mistral"] = _HEADS["llama"]
+_HEADS["qwen2"] = _HEADS["llama"]
 
 # hidden_act -> our activation (plain FFN) and, for LLaMA-style gated MLPs, the gated one
 _PLAIN_ACTS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh",
@@ -253,8 +254,9 @@ def _gpt2(cfg: _Config) -> _Trunk:
     return _Trunk(settings, layers + (LayerSpec("ln_f", "norm"),))
 
 
-def _llama(cfg: _Config) -> _Trunk:
-    """LLaMA and Mistral: RMSNorm pre-LN, gated MLP, rotary, GQA, final norm."""
+def _llama(cfg: _Config, model_type: str = "llama") -> _Trunk:
+    """LLaMA, Mistral and Qwen2: RMSNorm pre-LN, gated MLP, rotary, GQA, final norm.
+    Qwen2's q/k/v projections always have biases and its o projection never has one."""
     d = cfg.int("hidden_size")
     heads = cfg.int("num_attention_heads", maximum=65536)
     kv_heads = cfg.int("num_key_value_heads", heads, maximum=65536)
@@ -269,8 +271,10 @@ def _llama(cfg: _Config) -> _Trunk:
         d_ff=cfg.int("intermediate_size", maximum=MAX_DIM * 8), vocab_size=cfg.int("vocab_size", maximum=MAX_VOCAB),
         max_positions=cfg.int("max_position_embeddings", 2048, maximum=MAX_POSITIONS),
         activation=cfg.activation("hidden_act", _GATED_ACTS, "silu"), norm="rmsnorm", norm_position="pre",
-        norm_eps=cfg.eps("rms_norm_eps", 1e-6), bias=False, attention_bias=cfg.bool("attention_bias", False),
-        ffn_bias=cfg.bool("mlp_bias", False), positional="rotary", causal=True)
+        norm_eps=cfg.eps("rms_norm_eps", 1e-6), bias=False,
+        attention_bias=True if model_type == "qwen2" else cfg.bool("attention_bias", False),
+        o_bias=False if model_type == "qwen2" else None,
+        ffn_bias=False if model_type == "qwen2" else cfg.bool("mlp_bias", False), positional="rotary", causal=True)
     layers = ((LayerSpec("embed_tokens", "embedding"),) + tuple(LayerSpec(f"layer{i}", "block")
                                                                  for i in range(n_layers)))
     return _Trunk(settings, layers + (LayerSpec("norm", "norm"),))
@@ -279,7 +283,7 @@ def _llama(cfg: _Config) -> _Trunk:
 def _head_layers(recipe: str, model_type: str, cfg: _Config, settings: ModelSettings) -> tuple[list, bool, bool]:
     """(layers after the trunk, keep the pooler, tie the decoder) for one head recipe."""
     family = MODEL_TYPES[model_type][1]
-    tie = cfg.bool("tie_word_embeddings", model_type not in ("llama", "mistral"))
+    tie = cfg.bool("tie_word_embeddings", model_type not in ("llama", "mistral", "qwen2"))
     bias = settings.bias
     if recipe == "base":
         return [], True, False
@@ -338,7 +342,8 @@ def import_hf_config(path_or_dict: str | os.PathLike | Mapping, with_head: bool 
             raise cfg.error(f"architecture {arch!r} is not supported for model_type {model_type!r} "
                             f"(supported: {known})", "architectures")
         recipe = _HEADS[model_type][suffix]
-    trunk = _encoder(cfg, model_type) if family == "encoder" else _gpt2(cfg) if family == "gpt2" else _llama(cfg)
+    trunk = (_encoder(cfg, model_type) if family == "encoder" else _gpt2(cfg) if family == "gpt2"
+             else _llama(cfg, model_type))
     heads, keep_pooler, tie = _head_layers(recipe, model_type, cfg, trunk.settings)
     pooler = (LayerSpec("pooler", "pooler"),) if trunk.pooler and keep_pooler else ()
     description = _description(arch, trunk.settings, trunk, recipe != "base")

@@ -73,6 +73,7 @@ class ModelSettings:
     bias: bool = True
     attention_bias: bool | None = None     # None: = bias
     ffn_bias: bool | None = None           # None: = bias
+    o_bias: bool | None = None             # None: = attention_bias (Qwen2: q/k/v biased, o not)
     positional: str = "learned"
     causal: bool = False
     _hash: int = field(default=0, init=False, repr=False, compare=False)
@@ -96,6 +97,7 @@ LAYER_OVERRIDES = (
     "bias",
     "attention_bias",
     "ffn_bias",
+    "o_bias",
     "causal",
     "vocab_size",
     "embedding_size",
@@ -123,6 +125,7 @@ class LayerSpec:
     bias: bool | None = None
     attention_bias: bool | None = None
     ffn_bias: bool | None = None
+    o_bias: bool | None = None
     causal: bool | None = None
     vocab_size: int | None = None
     embedding_size: int | None = None
@@ -174,9 +177,9 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
     "embedding": frozenset({"vocab_size", "embedding_size", "max_positions", "type_vocab_size", "positional",
                             "embedding_norm", "norm", "bias"}),
     "block": frozenset({"n_heads", "n_kv_heads", "head_dim", "d_ff", "activation", "norm", "norm_position",
-                        "bias", "attention_bias", "ffn_bias", "causal", "kv_from", "lora_rank", "low_rank",
+                        "bias", "attention_bias", "ffn_bias", "o_bias", "causal", "kv_from", "lora_rank", "low_rank",
                         "halting", "timestep_signal", "positional", "max_positions"}),
-    "attention": frozenset({"n_heads", "n_kv_heads", "head_dim", "bias", "attention_bias", "causal", "kv_from",
+    "attention": frozenset({"n_heads", "n_kv_heads", "head_dim", "bias", "attention_bias", "o_bias", "causal", "kv_from",
                             "positional", "max_positions"}),
     "ffn": frozenset({"d_ff", "activation", "bias", "ffn_bias"}),
     "norm": frozenset({"norm"}),
@@ -252,6 +255,7 @@ class LayerDims:
     norm_position: str
     attention_bias: bool
     ffn_bias: bool
+    o_bias: bool
     bias: bool
     causal: bool
     vocab_size: int
@@ -331,6 +335,7 @@ def dims(layer: LayerSpec, settings: ModelSettings) -> LayerDims:
         norm_position=_pick(layer.norm_position, s.norm_position),
         attention_bias=attention_bias,
         ffn_bias=ffn_bias,
+        o_bias=_o_bias(layer, s, attention_bias),
         bias=bias,
         causal=_pick(layer.causal, s.causal),
         vocab_size=_pick(layer.vocab_size, s.vocab_size),
@@ -350,6 +355,16 @@ def dims(layer: LayerSpec, settings: ModelSettings) -> LayerDims:
         n_outputs=layer.n_outputs,
         task=layer.task,
     )
+
+
+def _o_bias(layer: LayerSpec, s: ModelSettings, attention_bias: bool) -> bool:
+    """The output projection's bias: its own setting, else the layer's attention bias when the
+    layer sets one, else the global o_bias, else the attention bias."""
+    if layer.o_bias is not None:
+        return layer.o_bias
+    if layer.attention_bias is None and layer.bias is None and s.o_bias is not None:
+        return s.o_bias
+    return attention_bias
 
 
 def unshared_twin(spec: StackSpec) -> StackSpec:

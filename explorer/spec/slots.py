@@ -75,7 +75,7 @@ def block_linears(d: LayerDims, with_attention: bool = True, with_ffn: bool = Tr
         if d.kv_from is None:
             out.append(("attention.k", d.kv_width, d.d_model, d.attention_bias, "attention"))
             out.append(("attention.v", d.kv_width, d.d_model, d.attention_bias, "attention"))
-        out.append(("attention.o", d.d_model, d.q_width, d.attention_bias, "attention"))
+        out.append(("attention.o", d.d_model, d.q_width, d.o_bias, "attention"))
     if with_ffn:
         out.append(("ffn.up", d.d_ff, d.d_model, d.ffn_bias, "ffn"))
         if d.gated:

@@ -75,7 +75,7 @@ def check_value(key: str, value, path: str) -> None:
             raise SpecError(f"must be at least {lo}, got {value}", path)
         if value > hi:
             raise SpecError(f"{value} is absurdly large (limit {hi:,})", path)
-    elif key in ("bias", "attention_bias", "ffn_bias", "causal", "halting", "timestep_signal",
+    elif key in ("bias", "attention_bias", "ffn_bias", "o_bias", "causal", "halting", "timestep_signal",
                  "embedding_norm", "transform"):
         if not isinstance(value, bool):
             raise SpecError(f"expected true or false, got {_show(value)}", path)

@@ -102,7 +102,7 @@ def test_cuda_bench_releases_memory():
 def test_cpu_thread_count_is_applied_and_restored():
     before = torch.get_num_threads()
     result = run_bench(TINY, BenchConfig(batch=1, seq=8, iters=1, warmup=0, threads=1))
-    assert result.threads == 1 and "1 torch threads" in result.device_name
+    assert result.threads == 1 and "1 torch thread)" in result.device_name
     assert torch.get_num_threads() == before
     with pytest.raises(BenchError, match="threads"):
         run_bench(TINY, BenchConfig(threads=0))

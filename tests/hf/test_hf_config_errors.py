@@ -50,7 +50,7 @@ def test_unknown_model_type_names_it_and_the_supported_ones():
     for name in SUPPORTED_MODEL_TYPES:
         assert name in text
     assert "no model_type" in _error({k: v for k, v in BERT.items() if k != "model_type"})
-    assert "no o bias" in _error({**LLAMA, "model_type": "qwen2"})          # a known family says why
+    assert "normalizes q and k" in _error({**LLAMA, "model_type": "qwen3"})   # a known family says why
     assert _error({**BERT, "model_type": ["bert"]}).startswith("model_type:")
 
 

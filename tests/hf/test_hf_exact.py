@@ -83,6 +83,14 @@ CASES = {
                                             sliding_window=4, num_labels=2, **TINY),
                     ["MistralModel", "MistralForCausalLM", "MistralForSequenceClassification",
                      "MistralForTokenClassification", "MistralForQuestionAnswering"], 2, 16),
+    "qwen2-gqa": (lambda: T.Qwen2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                        num_key_value_heads=2, intermediate_size=96, num_labels=2, **TINY),
+                  ["Qwen2Model", "Qwen2ForCausalLM", "Qwen2ForSequenceClassification",
+                   "Qwen2ForTokenClassification", "Qwen2ForQuestionAnswering"], 2, 16),
+    "qwen2-tied": (lambda: T.Qwen2Config(hidden_size=64, num_hidden_layers=3, num_attention_heads=8,
+                                         num_key_value_heads=8, intermediate_size=80, tie_word_embeddings=True,
+                                         **TINY),
+                   ["Qwen2Model", "Qwen2ForCausalLM"], 1, 9),
 }
 
 PARAMS = [(case, arch) for case, (_c, archs, _b, _s) in CASES.items() for arch in archs]
@@ -145,7 +153,7 @@ def test_eager_attention_counts_the_same(tmp_path, case):
 
 def test_every_supported_architecture_is_tested():
     tested = {arch for _case, arch in PARAMS}
-    bases = {"BertModel", "AlbertModel", "RobertaModel", "GPT2Model", "LlamaModel", "MistralModel"}
+    bases = {"BertModel", "AlbertModel", "RobertaModel", "GPT2Model", "LlamaModel", "MistralModel", "Qwen2Model"}
     assert set(supported_architectures()) <= tested | bases
 
 
@@ -160,6 +168,10 @@ FULL = {
     "roberta-base": (lambda: T.RobertaConfig(vocab_size=50265, max_position_embeddings=514, type_vocab_size=1,
                                              pad_token_id=1), "RobertaModel", 124_645_632),
     "gpt2": (lambda: T.GPT2Config(), "GPT2Model", 124_439_808),
+    "qwen2-0.5b": (lambda: T.Qwen2Config(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                                         num_attention_heads=14, num_key_value_heads=2, vocab_size=151936,
+                                         max_position_embeddings=32768, tie_word_embeddings=True),
+                   "Qwen2Model", 494_032_768),
 }
 
 
