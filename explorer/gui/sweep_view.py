@@ -130,7 +130,9 @@ class SweepView(QWidget):
         self.frontier_plot.setLabel("left", "forward FLOPs")
         self.frontier_plot.getAxis("left").enableAutoSIPrefix(False)
         self.frontier_plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.frontier_scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=None)
+        self.frontier_scatter = pg.ScatterPlotItem(
+            size=11, hoverable=True, hoverSize=15,
+            tip=lambda x, y, data: f"{data}\n{x:,.0f} parameters\n{y:,.0f} FLOPs (click to apply)")
         self.frontier_scatter.sigClicked.connect(self._on_point_clicked)
         self.frontier_plot.addItem(self.frontier_scatter)
         self._frontier_labels: list[pg.TextItem] = []
@@ -249,7 +251,16 @@ class SweepView(QWidget):
         for label in self._frontier_labels:
             self.frontier_plot.removeItem(label)
         self._frontier_labels = []
-        for p in ok:
+        placed: list[tuple[float, float]] = []
+        xs = [p.unique for p in ok] or [1]
+        ys = [p.forward for p in ok] or [1]
+        dx, dy = (max(xs) - min(xs)) or 1, (max(ys) - min(ys)) or 1
+        for p in sorted(ok, key=lambda p: p.scheme != "current"):
+            # label a point only where it does not crowd an earlier label; the rest show on hover
+            x, y = (p.unique - min(xs)) / dx, (p.forward - min(ys)) / dy
+            if any(abs(x - a) < 0.12 and abs(y - b) < 0.08 for a, b in placed):
+                continue
+            placed.append((x, y))
             label = pg.TextItem(p.scheme, color="#666", anchor=(0, 1))
             label.setPos(p.unique, p.forward)
             self.frontier_plot.addItem(label)
