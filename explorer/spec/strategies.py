@@ -119,15 +119,24 @@ def add_groups(spec: StackSpec, new_groups: list[tuple[str, tuple[Member, ...]]]
         except (SlotError, KeyError):
             return ()
 
-    claimed: dict[str, list] = {}
+    claimed_slots: dict[str, set[str]] = {}
     for m in new_members:
-        claimed.setdefault(m.layer, []).extend(p for _r, p in pieces(m))
+        claimed_slots.setdefault(m.layer, set()).add(m.slot)
+    claimed: dict[str, list] = {}            # layer -> pieces the new members take, made on demand
+
+    def overlaps(m: Member) -> bool:
+        slots = claimed_slots.get(m.layer)
+        if not slots:
+            return False                     # a layer the new groups do not touch
+        if m.slot in slots or ("block" in slots and m.slot != "lora"):
+            return True                      # the same slot, or inside a whole block (all but LoRA)
+        if m.layer not in claimed:
+            claimed[m.layer] = [p for n in new_members if n.layer == m.layer for _r, p in pieces(n)]
+        return any(pieces_overlap(p, q) for _r, p in pieces(m) for q in claimed[m.layer])
+
     kept: list[SharingGroup] = []
     for g in spec.groups:
-        members = tuple(
-            m for m in g.members
-            if not any(pieces_overlap(p, q) for _r, p in pieces(m) for q in claimed.get(m.layer, ()))
-        )
+        members = tuple(m for m in g.members if not overlaps(m))
         if len(members) >= 2:
             kept.append(dataclasses.replace(g, members=members))
     names = {g.name for g in kept}
