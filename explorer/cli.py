@@ -238,7 +238,7 @@ def cmd_apply(args) -> int:
     spec = _load(args.preset)
     options = dict(_parse_option(p) for p in args.param)
     try:
-        new = yaml_io.check_scheme_layers(spec, apply_scheme(spec, args.scheme, **options))
+        new = apply_scheme(spec, args.scheme, **options)
     except SpecError as err:
         raise SpecError(err.message, err.path or "scheme", f"{args.preset} ({args.scheme})") from None
     report = analyze(new)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from explorer.errors import SpecError
-from explorer.spec.model import MAX_LAYERS, LayerSpec, Member, SharingGroup, StackSpec, dims
+from explorer.spec.model import LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, LayerSpec, Member, SharingGroup, StackSpec, dims
 from explorer.spec.slots import SlotError, pieces_overlap, slot_pieces
+from explorer.spec.validate import check_value
 
 # ----------------------------------------------------------------- schedules (layer -> block)
 
@@ -467,8 +468,21 @@ def apply_scheme(spec: StackSpec, name: str, **options) -> StackSpec:
             allowed = ", ".join(p for p in params if p != "spec") or "none"
             raise SpecError(f"scheme {name!r} has no option {key!r} (options: {allowed})", key)
     try:
-        return scheme.fn(spec, **options)
+        new = scheme.fn(spec, **options)
     except KeyError as err:
         raise SpecError(f"unknown layer {err}", "layers") from None
     except TypeError as err:
         raise SpecError(f"bad option for scheme {name!r}: {err}", "scheme") from None
+    _check_new_layers(spec, new)
+    return new
+
+
+def _check_new_layers(old: StackSpec, new: StackSpec) -> None:
+    """Check the layers a scheme made or changed like preset values: some options are copied into
+    layers as given (multi-task's `task`), and a list there would break validation with a TypeError.
+    Raises SpecError naming the key."""
+    kept = {id(layer) for layer in old.layers}
+    for layer in new.layers:
+        if id(layer) not in kept:
+            for key in LAYER_OVERRIDES + LAYER_OPTIONS:
+                check_value(key, getattr(layer, key), key)

@@ -292,18 +292,6 @@ def _groups(raw) -> tuple[SharingGroup, ...]:
     return tuple(groups)
 
 
-def check_scheme_layers(old: StackSpec, new: StackSpec) -> StackSpec:
-    """`new` (a scheme applied to `old`) after checking the layers the scheme made or changed, like
-    preset values: a scheme copies some options into layers unchecked (multi-task's `task`), and a
-    list or mapping there would break validate() with a TypeError. Raises SpecError naming the key."""
-    kept = {id(layer) for layer in old.layers}
-    for layer in new.layers:
-        if id(layer) not in kept:
-            for key in LAYER_OVERRIDES + LAYER_OPTIONS:
-                check_value(key, getattr(layer, key), key)
-    return new
-
-
 def _apply_schemes(spec: StackSpec, raw) -> StackSpec:
     from explorer.spec.strategies import apply_scheme, SCHEMES
 
@@ -323,7 +311,7 @@ def _apply_schemes(spec: StackSpec, raw) -> StackSpec:
                 raise SpecError(f"option names are text, got {_kind(k)} {k!r}", where)
         options = {k: _number(v, k, f"{where}.{k}") for k, v in item.items() if k != "scheme"}
         try:
-            spec = check_scheme_layers(spec, apply_scheme(spec, name, **options))
+            spec = apply_scheme(spec, name, **options)
         except SpecError as err:
             raise SpecError(err.message, f"{where}{'.' + err.path if err.path else ''}") from None
     return spec

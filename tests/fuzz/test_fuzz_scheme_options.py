@@ -3,7 +3,7 @@
 
 Regression: ``{scheme: multi-task, task: [1]}`` put a list into a layer and validate() then
 raised TypeError (unhashable) out of ``load``, so the app's open and ``explorer report`` failed
-with an internal error (fixed by ``yaml_io.check_scheme_layers``)."""
+with an internal error (fixed in ``strategies.apply_scheme``, which checks the layers a scheme made)."""
 
 from __future__ import annotations
 

@@ -262,3 +262,18 @@ def test_conv_bank_groups_by_effective_shape():
     out = apply_scheme(dataclasses.replace(spec, layers=tuple(layers)), "shared-conv-bank")
     validate(out)
     assert members(out) == [["conv0:block", "conv1:block", "conv2:block"], ["conv3:block", "conv4:block"]]
+
+
+def test_apply_scheme_checks_the_layers_it_makes():
+    """The app and the CLI call apply_scheme directly: a bad value copied into a new layer is a
+    SpecError naming the key, not a TypeError later in validation."""
+    import pytest
+
+    from explorer.errors import SpecError
+    from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+    from explorer.spec.strategies import apply_scheme
+
+    spec = StackSpec(settings=ModelSettings(d_model=32, n_heads=4), layers=(LayerSpec("b0", "block"),))
+    with pytest.raises(SpecError) as err:
+        apply_scheme(spec, "multi-task", task=[1])
+    assert err.value.path == "task" and "sequence, token" in str(err.value)
