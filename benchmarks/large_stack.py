@@ -30,11 +30,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--seq", type=int, default=2048)
     parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--causal", action="store_true",
+                        help="causal attention (the analysis counts full S x S score FLOPs, which causal kernels "
+                             "halve, so TFLOP/s would read high; off by default)")
     args = parser.parse_args()
     device = torch.device(args.device)
     dtype = TORCH_DTYPES[args.dtype]
     spec = StackSpec(settings=ModelSettings(d_model=args.d, n_heads=args.heads, activation="gelu", bias=False,
-                                            positional="none", causal=True),
+                                            positional="none", causal=args.causal),
                      layers=tuple(LayerSpec(f"b{i}", "block") for i in range(args.layers)), name="large")
     designs = {"unshared": spec, "all-shared": apply_scheme(spec, "albert")}
     flops = count_flops(spec, args.batch, args.seq).forward
@@ -56,7 +59,8 @@ def main() -> None:
     samples = time_interleaved(fns, device, args.iters, warmup=5)
     peak = mm_flops / (median(samples["matmul"]) / 1e3) / 1e12
     print(f"machine: {machine(device)}")
-    print(f"{args.layers} layers, d={args.d}, {args.heads} heads, batch {args.batch} x seq {args.seq}, {args.dtype}\n")
+    print(f"{args.layers} layers, d={args.d}, {args.heads} heads, batch {args.batch} x seq {args.seq}, {args.dtype}, "
+          f"{'causal' if args.causal else 'bidirectional'} attention\n")
     print("| run | median ms | TFLOP/s | of matmul TFLOP/s |\n|---|---:|---:|---:|")
     print(f"| dense matmul {n}x{args.d} @ {args.d}x{4 * args.d} | {median(samples['matmul']):.3f} | {peak:.3g} | 1.000 |")
     for name in designs:

@@ -28,8 +28,8 @@ def main() -> None:
     parser.add_argument("--mode", default="forward")
     parser.add_argument("presets", nargs="*", default=DEFAULT)
     args = parser.parse_args()
-    print(f"| preset | params design | params twin | design ms | twin ms | design/twin |\n"
-          f"|---|---:|---:|---:|---:|---:|")
+    print("| preset | params design | params twin | design ms | twin ms | design/twin |\n"
+          "|---|---:|---:|---:|---:|---:|")
     name = None
     for preset in args.presets:
         spec = yaml_io.load(PRESETS_DIR / f"{preset}.yaml")

@@ -63,7 +63,7 @@ def main() -> None:
     base = median(samples["transformers BertModel"])
     print(f"machine: {machine(device)}")
     print(f"forward, batch {batch} x seq {seq}, {dtype_name}, {iters} iterations interleaved\n")
-    print(f"| model | params | median ms | vs BertModel |\n|---|---:|---:|---:|")
+    print("| model | params | median ms | vs BertModel |\n|---|---:|---:|---:|")
     for name, model in models.items():
         n = sum(p.numel() for p in model.parameters())
         m = median(samples[name])

@@ -1,4 +1,4 @@
-"""Render the screenshots of docs/ (offscreen): python docs/make_screenshots.py [OUT_DIR] [--no-timing]
+"""Render the screenshots of docs/ (offscreen): python docs/make_screenshots.py [OUT_DIR] [--no-timing | --only-timing]
 
 Each shot is the real window at 1440x900 on a bundled preset; the timing shot runs the
 design and its unshared twin on the CPU first, so its plot holds real measurements.
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from explorer.gui import app as gui_app  # noqa: E402
 from explorer.gui import commands, edits
 from explorer.presets import PRESETS_DIR  # noqa: E402
+from explorer.spec.strategies import apply_scheme  # noqa: E402
 
 _ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 OUT = Path(_ARGS[0] if _ARGS else Path(__file__).parent / "screenshots")
@@ -69,7 +70,13 @@ def main() -> None:
     gui_app.application()
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance()
+    if "--only-timing" not in sys.argv:
+        still_shots()
+    if "--no-timing" not in sys.argv:
+        timing_shot(app)
 
+
+def still_shots() -> None:
     w = window_on("tutorial-unshared")
     show_tab(w, "Sweeps")
     w.insight.sweeps.tabs.setCurrentIndex(0)
@@ -100,23 +107,31 @@ def main() -> None:
     w = window_on("albert-groups")
     shoot_after(w, "graph-view", lambda: w.tabs.setCurrentIndex(1))
 
-    if "--no-timing" in sys.argv:
-        return
+
+def timing_shot(app) -> None:
     w = window_on("tutorial-all-shared")
     show_tab(w, "Timing (real model)")
     panel = w.ensure_run_panel()
     panel.batch_spin.setValue(4)
     panel.seq_spin.setValue(128)
-    panel.iters_spin.setValue(25)
+    panel.iters_spin.setValue(20)
     done = []
     panel.run_finished.connect(done.append)
     panel.message.connect(lambda m: done.append(m))
+
+    def wait_for_run() -> None:
+        while not done:
+            app.processEvents()
+        done.clear()
+
     panel.start()
-    while not done:
-        app.processEvents()
+    wait_for_run()
+    panel.pin_button.setChecked(True)              # the all-shared run becomes the baseline line
+    panel.live_check.setChecked(True)              # the next edit re-times as its own segment
+    w.model.edit(commands.ApplyScheme, "Apply Unshare", lambda s: apply_scheme(s, "unshare"))
+    wait_for_run()
     shoot(w, "timing-live-twin")
     panel.shutdown()
-
 
 if __name__ == "__main__":
     main()

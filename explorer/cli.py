@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from explorer.errors import ExplorerError, SpecError
 from explorer.fmt import nbytes
@@ -29,9 +30,15 @@ def _ratio(a: float, b: float) -> str:
 
 
 def _load(path: str):
+    """A design file, or a bundled preset by name (`explorer report albert-base`)."""
+    from explorer.presets import resolve
     from explorer.spec import yaml_io
 
-    return yaml_io.load(path)
+    resolved = resolve(path)
+    if resolved == path and not Path(path).exists() and Path(path).parent == Path("."):
+        raise SpecError("no such file, and no bundled preset of that name (`explorer presets` lists them)",
+                        source=path)
+    return yaml_io.load(resolved)
 
 
 def _analyze(spec, source: str, batch: int, seq: int, dtype: str):
@@ -264,12 +271,20 @@ def cmd_bench(args) -> int:
     print(f"{spec.name}: {args.mode}, batch {args.batch} x seq {args.seq}, {args.dtype}, {result.device_name}")
     print(f"parameters built {result.design.params_built:,} "
           f"({'verified' if result.verified else 'MISMATCH'} against analysis {result.params_analysis:,})")
-    print(f"{'':16}{'median ms':>12}{'p10':>10}{'p90':>10}{'tokens/s':>14}{'TFLOP/s':>10}{'params':>16}")
+    cuda = result.config.device.startswith("cuda")
+    print(f"{'':16}{'median ms':>12}{'p10':>10}{'p90':>10}{'tokens/s':>14}{'TFLOP/s':>10}{'params':>16}"
+          f"{'weights':>12}" + (f"{'pass peak':>12}" if cuda else ""))
     for name, s in rows:
         print(f"{name:16}{s.median_ms:>12.3f}{s.percentile(0.1):>10.3f}{s.percentile(0.9):>10.3f}"
-              f"{result.tokens_per_s(s):>14,.0f}{result.tflops(s):>10.3f}{s.params_built:>16,}")
+              f"{result.tokens_per_s(s):>14,.0f}{result.tflops(s):>10.3f}{s.params_built:>16,}"
+              f"{nbytes(s.weights_bytes):>12}" + (f"{nbytes(s.activation_peak_bytes):>12}" if cuda else ""))
+    frac = result.peak_fraction(result.design)
+    if frac is not None:
+        print(f"design at {100 * frac:.1f}% of this GPU's dense bf16 peak")
     if result.twin:
         print(f"design / twin time: {result.design.median_ms / result.twin.median_ms:.3f}")
+    if result.cancelled:
+        print("stopped before the last iteration")
     return 0
 
 

@@ -32,3 +32,13 @@ def bundled_presets() -> list[tuple[Path, str]]:
 def default_preset() -> Path | None:
     path = PRESETS_DIR / DEFAULT_PRESET
     return path if path.is_file() else None
+
+
+def resolve(name_or_path: str) -> str:
+    """A path as given when it names a file; else the bundled preset of that name
+    ("albert-base" or "albert-base.yaml"), when there is one; else the path as given."""
+    path = Path(name_or_path)
+    if path.exists() or path.parent != Path("."):
+        return name_or_path
+    bundled = PRESETS_DIR / (path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml")
+    return str(bundled) if bundled.is_file() else name_or_path

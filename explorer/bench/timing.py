@@ -6,12 +6,14 @@ iterations, so the GUI worker (gui/workers.py) and the CLI share this engine.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import gc
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -42,7 +44,13 @@ class SeriesResult:
     warmup_ms: list[float] = field(default_factory=list)
     params_built: int = 0
     unique_tensors: int = 0
-    peak_memory_bytes: int = 0
+    weights_bytes: int = 0            # measured on the built model: CUDA allocated, or its storages' bytes
+    activation_peak_bytes: int = 0    # CUDA: the most a pass allocated above what it started with
+
+    @property
+    def peak_memory_bytes(self) -> int:
+        """Weights plus the largest pass's extra memory (CUDA); the weights alone elsewhere."""
+        return self.weights_bytes + self.activation_peak_bytes
 
     @property
     def median_ms(self) -> float:
@@ -67,6 +75,9 @@ class BenchResult:
     design: SeriesResult
     twin: SeriesResult | None = None
     cancelled: bool = False
+    weights_analysis: int = 0          # bytes of the design's weights by the analysis
+    twin_params_analysis: int = 0
+    twin_weights_analysis: int = 0
 
     def tokens_per_s(self, series: SeriesResult) -> float:
         return self.config.batch * self.config.seq / (series.median_ms / 1e3)
@@ -80,13 +91,16 @@ class BenchResult:
 
     @property
     def verified(self) -> bool:
-        return self.design.params_built == self.params_analysis
+        """torch's count of the built design (and of the twin, when timed) equals the analysis."""
+        twin_ok = self.twin is None or self.twin.params_built == self.twin_params_analysis
+        return self.design.params_built == self.params_analysis and twin_ok
 
     def to_json(self) -> dict:
         def series(s: SeriesResult) -> dict:
             return {"median_ms": s.median_ms, "p10_ms": s.percentile(0.1), "p90_ms": s.percentile(0.9),
                     "samples_ms": s.samples_ms, "warmup_ms": s.warmup_ms,
                     "tokens_per_s": self.tokens_per_s(s), "tflops": self.tflops(s),
+                    "weights_bytes": s.weights_bytes, "activation_peak_bytes": s.activation_peak_bytes,
                     "peak_memory_bytes": s.peak_memory_bytes}
 
         c = self.config
@@ -97,12 +111,14 @@ class BenchResult:
             "timing": series(self.design),
             "params": {"built": self.design.params_built, "analysis": self.params_analysis,
                        "verified": self.verified, "unique_tensors": self.design.unique_tensors},
+            "memory": {"weights_analysis_bytes": self.weights_analysis},
         }
         frac = self.peak_fraction(self.design)
         if frac is not None:
             out["timing"]["bf16_peak_fraction"] = frac
         if self.twin is not None:
-            out["twin"] = {"timing": series(self.twin), "params": {"built": self.twin.params_built}}
+            out["twin"] = {"timing": series(self.twin), "params": {"built": self.twin.params_built,
+                                                                   "analysis": self.twin_params_analysis}}
             out["ratio"] = self.design.median_ms / self.twin.median_ms if self.twin.samples_ms else None
         return out
 
@@ -120,6 +136,17 @@ def available_devices() -> list[str]:
         out += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         out.append("mps")
+    return out
+
+
+def device_labels() -> list[tuple[str, str]]:
+    """(device, label) for each available device, e.g. ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")."""
+    out = []
+    for dev in available_devices():
+        label = dev
+        if dev.startswith("cuda:"):
+            label = f"{dev}  {torch.cuda.get_device_name(int(dev.split(':')[1]))}"
+        out.append((dev, label))
     return out
 
 
@@ -145,14 +172,6 @@ def _free_bytes(device: torch.device) -> int | None:
         except OSError:
             return None
     return None
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return 0
 
 
 def _sync(device: torch.device) -> None:
@@ -186,12 +205,15 @@ def check_fits(spec: StackSpec, config: BenchConfig) -> int:
 
 def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample], None] | None = None,
               should_stop: Callable[[], bool] = lambda: False,
-              on_progress: Callable[[str], None] | None = None) -> BenchResult:
+              on_progress: Callable[[str], None] | None = None,
+              on_built: Callable[[BenchResult], None] | None = None) -> BenchResult:
     """Build `spec` (and its twin), then time `iters` iterations of each, interleaved.
 
-    Raises BenchError for out-of-memory, device errors and designs too large for the device.
+    `on_built` gets a copy of the result once the models exist (counts and weight memory
+    filled in, no samples yet). Raises BenchError for out-of-memory, device errors and
+    designs too large for the device; either way every tensor of the run is released
+    (on CUDA, handed back to the device) before this returns.
     """
-    progress = on_progress or (lambda _msg: None)
     if config.mode not in ("forward", "train"):
         raise BenchError(f"mode must be forward or train, not {config.mode!r}")
     if config.dtype not in ("fp32", "bf16", "fp16"):
@@ -206,72 +228,111 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
         raise BenchError(f"device {config.device!r} is not available here (devices: {', '.join(available_devices())})")
     if config.threads is not None and config.threads < 1:
         raise BenchError(f"threads must be at least 1, got {config.threads}")
+    if config.compile and config.warmup < 1:
+        config = dataclasses.replace(config, warmup=1)   # the first compiled pass is compilation, not the model
     report = analyze(spec, config.batch, config.seq, config.dtype)
     check_fits(spec, config)
     threads_before = torch.get_num_threads()
     if config.threads is not None and device.type == "cpu" and config.threads != threads_before:
         torch.set_num_threads(config.threads)     # process-wide: only from a thread that owns the process
     flops = report.flops.forward * (3 if config.mode == "train" else 1)
-    models = {}
     result = BenchResult(config, device_name(device), torch.get_num_threads(), flops, report.params.unique,
-                         SeriesResult())
+                         SeriesResult(), weights_analysis=report.memory.weights,
+                         twin_params_analysis=report.twin_params.unique,
+                         twin_weights_analysis=report.twin_memory.weights)
+    error = None
     try:
-        progress(f"building {spec.name} on {device_name(device)}")
-        rss0 = _rss_bytes()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        models["design"] = build_model(spec, device, config.dtype, config.seed)
-        if config.twin:
-            progress("building the unshared twin")
-            result.twin = SeriesResult()
-            models["twin"] = build_model(unshared_twin(spec), device, config.dtype, config.seed)
-        series = {"design": result.design, "twin": result.twin}
-        for name, model in models.items():
-            params = list(model.parameters())
-            series[name].params_built = sum(p.numel() for p in params)
-            series[name].unique_tensors = len(params)
-            model.train(config.mode == "train")
-        x = models["design"].example_input(config.batch, config.seq, device, seed=config.seed)
-        steps = {name: _step(model, x, config) for name, model in models.items()}
-        total = config.warmup + config.iters
-        for i in range(total):
-            for name, step in steps.items():              # A, B, A, B: noise hits both alike
-                if should_stop():
-                    result.cancelled = True
-                    return result
-                _sync(device)
-                t0 = time.perf_counter()
-                step()
-                _sync(device)
-                ms = (time.perf_counter() - t0) * 1e3
-                warm = i < config.warmup
-                (series[name].warmup_ms if warm else series[name].samples_ms).append(ms)
-                if on_sample is not None:
-                    on_sample(Sample(name, i, ms, warm))
-            progress(f"iteration {i + 1}/{total}")
-        if device.type == "cuda":
-            result.design.peak_memory_bytes = torch.cuda.max_memory_allocated(device)
-        else:
-            result.design.peak_memory_bytes = max(0, _rss_bytes() - rss0)
-        return result
+        _timed_run(spec, config, device, result, on_sample, should_stop, on_progress or (lambda _msg: None),
+                   on_built)
     except torch.OutOfMemoryError:
-        raise BenchError(f"out of memory on {config.device} running {spec.name} at batch {config.batch} x seq "
-                         f"{config.seq} ({config.dtype}); weights alone are {_gib(report.memory.weights)}") from None
+        error = (f"out of memory on {config.device} running {spec.name} at batch {config.batch} x seq "
+                 f"{config.seq} ({config.dtype}, {config.mode}{', with twin' if config.twin else ''}); weights "
+                 f"alone are {_gib(report.memory.weights)}")
     except (ExplorerError, KeyboardInterrupt):
         raise
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if "out of memory" in first.lower() or "can't allocate" in first.lower():
-            raise BenchError(f"out of memory on {config.device} at batch {config.batch} x seq {config.seq}: "
-                             f"{first}") from None
-        raise BenchError(f"{config.device} error while timing {spec.name}: {first}") from None
+            error = f"out of memory on {config.device} at batch {config.batch} x seq {config.seq}: {first}"
+        else:
+            error = f"{config.device} error while timing {spec.name}: {first}"
     finally:
         if torch.get_num_threads() != threads_before:
             torch.set_num_threads(threads_before)
-        models.clear()
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        _release(device)      # the run's frames are gone (or held by a traceback only while re-raising)
+    if error is not None:
+        _release(device)      # the handled exception (and the tensors its traceback held) is gone now
+        raise BenchError(error)
+    return result
+
+
+def _release(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
+
+
+def _built(device: torch.device, build: Callable[[], torch.nn.Module]) -> tuple[torch.nn.Module, int]:
+    """The model `build()` makes and the bytes its weights take: on CUDA what the allocator handed
+    out while building; elsewhere the sizes of its parameters' distinct storages (the process's
+    resident size is no measure there: freed heap memory is reused without growing it)."""
+    if device.type == "cuda":
+        before = torch.cuda.memory_allocated(device)
+        model = build()
+        return model, max(0, torch.cuda.memory_allocated(device) - before)
+    model = build()
+    storages = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for p in model.parameters()}
+    return model, sum(storages.values())
+
+
+def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, result: BenchResult, on_sample,
+               should_stop, progress, on_built) -> None:
+    """Build and time, filling `result`. Every tensor lives in this frame, so it dies with it."""
+    models = {}
+    series = {"design": result.design}
+    progress(f"building {spec.name} on {device_name(device)}")
+    models["design"], result.design.weights_bytes = _built(
+        device, lambda: build_model(spec, device, config.dtype, config.seed))
+    if config.twin:
+        progress("building the unshared twin")
+        result.twin = series["twin"] = SeriesResult()
+        models["twin"], result.twin.weights_bytes = _built(
+            device, lambda: build_model(unshared_twin(spec), device, config.dtype, config.seed))
+    for name, model in models.items():
+        params = list(model.parameters())
+        series[name].params_built = sum(p.numel() for p in params)
+        series[name].unique_tensors = len(params)
+        model.train(config.mode == "train")
+    if on_built is not None:
+        on_built(copy.deepcopy(result))
+    x = models["design"].example_input(config.batch, config.seq, device, seed=config.seed)
+    steps = {name: _step(model, x, config) for name, model in models.items()}
+    cuda = device.type == "cuda"
+    total = config.warmup + config.iters
+    for i in range(total):
+        for name, step in steps.items():              # A, B, A, B: noise hits both alike
+            if should_stop():
+                result.cancelled = True
+                return
+            _sync(device)
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
+                base = torch.cuda.memory_allocated(device)
+            t0 = time.perf_counter()
+            step()
+            _sync(device)
+            ms = (time.perf_counter() - t0) * 1e3
+            if cuda:
+                s = series[name]
+                s.activation_peak_bytes = max(s.activation_peak_bytes,
+                                              torch.cuda.max_memory_allocated(device) - base)
+            warm = i < config.warmup
+            (series[name].warmup_ms if warm else series[name].samples_ms).append(ms)
+            if on_sample is not None:
+                on_sample(Sample(name, i, ms, warm))
+        progress(f"iteration {i + 1}/{total}")
 
 
 def _step(model, x, config: BenchConfig):

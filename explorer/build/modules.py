@@ -30,8 +30,27 @@ def _register(module: nn.Module, name: str, value) -> None:
 def _value(module: nn.Module, name: str) -> torch.Tensor | None:
     value = getattr(module, name)
     if value is None and hasattr(module, f"{name}_chunks"):
-        return torch.cat(list(getattr(module, f"{name}_chunks")), dim=getattr(module, f"{name}_axis"))
+        return _assembled(module, name)
     return value
+
+
+def _assembled(module: nn.Module, name: str) -> torch.Tensor:
+    """A chunked weight as one tensor. With autograd off (inference) the result is kept and
+    reused until a chunk changes (a new storage, or an in-place update bumping its version),
+    so a forward pass pays one matmul per weight, as a dense layer does; with autograd on it
+    is concatenated each call, so gradients reach the shared chunks."""
+    parts = list(getattr(module, f"{name}_chunks"))
+    axis = getattr(module, f"{name}_axis")
+    if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        return torch.cat(parts, dim=axis)
+    key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in parts)
+    cache = module.__dict__.setdefault("_assembled_cache", {})
+    hit = cache.get(name)
+    if hit is None or hit[0] != key:
+        with torch.inference_mode(False), torch.no_grad():
+            hit = (key, torch.cat(parts, dim=axis))   # a normal tensor: usable in and out of inference mode
+        cache[name] = hit
+    return hit[1]
 
 
 class Linear(nn.Module):

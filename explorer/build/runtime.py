@@ -70,10 +70,10 @@ class SharedStack(nn.Module):
             if self.takes_ids:
                 return torch.zeros(batch, seq, dtype=torch.long, device="meta")
             return torch.empty(batch, seq, self.d_model, dtype=dtype, device="meta")
-        g = torch.Generator(device="cpu").manual_seed(seed)
+        g = torch.Generator(device=device).manual_seed(seed)     # made where it is used: no host copy
         if self.takes_ids:
-            return torch.randint(0, max(self.vocab_size, 1), (batch, seq), generator=g).to(device)
-        return torch.randn(batch, seq, self.d_model, generator=g).to(device=device, dtype=dtype)
+            return torch.randint(0, max(self.vocab_size, 1), (batch, seq), generator=g, device=device)
+        return torch.randn(batch, seq, self.d_model, generator=g, device=device).to(dtype)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}

@@ -8,15 +8,32 @@ each design version stays on the plot as its own labelled segment.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass, field
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QThread, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from explorer.gui.workers import BenchWorker, DeviceProbe, reserve_gui_core, start_in_thread
+from explorer.fmt import nbytes
+from explorer.gui.workers import (
+    BenchWorker,
+    DeviceProbe,
+    reserve_gui_core,
+    start_in_thread,
+)
 
 DESIGN_PEN = pg.mkPen("#4e79a7", width=2)
 TWIN_PEN = pg.mkPen("#e15759", width=2)
@@ -52,6 +69,8 @@ class RunPanel(QWidget):
         self._probe_thread: QThread | None = None
         self.segments: list[Segment] = []
         self.last_result = None
+        self.baseline: tuple[str, float] | None = None      # pinned run: (label, median ms)
+        self._built = None                                  # BenchResult copy of the run in progress
         self._x = 0
         reserve_gui_core()
         self._build_ui()
@@ -78,8 +97,12 @@ class RunPanel(QWidget):
         self.live_check = QCheckBox("Live", toolTip="Re-time on every edit of the design (debounced)")
         self.start_button = QPushButton("Start", toolTip="Build the model on the device and start timing")
         self.stop_button = QPushButton("Stop", enabled=False, toolTip="Cancel the run after the current iteration")
+        self.pin_button = QPushButton("Pin as baseline", enabled=False, checkable=True,
+                                      toolTip="Keep the last run's median as a reference line; later runs "
+                                              "report their ratio to it")
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
+        self.pin_button.toggled.connect(self.on_pin_toggled)
         self.live_check.toggled.connect(self.on_live_toggled)
 
         form = QGridLayout()
@@ -93,6 +116,7 @@ class RunPanel(QWidget):
         for w in (self.compile_check, self.twin_check, self.live_check):
             buttons.addWidget(w)
         buttons.addStretch(1)
+        buttons.addWidget(self.pin_button)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
 
@@ -108,6 +132,12 @@ class RunPanel(QWidget):
         self.warmup_scatter = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(150, 150, 150, 160), pen=None)
         self.plot.addItem(self.warmup_scatter)
         self._labels: list[pg.TextItem] = []
+        self.baseline_line = pg.InfiniteLine(angle=0, movable=False,
+                                             pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashDotLine),
+                                             label="baseline", labelOpts={"position": 0.02, "color": "#59a14f",
+                                                                  "anchors": [(0, 1), (0, 1)]})
+        self.baseline_line.setVisible(False)
+        self.plot.addItem(self.baseline_line, ignoreBounds=True)
 
         self.status_label = QLabel("idle", toolTip="What the worker is doing")
         self.readout = QLabel(textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
@@ -131,11 +161,17 @@ class RunPanel(QWidget):
         self._probe_thread = start_in_thread(probe, self)
 
     def _on_probe_done(self, devices: list) -> None:
-        current = self.device_combo.currentText()
+        current = self.device()
         self.device_combo.clear()
-        self.device_combo.addItems(devices)
-        if current in devices:
-            self.device_combo.setCurrentText(current)
+        for device, label in devices:
+            self.device_combo.addItem(label, device)
+        index = self.device_combo.findData(current)
+        if index >= 0:
+            self.device_combo.setCurrentIndex(index)
+
+    def device(self) -> str:
+        """The chosen device ("cpu", "cuda:0", "mps")."""
+        return self.device_combo.currentData() or self.device_combo.currentText()
 
     # ------------------------------------------------------------------ design in
     def set_spec(self, spec, label: str | None = None) -> None:
@@ -169,7 +205,7 @@ class RunPanel(QWidget):
     def config(self):
         from explorer.bench.config import BenchConfig
 
-        return BenchConfig(device=self.device_combo.currentText(), dtype=self.dtype_combo.currentText(),
+        return BenchConfig(device=self.device(), dtype=self.dtype_combo.currentText(),
                            batch=self.batch_spin.value(), seq=self.seq_spin.value(), iters=self.iters_spin.value(),
                            warmup=self.warmup_spin.value(), mode=self.mode_combo.currentText(),
                            compile=self.compile_check.isChecked(), twin=self.twin_check.isChecked())
@@ -189,9 +225,11 @@ class RunPanel(QWidget):
         worker = BenchWorker(self._spec, self.config())
         worker.sample.connect(self.on_worker_sample)
         worker.progress.connect(self.status_label.setText)
+        worker.built.connect(self.on_worker_built)
         worker.finished.connect(self.on_worker_finished)
         worker.failed.connect(self.on_worker_failed)
         self._worker = worker
+        self._built = None
         self._thread = start_in_thread(worker, self)
         self._threads.append(self._thread)
         self.start_button.setEnabled(False)
@@ -249,38 +287,94 @@ class RunPanel(QWidget):
         self.twin_curve.setData(tx[-MAX_POINTS:], ty[-MAX_POINTS:])
         self.median_curve.setData(mx[-MAX_POINTS:], my[-MAX_POINTS:])
         self.warmup_scatter.setData(wx, wy)
+        if self._built is not None and self.segments:
+            seg = self.segments[-1]
+            live = dataclasses.replace(self._built, design=dataclasses.replace(self._built.design,
+                                                                                samples_ms=list(seg.design)))
+            if live.twin is not None:
+                live.twin = dataclasses.replace(live.twin, samples_ms=list(seg.twin))
+            self.readout.setText(self.describe(live, self.baseline))
+
+    def on_worker_built(self, info) -> None:
+        """The models exist: show torch's counts and the weights' memory before the first sample."""
+        self._built = info
+        self.readout.setText(self.describe(info, self.baseline))
 
     def on_worker_finished(self, result) -> None:
+        self._built = None
         self._redraw()
         self.last_result = result
-        self.readout.setText(self.describe(result))
+        self.readout.setText(self.describe(result, self.baseline))
         self.status_label.setText("stopped" if result.cancelled else "done")
+        self.pin_button.setEnabled(bool(result.design.samples_ms) or self.pin_button.isChecked())
         self._after_run()
         self.run_finished.emit(result)
 
+    def on_pin_toggled(self, on: bool) -> None:
+        """Pin the last run's median as the baseline (a line on the plot), or unpin it."""
+        result = self.last_result
+        if on and result is not None and result.design.samples_ms:
+            label = self.segments[-1].label if self.segments else "run"
+            self.baseline = (label, result.design.median_ms)
+            self.baseline_line.setVisible(True)       # first: a hidden label ignores new text
+            self.baseline_line.setPos(self.baseline[1])
+            self.baseline_line.label.setFormat(f"baseline {label}: {self.baseline[1]:.2f} ms")
+            self.pin_button.setText("Unpin baseline")
+        else:
+            self.baseline = None
+            self.baseline_line.setVisible(False)
+            self.pin_button.setText("Pin as baseline")
+            self.pin_button.setEnabled(result is not None and bool(result.design.samples_ms))
+        if result is not None and not self.is_running():
+            self.readout.setText(self.describe(result, self.baseline))
+
     def on_worker_failed(self, message: str) -> None:
+        self._built = None
         self.status_label.setText("failed")
         self.readout.setText(message)
         self._after_run()
         self.message.emit(message)
 
     @staticmethod
-    def describe(result) -> str:
+    def describe(result, baseline: tuple[str, float] | None = None) -> str:
+        """The readout: timing (live or final), counts checked against the analysis, memory, device."""
         d, t = result.design, result.twin
-        if not d.samples_ms:
-            return "no measured iterations (stopped during warm-up)"
-        parts = [f"median {d.median_ms:.2f} ms (p10 {d.percentile(0.1):.2f}, p90 {d.percentile(0.9):.2f})",
-                 f"{result.tokens_per_s(d):,.0f} tokens/s", f"{result.tflops(d):.3f} TFLOP/s"]
-        frac = result.peak_fraction(d)
-        if frac is not None:
-            parts.append(f"{100 * frac:.1f}% of bf16 peak")
-        if t is not None and t.samples_ms:
-            parts.append(f"twin {t.median_ms:.2f} ms, design/twin {d.median_ms / t.median_ms:.3f}")
+        lines = []
+        if d.samples_ms:
+            line = (f"design {d.median_ms:.2f} ms median (p10 {d.percentile(0.1):.2f}, p90 {d.percentile(0.9):.2f},"
+                    f" {len(d.samples_ms)} passes) · {result.tokens_per_s(d):,.0f} tokens/s · "
+                    f"{result.tflops(d):.3f} TFLOP/s")
+            frac = result.peak_fraction(d)
+            if frac is not None:
+                line += f" · {100 * frac:.1f}% of bf16 peak"
+            lines.append(line)
+            if t is not None and t.samples_ms:
+                lines.append(f"unshared twin {t.median_ms:.2f} ms median (p10 {t.percentile(0.1):.2f}, "
+                             f"p90 {t.percentile(0.9):.2f}) · design/twin {d.median_ms / t.median_ms:.3f}")
+            if baseline is not None:
+                lines.append(f"vs pinned baseline {baseline[0]} ({baseline[1]:.2f} ms): "
+                             f"{d.median_ms / baseline[1]:.3f}")
+        elif result.cancelled:
+            lines.append("no measured iterations (stopped during warm-up)")
+        else:
+            lines.append("built; timing…")
         check = "verified" if result.verified else "MISMATCH"
-        parts.append(f"built {d.params_built:,} parameters in {d.unique_tensors} tensors ({check} against "
-                     f"the analysis {result.params_analysis:,})")
-        if d.peak_memory_bytes:
-            where = "peak CUDA allocated" if result.config.device.startswith("cuda") else "resident delta"
-            parts.append(f"{where} {d.peak_memory_bytes / (1 << 20):.1f} MiB")
-        parts.append(f"{result.device_name}")
-        return "; ".join(parts)
+        counts = (f"built {d.params_built:,} parameters in {d.unique_tensors} tensors ({check} against the "
+                  f"analysis {result.params_analysis:,})")
+        if t is not None:
+            counts += f"; twin {t.params_built:,} in {t.unique_tensors} tensors"
+        lines.append(counts)
+        cuda = result.config.device.startswith("cuda")
+        where = "CUDA allocated" if cuda else "torch storages"
+        memory = f"weights ({where}): design {nbytes(d.weights_bytes)} (analysis {nbytes(result.weights_analysis)})"
+        if t is not None:
+            memory += f", twin {nbytes(t.weights_bytes)} (analysis {nbytes(result.twin_weights_analysis)})"
+        if cuda and d.activation_peak_bytes:
+            memory += f"; a pass adds up to {nbytes(d.activation_peak_bytes)}"
+            if t is not None:
+                memory += f" (twin {nbytes(t.activation_peak_bytes)})"
+        lines.append(memory)
+        c = result.config
+        lines.append(f"{result.device_name} · {c.dtype} · batch {c.batch} x seq {c.seq} · {c.mode}"
+                     f"{' · torch.compile' if c.compile else ''}")
+        return "\n".join(lines)

@@ -26,6 +26,7 @@ class BenchWorker(QObject):
 
     sample = Signal(object)         # bench.timing.Sample
     progress = Signal(str)
+    built = Signal(object)          # a copy of the BenchResult once the models exist (counts, weight memory)
     finished = Signal(object)       # bench.timing.BenchResult (cancelled=True after Stop)
     failed = Signal(str)            # one line, ready for the status bar
 
@@ -46,7 +47,8 @@ class BenchWorker(QObject):
 
             try:
                 result = run_bench(self.spec, self.config, on_sample=self.sample.emit,
-                                   should_stop=self._stop.is_set, on_progress=self.progress.emit)
+                                   should_stop=self._stop.is_set, on_progress=self.progress.emit,
+                                   on_built=self.built.emit)
             except ExplorerError as err:
                 self.failed.emit(str(err))
                 return
@@ -96,19 +98,19 @@ class SeqTimingWorker(QObject):
 
 
 class DeviceProbe(QObject):
-    """Lists devices (imports torch) in the background."""
+    """Lists devices with their names (imports torch) in the background."""
 
-    done = Signal(list)
+    done = Signal(list)             # [(device, label)]
 
     @Slot()
     def run(self) -> None:
         try:
-            from explorer.bench.timing import available_devices
+            from explorer.bench.timing import device_labels
 
-            self.done.emit(available_devices())
+            self.done.emit(device_labels())
         except Exception:  # noqa: BLE001
             log.exception("device probe failed")
-            self.done.emit(["cpu"])
+            self.done.emit([("cpu", "cpu")])
 
 
 def reserve_gui_core() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from explorer.spec.strategies import apply_scheme
 
 torch = pytest.importorskip("torch")
 
+from explorer.bench import timing  # noqa: E402
 from explorer.bench.timing import BenchConfig, bf16_peak, run_bench  # noqa: E402
 
 TINY = StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, vocab_size=50, max_positions=16),
@@ -90,13 +92,93 @@ def test_cli_bench_json_twin(capsys, tmp_path):
     assert data["twin"]["timing"]["median_ms"] > 0 and data["ratio"] > 0
 
 
+def _live_models() -> int:
+    from explorer.build.runtime import SharedStack
+
+    gc.collect()
+    return sum(type(o) is SharedStack for o in gc.get_objects())
+
+
+def test_built_report_comes_before_the_first_sample_with_counts_and_weights():
+    spec = apply_scheme(TINY, "albert")
+    events = []
+    result = run_bench(spec, BenchConfig(batch=2, seq=8, iters=2, warmup=0, twin=True),
+                       on_built=lambda info: events.append(("built", info)),
+                       on_sample=lambda s: events.append(("sample", s)))
+    assert [kind for kind, _ in events] == ["built"] + ["sample"] * 4
+    info = events[0][1]
+    assert info is not result and not info.design.samples_ms           # a copy, taken before timing
+    assert info.design.params_built == result.params_analysis and info.verified
+    assert info.twin.params_built == result.twin_params_analysis > info.design.params_built
+    # the weights' bytes measured on the built models (their distinct storages) equal the analysis
+    assert result.weights_analysis == 4 * result.params_analysis
+    assert result.design.weights_bytes == result.weights_analysis
+    assert result.twin.weights_bytes == result.twin_weights_analysis == 4 * result.twin_params_analysis
+    assert result.to_json()["memory"]["weights_analysis_bytes"] == result.weights_analysis
+
+
+def test_the_twin_count_is_checked_too(monkeypatch):
+    real = timing.unshared_twin
+    monkeypatch.setattr(timing, "unshared_twin", lambda spec: real(spec).replace(layers=real(spec).layers[:-1]))
+    result = run_bench(apply_scheme(TINY, "albert"), BenchConfig(batch=1, seq=8, iters=1, warmup=0, twin=True))
+    assert result.design.params_built == result.params_analysis
+    assert not result.verified                              # the twin built is not the twin analysed
+
+
+def test_every_model_is_released_after_a_run_a_stop_and_a_failure(monkeypatch):
+    before = _live_models()
+    run_bench(TINY, BenchConfig(batch=1, seq=8, iters=2, warmup=0, twin=True))
+    assert _live_models() == before
+    run_bench(TINY, BenchConfig(batch=1, seq=8, iters=50, warmup=0, twin=True), should_stop=lambda: True)
+    assert _live_models() == before
+    real_build = timing.build_model
+
+    def build_then_oom(spec, *args, **kwargs):
+        model = real_build(spec, *args, **kwargs)
+
+        def oom(_x):
+            raise torch.OutOfMemoryError("out of memory")
+        model.forward = oom
+        return model
+
+    monkeypatch.setattr(timing, "build_model", build_then_oom)
+    with pytest.raises(BenchError, match="out of memory on cpu running tiny at batch 1 x seq 8"):
+        run_bench(TINY, BenchConfig(batch=1, seq=8, iters=2, warmup=0, twin=True))
+    assert _live_models() == before
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_bench_releases_memory():
-    before = torch.cuda.memory_allocated()
-    result = run_bench(apply_scheme(TINY, "albert"), BenchConfig(device="cuda", dtype="bf16", iters=3, twin=True))
-    assert result.verified and result.design.peak_memory_bytes > 0
-    assert torch.cuda.memory_allocated() == before
+def test_cuda_run_measures_memory_and_hands_it_back():
+    torch.cuda.empty_cache()
+    allocated, reserved = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
+    spec = apply_scheme(TINY, "albert")
+    result = run_bench(spec, BenchConfig(device="cuda", dtype="bf16", iters=3, twin=True))
+    assert result.verified
+    # the design's weights are one block; the twin's four: measured allocations say so too
+    assert result.design.weights_bytes >= result.weights_analysis
+    assert result.twin.weights_bytes >= result.twin_weights_analysis > result.weights_analysis
+    assert result.design.activation_peak_bytes > 0 and result.twin.activation_peak_bytes > 0
+    assert torch.cuda.memory_allocated() == allocated
+    assert torch.cuda.memory_reserved() == reserved          # cached blocks returned to the device
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_out_of_memory_is_one_line_and_the_device_recovers(monkeypatch):
+    torch.cuda.empty_cache()
+    allocated = torch.cuda.memory_allocated()
+    free, _total = torch.cuda.mem_get_info()
+    monkeypatch.setattr(timing, "check_fits", lambda *_a: 0)      # let the device itself refuse
+    wide = StackSpec(settings=ModelSettings(d_model=8192, n_heads=64, d_ff=8192), name="wide",
+                     layers=(LayerSpec("b0", "block"),))
+    batch = int(free // (8192 * 4 * 4096 * 2)) + 1                 # the pass's hidden states alone exceed free memory
+    with pytest.raises(BenchError, match=f"out of memory on cuda at batch {batch} x seq 4096|out of memory on cuda "
+                                         f"running wide") as err:
+        run_bench(wide, BenchConfig(device="cuda", dtype="fp32", batch=batch, seq=4096, iters=1, warmup=0))
+    assert "\n" not in str(err.value)
+    assert torch.cuda.memory_allocated() == allocated
+    assert run_bench(apply_scheme(TINY, "albert"), BenchConfig(device="cuda", iters=1, warmup=0)).verified
 
 
 def test_cpu_thread_count_is_applied_and_restored():

@@ -306,3 +306,35 @@ def test_random_shared_designs_compute_what_their_twin_computes(spec):
             continue
         total = torch.stack([q.grad for q in copies[id(p)]]).sum(0)
         torch.testing.assert_close(p.grad, total, rtol=1e-3, atol=1e-6)
+
+
+def test_head_shared_weights_are_assembled_once_for_inference_and_follow_every_change():
+    spec = apply_scheme(small(2, embedding=False, lm_head=False), "head-sharing", heads="1:3")
+    model = build_model(spec, "cpu", seed=3)
+    q = model.runners[0].core.attention.q
+    x = torch.randn(2, 5, 16)
+    trained = model(x)["hidden"]                         # autograd on: concatenated per call, nothing kept
+    assert "_assembled_cache" not in q.__dict__
+    with torch.inference_mode():
+        first = model(x)["hidden"]
+        kept = q.__dict__["_assembled_cache"]["weight"][1]
+        second = model(x)["hidden"]
+        assert q.__dict__["_assembled_cache"]["weight"][1] is kept      # reused, not rebuilt
+    torch.testing.assert_close(first, trained.detach())
+    torch.testing.assert_close(second, first)
+    assert not kept.is_inference()                       # usable again outside inference mode
+    # training reaches the shared chunk; an in-place update of it (autograd off) is seen next pass
+    shared = next(p for p in q.weight_chunks if any(p is r for r in model.runners[1].core.attention.q.weight_chunks))
+    loss = model(x)["hidden"].square().mean()
+    loss.backward()
+    assert shared.grad is not None and shared.grad.abs().sum() > 0
+    with torch.no_grad():
+        shared.add_(torch.randn(shared.shape, generator=torch.Generator().manual_seed(0)))
+    with torch.inference_mode():
+        stepped = model(x)["hidden"]
+    assert not torch.allclose(stepped, first)
+    torch.testing.assert_close(stepped, model(x)["hidden"].detach())
+    # a new storage (a dtype move) is noticed as well
+    model.to(torch.float64)
+    with torch.inference_mode():
+        assert model(x.double())["hidden"].dtype == torch.float64

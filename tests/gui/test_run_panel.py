@@ -114,3 +114,42 @@ def test_shutdown_mid_run_joins_the_thread(qtbot):
     qtbot.waitUntil(lambda: bool(p.segments[-1].design), timeout=60_000)
     p.shutdown()
     assert not p.is_running()
+
+
+def test_readout_is_live_counts_come_first_and_a_pinned_baseline_is_compared(qtbot, panel):
+    panel.iters_spin.setValue(100_000)
+    panel.set_spec(TINY, "albert")
+    panel.start()
+    # torch's counts (checked against the analysis) show before timing statistics do
+    qtbot.waitUntil(lambda: "verified" in panel.readout.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: len(panel.segments[-1].design) >= 3, timeout=60_000)
+    qtbot.wait(200)                                        # one redraw after the third sample
+    text = panel.readout.text()
+    assert panel.is_running() and "median" in text and "passes" in text and "unshared twin" in text
+    with qtbot.waitSignal(panel.run_finished, timeout=30_000) as blocker:
+        panel.stop()
+    first = blocker.args[0]
+    assert panel.pin_button.isEnabled()
+    panel.pin_button.setChecked(True)
+    assert panel.baseline == ("albert", first.design.median_ms)
+    assert panel.baseline_line.isVisible() and panel.baseline_line.value() == first.design.median_ms
+    assert "baseline albert" in panel.baseline_line.label.toPlainText()
+    panel.iters_spin.setValue(3)
+    panel.set_spec(apply_scheme(TINY, "unshare"), "unshared")
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000) as blocker:
+        panel.start()
+    ratio = blocker.args[0].design.median_ms / first.design.median_ms
+    assert f"vs pinned baseline albert ({first.design.median_ms:.2f} ms): {ratio:.3f}" in panel.readout.text()
+    panel.pin_button.setChecked(False)
+    assert panel.baseline is None and not panel.baseline_line.isVisible()
+    assert "pinned" not in panel.readout.text()
+
+
+def test_devices_are_listed_with_their_names_and_runs_use_the_device_id(panel):
+    panel._on_probe_done([("cpu", "cpu"), ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")])
+    assert [panel.device_combo.itemText(i) for i in range(2)] == ["cpu", "cuda:0  NVIDIA H100 80GB HBM3"]
+    assert panel.config().device == "cpu"
+    panel.device_combo.setCurrentIndex(1)
+    assert panel.config().device == "cuda:0"
+    panel._on_probe_done([("cpu", "cpu"), ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")])    # a re-probe keeps it
+    assert panel.device() == "cuda:0"
