@@ -274,6 +274,10 @@ def _release(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
+class _Cancelled(Exception):
+    """Stop was asked for while a model was being built."""
+
+
 def _built(device: torch.device, build: Callable[[], torch.nn.Module]) -> tuple[torch.nn.Module, int]:
     """The model `build()` makes and the bytes its weights take: on CUDA what the allocator handed
     out while building; elsewhere the sizes of its parameters' distinct storages (the process's
@@ -292,14 +296,30 @@ def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, resul
     """Build and time, filling `result`. Every tensor lives in this frame, so it dies with it."""
     models = {}
     series = {"design": result.design}
-    progress(f"building {spec.name} on {device_name(device)}")
-    models["design"], result.design.weights_bytes = _built(
-        device, lambda: build_model(spec, device, config.dtype, config.seed))
-    if config.twin:
-        progress("building the unshared twin")
-        result.twin = series["twin"] = SeriesResult()
-        models["twin"], result.twin.weights_bytes = _built(
-            device, lambda: build_model(unshared_twin(spec), device, config.dtype, config.seed))
+
+    def layer_progress(what: str):
+        shown = [0.0]
+
+        def on_layer(i: int, n: int) -> None:
+            if should_stop():
+                raise _Cancelled
+            now = time.monotonic()
+            if i == 0 or now - shown[0] > 0.2:        # a few lines a second, however many layers
+                progress(f"building {what} on {device_name(device)}: layer {i + 1} of {n}")
+                shown[0] = now
+        return on_layer
+
+    try:
+        models["design"], result.design.weights_bytes = _built(
+            device, lambda: build_model(spec, device, config.dtype, config.seed, layer_progress(spec.name)))
+        if config.twin:
+            result.twin = series["twin"] = SeriesResult()
+            models["twin"], result.twin.weights_bytes = _built(
+                device, lambda: build_model(unshared_twin(spec), device, config.dtype, config.seed,
+                                            layer_progress("the unshared twin")))
+    except _Cancelled:
+        result.cancelled = True
+        return
     for name, model in models.items():
         params = list(model.parameters())
         series[name].params_built = sum(p.numel() for p in params)

@@ -229,14 +229,17 @@ def make_core(cfg: dict, params: dict, device, dtype) -> nn.Module:
 
 
 def assemble(name: str, d_model: int, layers: list[dict], get: Callable[[int, str], object], device,
-             dtype) -> SharedStack:
+             dtype, on_layer: Callable[[int, int], None] | None = None) -> SharedStack:
     """Build every layer, reusing one core object per whole-block group. `get(i, tensor)` gives the
-    Parameter (or Chunks) of layer i's tensor, the same object for every member of a group."""
+    Parameter (or Chunks) of layer i's tensor, the same object for every member of a group.
+    `on_layer(i, n)` is called before layer i of n is built (progress; it may raise to cancel)."""
     runners = []
     cores: dict[int, nn.Module] = {}
     rotary_dim = None
     vocab_size = 0
     for i, cfg in enumerate(layers):
+        if on_layer is not None:
+            on_layer(i, len(layers))
         d = cfg["dims"]
         group = cfg["core_group"]
         if group is not None and group in cores:

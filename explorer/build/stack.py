@@ -8,6 +8,7 @@ module object run at several depths. Build on ``meta`` to count without allocati
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -106,8 +107,10 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[dict]:
     return out
 
 
-def build_model(spec: StackSpec, device: str | torch.device = "cpu", dtype: str = "fp32", seed: int = 0) -> SharedStack:
-    """Build `spec` on `device` ('meta' to count without allocating). Raises SpecError/BuildError."""
+def build_model(spec: StackSpec, device: str | torch.device = "cpu", dtype: str = "fp32", seed: int = 0,
+                on_layer: Callable[[int, int], None] | None = None) -> SharedStack:
+    """Build `spec` on `device` ('meta' to count without allocating). Raises SpecError/BuildError.
+    `on_layer(i, n)` runs before each layer is built: progress, or an exception to cancel."""
     plan = validate(spec)
     if dtype not in TORCH_DTYPES:
         raise BuildError(f"dtype {dtype!r} cannot be built (dtypes: {', '.join(TORCH_DTYPES)})")
@@ -123,7 +126,7 @@ def build_model(spec: StackSpec, device: str | torch.device = "cpu", dtype: str 
         return store.get(ids[i], tensors[i][name])
 
     return assemble(spec.name, spec.settings.d_model, layer_configs(spec, plan), get, torch_device,
-                    TORCH_DTYPES[dtype])
+                    TORCH_DTYPES[dtype], on_layer)
 
 
 def build_twin(spec: StackSpec, device: str | torch.device = "cpu", dtype: str = "fp32", seed: int = 0) -> SharedStack:

@@ -45,17 +45,25 @@ def test_train_mode_runs_backward():
 
 
 def test_stop_cancels_within_one_iteration():
+    seen = []
+    result = run_bench(TINY, BenchConfig(batch=1, seq=8, iters=50, warmup=0), on_sample=seen.append,
+                       should_stop=lambda: len(seen) >= 3)           # Stop pressed as the third sample lands
+    assert result.cancelled
+    assert len(seen) == 3 and len(result.design.samples_ms) == 3
+
+
+def test_stop_while_building_cancels_at_the_next_layer():
     calls = []
 
     def stop():
         calls.append(1)
-        return len(calls) > 3
+        return len(calls) > 2                 # asked before layers 1 and 2 of the design, then Stop
 
-    seen = []
-    result = run_bench(TINY, BenchConfig(batch=1, seq=8, iters=50, warmup=0), on_sample=seen.append,
-                       should_stop=stop)
-    assert result.cancelled
-    assert len(seen) == 3
+    messages = []
+    result = run_bench(TINY, BenchConfig(batch=1, seq=8, twin=True), should_stop=stop, on_progress=messages.append)
+    assert result.cancelled and len(calls) == 3
+    assert result.design.params_built == 0 and result.twin is None and not result.design.samples_ms
+    assert messages == [f"building tiny on {result.device_name}: layer 1 of 5"]
 
 
 def test_too_large_is_refused_up_front_with_the_size():

@@ -153,3 +153,25 @@ def test_devices_are_listed_with_their_names_and_runs_use_the_device_id(panel):
     assert panel.config().device == "cuda:0"
     panel._on_probe_done([("cpu", "cpu"), ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")])    # a re-probe keeps it
     assert panel.device() == "cuda:0"
+
+
+@pytest.mark.gpu
+def test_a_cuda_run_from_the_panel_verifies_and_hands_memory_back(qtbot, panel):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    torch.cuda.empty_cache()
+    allocated = torch.cuda.memory_allocated()
+    qtbot.waitUntil(lambda: panel.device_combo.findData("cuda:0") >= 0, timeout=60_000)   # the probe lists it
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cuda:0"))
+    assert torch.cuda.get_device_name(0) in panel.device_combo.currentText()
+    panel.dtype_combo.setCurrentText("bf16")
+    panel.iters_spin.setValue(5)
+    panel.set_spec(TINY)
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000) as blocker:
+        panel.start()
+    result = blocker.args[0]
+    assert result.verified and result.device_name == torch.cuda.get_device_name(0)
+    assert len(panel.design_curve.getData()[1]) == 5
+    assert "weights (CUDA allocated)" in panel.readout.text() and "a pass adds up to" in panel.readout.text()
+    assert torch.cuda.memory_allocated() == allocated
