@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.model = DesignModel(spec, self)
         self.document = Document(self.model, self)
+        self._closing_after: list = []               # threads a close waits for (see closeEvent)
         self.document.path = path
         self.palette_panel = PalettePanel(self.model)
         self.stack_view = StackView(self.model)
@@ -259,11 +260,26 @@ class MainWindow(QMainWindow):
             self.graph_view.on_model_changed()
 
     def closeEvent(self, event) -> None:
-        if self.document.maybe_save():
-            self.document.discard_autosave()
-            if self.run_panel is not None:
-                self.run_panel.shutdown()
-            self.insight.sweeps.shutdown()
-            event.accept()
-        else:
+        if self._closing_after:                       # a pass was still running when the user closed
+            self._closing_after = [t for t in self._closing_after if t.isRunning()]
+            if self._closing_after:
+                event.ignore()
+            else:
+                event.accept()
+            return
+        if not self.document.maybe_save():
             event.ignore()
+            return
+        self.document.discard_autosave()
+        running = (self.run_panel.shutdown() if self.run_panel is not None else []) + self.insight.sweeps.shutdown()
+        if running:
+            # Stop was sent, but torch cannot be interrupted inside a pass: close when it ends,
+            # rather than destroy a running thread (which would abort the process)
+            self._closing_after = running
+            self.centralWidget().setEnabled(False)
+            self.show_message("Closing when the pass in progress ends (Stop was sent)")
+            for thread in running:
+                thread.finished.connect(self.close)
+            event.ignore()
+            return
+        event.accept()

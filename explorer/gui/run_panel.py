@@ -230,6 +230,9 @@ class RunPanel(QWidget):
         worker.failed.connect(self.on_worker_failed)
         self._worker = worker
         self._built = None
+        for done in [t for t in self._threads if not t.isRunning()]:     # threads of earlier runs
+            self._threads.remove(done)
+            done.deleteLater()
         self._thread = start_in_thread(worker, self)
         self._threads.append(self._thread)
         self.start_button.setEnabled(False)
@@ -241,16 +244,21 @@ class RunPanel(QWidget):
             self._worker.stop()
             self.status_label.setText("stopping after this iteration")
 
-    def shutdown(self, timeout_ms: int = 30000) -> None:
-        """Cancel any run and wait for the threads (window closing)."""
+    def shutdown(self, timeout_ms: int = 2000) -> list[QThread]:
+        """Cancel any run and wait up to `timeout_ms` for the threads (window closing). Returns
+        those still running: a pass in progress ends before its thread can (see MainWindow)."""
         self._live_timer.stop()
         self.stop()
         self._restart_after = False
+        running = []
         for thread in self._threads + [self._probe_thread]:
             if thread is not None and thread.isRunning():
                 thread.quit()
-                thread.wait(timeout_ms)
-        self._worker = None
+                if not thread.wait(timeout_ms):
+                    running.append(thread)
+        if not running:
+            self._worker = None
+        return running
 
     # ------------------------------------------------------------------ samples in
     def on_worker_sample(self, sample) -> None:

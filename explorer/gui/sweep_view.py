@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
@@ -224,12 +224,16 @@ class SweepView(QWidget):
         self.measure_button.setText("Measure time")
         self.timing_finished.emit()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 2000) -> list[QThread]:
+        """Stop a timing sweep; returns its thread if a pass still holds it after `timeout_ms`."""
         if self._timing_worker is not None:
             self._timing_worker.stop()
-        if self._timing_thread is not None and self._timing_thread.isRunning():
-            self._timing_thread.quit()
-            self._timing_thread.wait(30000)
+        thread = self._timing_thread
+        if thread is not None and thread.isRunning():
+            thread.quit()
+            if not thread.wait(timeout_ms):
+                return [thread]
+        return []
 
     def refresh_depth(self) -> None:
         depths = sweeps.parse_int_list(self.depth_edit.text(), "depths")

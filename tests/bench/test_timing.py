@@ -133,23 +133,13 @@ def test_the_twin_count_is_checked_too(monkeypatch):
     assert not result.verified                              # the twin built is not the twin analysed
 
 
-def test_every_model_is_released_after_a_run_a_stop_and_a_failure(monkeypatch):
+def test_every_model_is_released_after_a_run_a_stop_and_a_failure(request):
     before = _live_models()
     run_bench(TINY, BenchConfig(batch=1, seq=8, iters=2, warmup=0, twin=True))
     assert _live_models() == before
     run_bench(TINY, BenchConfig(batch=1, seq=8, iters=50, warmup=0, twin=True), should_stop=lambda: True)
     assert _live_models() == before
-    real_build = timing.build_model
-
-    def build_then_oom(spec, *args, **kwargs):
-        model = real_build(spec, *args, **kwargs)
-
-        def oom(_x):
-            raise torch.OutOfMemoryError("out of memory")
-        model.forward = oom
-        return model
-
-    monkeypatch.setattr(timing, "build_model", build_then_oom)
+    request.getfixturevalue("forward_runs_out_of_memory")
     with pytest.raises(BenchError, match="out of memory on cpu running tiny at batch 1 x seq 8"):
         run_bench(TINY, BenchConfig(batch=1, seq=8, iters=2, warmup=0, twin=True))
     assert _live_models() == before

@@ -55,22 +55,11 @@ def test_unexpected_exception_in_the_worker(qtbot, panel, monkeypatch):
     assert run_ok(qtbot, panel).verified                   # the panel still works
 
 
-def test_out_of_memory_during_the_run(qtbot, panel, monkeypatch):
-    real_build = timing.build_model
-
-    def build_then_oom(spec, *args, **kwargs):
-        model = real_build(spec, *args, **kwargs)
-
-        def oom(_x):
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        model.forward = oom
-        return model
-
-    monkeypatch.setattr(timing, "build_model", build_then_oom)
+def test_out_of_memory_during_the_run(qtbot, panel, forward_runs_out_of_memory):
     panel.set_spec(TINY)
     message = run_and_wait_message(qtbot, panel)
     assert message.startswith("out of memory on cpu running tiny at batch 2 x seq 8") and "\n" not in message
-    monkeypatch.undo()
+    forward_runs_out_of_memory.undo()
     assert run_ok(qtbot, panel).verified
 
 
@@ -104,4 +93,45 @@ def test_window_closed_mid_run_exits_cleanly(qtbot, tmp_path):
     qtbot.waitUntil(lambda: bool(panel.segments[-1].design), timeout=60_000)
     assert window.close()
     assert not panel.is_running()
+    assert all(not t.isRunning() for t in panel._threads)
+
+
+def test_window_closed_during_a_long_pass_closes_when_the_pass_ends(qtbot, tmp_path, monkeypatch):
+    """A pass cannot be interrupted: the window stays (disabled, saying why) until it ends,
+    then closes by itself; no thread is destroyed while running."""
+    import threading
+
+    from explorer.gui.main_window import MainWindow
+
+    release = threading.Event()
+    real_build = timing.build_model
+
+    def build_slow(spec, *args, **kwargs):
+        model = real_build(spec, *args, **kwargs)
+        forward = model.forward
+
+        def slow(x):
+            release.wait(30)                      # a pass that lasts until the test lets it end
+            return forward(x)
+        model.forward = slow
+        return model
+
+    monkeypatch.setattr(timing, "build_model", build_slow)
+    window = MainWindow(TINY)
+    window.document.ask_save = lambda: "discard"
+    window.document.autosave_file = tmp_path / "autosave.yaml"
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.ensure_run_panel()
+    panel.iters_spin.setValue(100_000)
+    panel.seq_spin.setValue(8)
+    panel.start()
+    qtbot.waitUntil(lambda: "iteration" in panel.status_label.text() or "building" in panel.status_label.text(),
+                    timeout=60_000)
+    qtbot.wait(300)                               # inside the first (endless) pass now
+    assert not window.close()                     # refused for now: the pass holds its thread
+    assert window.isVisible() and not window.centralWidget().isEnabled()
+    assert "Closing when the pass in progress ends" in window.statusBar().currentMessage()
+    release.set()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     assert all(not t.isRunning() for t in panel._threads)
