@@ -278,6 +278,9 @@ def cmd_bench(args) -> int:
         print(f"{name:16}{s.median_ms:>12.3f}{s.percentile(0.1):>10.3f}{s.percentile(0.9):>10.3f}"
               f"{result.tokens_per_s(s):>14,.0f}{result.tflops(s):>10.3f}{s.params_built:>16,}"
               f"{nbytes(s.weights_bytes):>12}" + (f"{nbytes(s.activation_peak_bytes):>12}" if cuda else ""))
+    if result.resident_peak_delta_bytes is not None:
+        print(f"process resident peak +{nbytes(result.resident_peak_delta_bytes)} over the run "
+              f"(models, inputs and passes{', both series' if result.twin else ''})")
     frac = result.peak_fraction(result.design)
     if frac is not None:
         print(f"design at {100 * frac:.1f}% of this GPU's dense bf16 peak")

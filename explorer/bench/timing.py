@@ -76,6 +76,7 @@ class BenchResult:
     twin: SeriesResult | None = None
     cancelled: bool = False
     weights_analysis: int = 0          # bytes of the design's weights by the analysis
+    resident_peak_delta_bytes: int | None = None   # the process's peak resident growth over the run (Linux)
     twin_params_analysis: int = 0
     twin_weights_analysis: int = 0
 
@@ -111,7 +112,8 @@ class BenchResult:
             "timing": series(self.design),
             "params": {"built": self.design.params_built, "analysis": self.params_analysis,
                        "verified": self.verified, "unique_tensors": self.design.unique_tensors},
-            "memory": {"weights_analysis_bytes": self.weights_analysis},
+            "memory": {"weights_analysis_bytes": self.weights_analysis,
+                       "resident_peak_delta_bytes": self.resident_peak_delta_bytes},
         }
         frac = self.peak_fraction(self.design)
         if frac is not None:
@@ -241,6 +243,8 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
                          twin_params_analysis=report.twin_params.unique,
                          twin_weights_analysis=report.twin_memory.weights)
     error = None
+    resident_before = _rss_bytes()
+    _reset_peak_rss()
     try:
         _timed_run(spec, config, device, result, on_sample, should_stop, on_progress or (lambda _msg: None),
                    on_built)
@@ -263,7 +267,40 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
     if error is not None:
         _release(device)      # the handled exception (and the tensors its traceback held) is gone now
         raise BenchError(error)
+    peak = _peak_rss_bytes() if device.type != "cuda" else None     # host memory says little about a GPU run
+    if peak is not None and resident_before:
+        result.resident_peak_delta_bytes = max(0, peak - resident_before)
     return result
+
+
+def _rss_bytes() -> int:
+    """The process's resident memory now (Linux), else 0."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _reset_peak_rss() -> None:
+    """Start the kernel's resident high-water mark afresh (Linux 4.0+); elsewhere a no-op."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_bytes() -> int | None:
+    """The process's resident high-water mark since the last reset (Linux), else None."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _release(device: torch.device) -> None:

@@ -381,6 +381,8 @@ class RunPanel(QWidget):
             memory += f"; a pass adds up to {nbytes(d.activation_peak_bytes)}"
             if t is not None:
                 memory += f" (twin {nbytes(t.activation_peak_bytes)})"
+        if result.resident_peak_delta_bytes is not None:
+            memory += f"; process resident peak +{nbytes(result.resident_peak_delta_bytes)} over the run"
         lines.append(memory)
         c = result.config
         lines.append(f"{result.device_name} · {c.dtype} · batch {c.batch} x seq {c.seq} · {c.mode}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 
 import pytest
 
@@ -123,6 +124,8 @@ def test_built_report_comes_before_the_first_sample_with_counts_and_weights():
     assert result.design.weights_bytes == result.weights_analysis
     assert result.twin.weights_bytes == result.twin_weights_analysis == 4 * result.twin_params_analysis
     assert result.to_json()["memory"]["weights_analysis_bytes"] == result.weights_analysis
+    if sys.platform.startswith("linux"):                # the kernel's resident high-water mark, reset per run
+        assert isinstance(result.resident_peak_delta_bytes, int) and result.resident_peak_delta_bytes >= 0
 
 
 def test_the_twin_count_is_checked_too(monkeypatch):
