@@ -44,13 +44,14 @@ def _working_set(d: LayerDims, n: int, batch: int) -> tuple[int, int]:
         attn = ffn = 0
         saved = 0
         if k in ("block", "attention"):
-            kv = 0 if d.kv_from else 2 * d.kv_width
+            kv = 0 if d.kv_from else 2 * d.kv_width    # a layer reusing K/V holds the source's tensors
             attn = n * (3 * w + 2 * d.q_width + kv)
-            saved += n * (2 * w + 2 * d.q_width + 2 * d.kv_width) + batch * d.n_heads * (n // max(batch, 1))
+            saved += n * (2 * w + 2 * d.q_width + kv) + batch * d.n_heads * (n // max(batch, 1))
         if k in ("block", "ffn"):
             hidden = d.d_ff * (3 if d.gated else 2)
             ffn = n * (3 * w + hidden)
-            saved += n * (2 * w + hidden)
+            # kept for backward: up (and gate) outputs, the activation, and for a gated FFN their product
+            saved += n * (2 * w + d.d_ff * (4 if d.gated else 2))
         return max(attn, ffn), saved
     if k == "lm_head":
         width = d.embedding_size if d.transform else w
