@@ -44,7 +44,7 @@ def main() -> None:
             report = analyze(spec, 8, 2048)
             first = (time.perf_counter() - t0) * 1e3
             # a GUI edit: a new spec object each time (caches keyed by layer objects stay warm)
-            med = time_ms(lambda: analyze(spec.replace(name=spec.name + "'"), 8, 2048))
+            med = time_ms(lambda spec=spec: analyze(spec.replace(name=spec.name + "'"), 8, 2048))
             print(f"{spec.name:14}{scheme:12}{report.params.unique:>20,}{first:>10.2f}{med:>11.2f}")
 
 

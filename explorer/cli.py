@@ -354,8 +354,8 @@ def cmd_plan(args) -> int:
                            "optimizer": r.optimizer, "activations": r.activations, "total": r.total,
                            "fits": r.fits(args.gpu_gib)} for r in rows], indent=2))
         return 0
-    print(f"{spec.name}: {_count(args.gpus, 'GPU')} of {args.gpu_gib:g} GiB, micro-batch {args.micro_batch} x seq {args.seq}, "
-          f"{args.dtype}")
+    print(f"{spec.name}: {_count(args.gpus, 'GPU')} of {args.gpu_gib:g} GiB, "
+          f"micro-batch {args.micro_batch} x seq {args.seq}, {args.dtype}")
     print(f"{'setup':30}{'weights':>10}{'grads':>10}{'optim':>10}{'activ':>10}{'total GiB':>11}  fits")
     for r in rows:
         print(f"{r.setup.label:30}{r.weights / GIB:>10.2f}{r.gradients / GIB:>10.2f}{r.optimizer / GIB:>10.2f}"
@@ -424,8 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
             return _run_gui(argv)
         args = _parser().parse_args(argv)
-        handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "import-hf": cmd_import_hf, "bench": cmd_bench,
-                   "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
+        handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "import-hf": cmd_import_hf,
+                   "bench": cmd_bench, "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
                    "schemes": cmd_schemes, "presets": cmd_presets}[args.command]
         return handler(args)
     except ExplorerError as err:

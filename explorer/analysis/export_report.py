@@ -13,7 +13,8 @@ COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
 def report_rows(report: Report) -> list[tuple[str, int, int]]:
     """(metric, design, unshared twin) rows, exact integers."""
     p, f, tf, m, tm = report.params, report.flops, report.twin_flops, report.memory, report.twin_memory
-    rows = [("params.unique", p.unique, p.unshared), ("params.unique_tensors", p.unique_tensors, report.twin_params.unique_tensors),
+    rows = [("params.unique", p.unique, p.unshared),
+            ("params.unique_tensors", p.unique_tensors, report.twin_params.unique_tensors),
             ("flops.forward", f.forward, tf.forward)]
     rows += [(f"flops.{c}", f.by_component[c], tf.by_component[c]) for c in COMPONENTS]
     rows += [("memory.weights", m.weights, tm.weights), ("memory.kv_cache", m.kv_cache, tm.kv_cache),

@@ -110,7 +110,8 @@ def export_source(spec: StackSpec) -> str:
             tensors[(i, t.name)] = entry
     header = (f'"""{spec.name}: {spec.description}\n\nExported by Sharing Explorer {__version__}; needs only torch.\n'
               f'{params.unique:,} unique parameters ({params.unshared:,} in the unshared twin), '
-              f'{len(plan.groups)} sharing group{"" if len(plan.groups) == 1 else "s"}.\nbuild_model() returns the design with its sharing; run this '
+              f'{len(plan.groups)} sharing group{"" if len(plan.groups) == 1 else "s"}.\n'
+              f'build_model() returns the design with its sharing; run this '
               f'file to check the count.\n"""\n\nfrom __future__ import annotations\n\n')
     tables = (f"\n\n# ---------------------------------------------------------------- tables\n\n"
               f"NAME = {spec.name!r}\nD_MODEL = {spec.settings.d_model}\nUNIQUE_PARAMS = {params.unique}\n"

@@ -41,7 +41,8 @@ from explorer.spec.model import (
 
 CHOICES = {"activation": ACTIVATIONS, "norm": NORMS, "norm_position": NORM_POSITIONS, "positional": POSITIONALS,
            "task": HEAD_TASKS}
-BOOLS = {"bias", "attention_bias", "ffn_bias", "o_bias", "causal", "halting", "timestep_signal", "embedding_norm", "transform"}
+BOOLS = {"bias", "attention_bias", "ffn_bias", "o_bias", "causal", "halting", "timestep_signal", "embedding_norm",
+         "transform"}
 SPIN_INTS = {"d_model", "n_heads", "vocab_size", "max_positions", "type_vocab_size", "lora_rank", "low_rank",
              "kernel_size", "groups", "n_outputs"}
 TIPS = {

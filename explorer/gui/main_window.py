@@ -103,7 +103,8 @@ class MainWindow(QMainWindow):
         if report is None:
             self.status_label.setText(f"{len(spec.layers)} layers · invalid")
             return
-        self.status_label.setText(f"{fmt.plural(len(spec.layers), 'layer')} · {fmt.plural(len(spec.groups), 'group')} · "
+        self.status_label.setText(f"{fmt.plural(len(spec.layers), 'layer')} · "
+                                  f"{fmt.plural(len(spec.groups), 'group')} · "
                                   f"{report.params.unique:,} params · {report.params.saving_factor:.2f}× saving")
 
     # ------------------------------------------------------------------ actions

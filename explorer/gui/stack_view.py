@@ -286,7 +286,7 @@ class StackView(QGraphicsView):
         if layer_id not in self.model.selected_layers:
             self.model.select_layers((layer_id,))
         menu = QMenu(self)
-        for text, action in self.context_actions:
+        for _text, action in self.context_actions:
             if action is None:
                 menu.addSeparator()
             else:

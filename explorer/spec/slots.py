@@ -67,7 +67,8 @@ def _norm(prefix: str, kind: str, width: int, component: str) -> list[TensorSpec
     return out
 
 
-def block_linears(d: LayerDims, with_attention: bool = True, with_ffn: bool = True) -> list[tuple[str, int, int, bool, str]]:
+def block_linears(d: LayerDims, with_attention: bool = True,
+                  with_ffn: bool = True) -> list[tuple[str, int, int, bool, str]]:
     """(path, out, in, bias, component) of every linear map of a block, in forward order."""
     out: list[tuple[str, int, int, bool, str]] = []
     if with_attention:
@@ -238,7 +239,8 @@ def _head_pieces(d: LayerDims, lo: int, hi: int) -> tuple[tuple[str, Piece], ...
         raise SlotError(f"head range [{lo}:{hi}] is outside 0..{d.n_heads}")
     group = d.n_heads // d.n_kv_heads if d.n_kv_heads else 0
     if d.n_kv_heads != d.n_heads and d.kv_from is None and (lo % group or hi % group):
-        raise SlotError(f"head range [{lo}:{hi}] must align with K/V groups of {group} heads (n_kv_heads={d.n_kv_heads})")
+        raise SlotError(f"head range [{lo}:{hi}] must align with K/V groups of {group} heads "
+                        f"(n_kv_heads={d.n_kv_heads})")
     hd = d.head_dim
     names = {t.name for t in tensors_of(d)}
     out: list[tuple[str, Piece]] = []

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from explorer.errors import SpecError
-from explorer.spec.model import LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, LayerSpec, Member, SharingGroup, StackSpec, dims
+from explorer.spec.model import (LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, LayerSpec, Member, SharingGroup,
+                                 StackSpec, dims)
 from explorer.spec.slots import SlotError, pieces_overlap, slot_pieces
 from explorer.spec.validate import check_value
 

@@ -50,8 +50,8 @@ def test_unsupported_and_broken_configs_are_one_line(tmp_path):
     for name, text in cases.items():
         path = tmp_path / name
         path.write_text(text)
-        proc = subprocess.run([sys.executable, "-m", "explorer", "import-hf", str(path), "-o", str(tmp_path / "o.yaml")],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([sys.executable, "-m", "explorer", "import-hf", str(path), "-o",
+                               str(tmp_path / "o.yaml")], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, (name, proc.stderr)
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and name in proc.stderr
     assert not (tmp_path / "o.yaml").exists()

@@ -50,7 +50,8 @@ def pytest_terminal_summary(terminalreporter):
     for family, s in sorted(STATS.items()):
         terminalreporter.write_line(
             f"{family:12} cases {s['cases']:6}  loaded {s['ok']:6}  SpecError {s['errors']:6}  "
-            f"failures {s['failures']:3}  total {s['total_s']:6.1f} s  >1s {s['over_1s']:3}  worst {s['worst_s'] * 1000:8.1f} ms ({s['worst_case']})")
+            f"failures {s['failures']:3}  total {s['total_s']:6.1f} s  >1s {s['over_1s']:3}  "
+            f"worst {s['worst_s'] * 1000:8.1f} ms ({s['worst_case']})")
     out = os.environ.get("FUZZ_STATS_FILE")
     if out:
         with open(out, "w", encoding="utf-8") as fh:

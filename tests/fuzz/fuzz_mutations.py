@@ -199,7 +199,8 @@ def anchors(data, rnd):
         return data.replace(b"stack:", b"stack: &s", 1) + b"\nextra: *s\n"
     if kind == 1:         # billion laughs
         bomb = b"a: &a [x, x, x, x, x, x, x, x, x]\n" + b"".join(
-            b"%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n" % ((bytes([98 + i]),) * 2 + (bytes([97 + i]),) * 9)
+            b"%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n"
+            % ((bytes([98 + i]),) * 2 + (bytes([97 + i]),) * 9)
             for i in range(8))
         return bomb + data
     return data + b"\n<<: *undefined\n"

@@ -65,8 +65,8 @@ def random_edit(window, rng: random.Random) -> None:
         if blocks:
             key, values = rng.choice(FIELDS)
             lid = rng.choice(blocks)
-            model.edit(commands.SetField, f"Set {key}", lambda s: edits.set_layer_field(s, lid, key, rng.choice(values)),
-                       target=(lid, key))
+            model.edit(commands.SetField, f"Set {key}",
+                       lambda s: edits.set_layer_field(s, lid, key, rng.choice(values)), target=(lid, key))
     elif action == 6 and len(ids) > 4:                              # Delete
         model.select_layers((rng.choice(ids[1:]),))
         window.delete_selected()

@@ -25,7 +25,8 @@ def test_undo_to_start_and_redo_forward(make_window, qtbot):
     step(view.accept_drop(window.palette_panel.kinds.mimeData([window.palette_panel.kinds.item(1)]),
                           view.target_at(view.gap_point(2), window.palette_panel.kinds.mimeData(
                               [window.palette_panel.kinds.item(1)]))))
-    step(view.accept_drop(view.drag_payload("block3", None), view.target_at(view.gap_point(9), view.drag_payload("block3", None))))
+    payload = view.drag_payload("block3", None)
+    step(view.accept_drop(payload, view.target_at(view.gap_point(9), payload)))
     model.select_layers(("block5", "block6"))
     step(tree.accept_drop(view.drag_payload("block5", "ffn"), None))
     step(window.groups_panel.rename(model.spec.groups[-1].name, "my-ffn"))
