@@ -78,7 +78,8 @@ def test_stop_during_the_build_cancels_before_timing(qtbot, panel, monkeypatch):
     assert result.cancelled and not result.design.samples_ms and not panel.segments[-1].design
 
 
-def test_window_closed_mid_run_exits_cleanly(qtbot, tmp_path):
+def window_timing_endlessly(qtbot, tmp_path):
+    """A shown main window on TINY whose timing run has started (100,000 iterations)."""
     from explorer.gui.main_window import MainWindow
 
     window = MainWindow(TINY)
@@ -90,6 +91,11 @@ def test_window_closed_mid_run_exits_cleanly(qtbot, tmp_path):
     panel.iters_spin.setValue(100_000)
     panel.seq_spin.setValue(8)
     panel.start()
+    return window, panel
+
+
+def test_window_closed_mid_run_exits_cleanly(qtbot, tmp_path):
+    window, panel = window_timing_endlessly(qtbot, tmp_path)
     qtbot.waitUntil(lambda: bool(panel.segments[-1].design), timeout=60_000)
     assert window.close()
     assert not panel.is_running()
@@ -100,8 +106,6 @@ def test_window_closed_during_a_long_pass_closes_when_the_pass_ends(qtbot, tmp_p
     """A pass cannot be interrupted: the window stays (disabled, saying why) until it ends,
     then closes by itself; no thread is destroyed while running."""
     import threading
-
-    from explorer.gui.main_window import MainWindow
 
     release = threading.Event()
     real_build = timing.build_model
@@ -117,15 +121,7 @@ def test_window_closed_during_a_long_pass_closes_when_the_pass_ends(qtbot, tmp_p
         return model
 
     monkeypatch.setattr(timing, "build_model", build_slow)
-    window = MainWindow(TINY)
-    window.document.ask_save = lambda: "discard"
-    window.document.autosave_file = tmp_path / "autosave.yaml"
-    qtbot.addWidget(window)
-    window.show()
-    panel = window.ensure_run_panel()
-    panel.iters_spin.setValue(100_000)
-    panel.seq_spin.setValue(8)
-    panel.start()
+    window, panel = window_timing_endlessly(qtbot, tmp_path)
     qtbot.waitUntil(lambda: "iteration" in panel.status_label.text() or "building" in panel.status_label.text(),
                     timeout=60_000)
     qtbot.wait(300)                               # inside the first (endless) pass now
