@@ -38,7 +38,8 @@ def _assembled(module: nn.Module, name: str) -> torch.Tensor:
     """A chunked weight as one tensor. With autograd off (inference) the result is kept and
     reused until a chunk changes (a new storage, or an in-place update bumping its version),
     so a forward pass pays one matmul per weight, as a dense layer does; with autograd on it
-    is concatenated each call, so gradients reach the shared chunks."""
+    is concatenated each call, so gradients reach the shared chunks. The kept copy costs the
+    memory of the assembled weight (what a deployment that materialises it would hold)."""
     parts = list(getattr(module, f"{name}_chunks"))
     axis = getattr(module, f"{name}_axis")
     if torch.is_grad_enabled() or torch.compiler.is_compiling():
