@@ -35,7 +35,7 @@ def _load(path: str):
     from explorer.spec import yaml_io
 
     resolved = resolve(path)
-    if resolved == path and not Path(path).exists() and Path(path).parent == Path("."):
+    if not Path(resolved).exists() and Path(path).parent == Path("."):     # a bare name, neither file nor preset
         raise SpecError("no such file, and no bundled preset of that name (`explorer presets` lists them)",
                         source=path)
     return yaml_io.load(resolved)

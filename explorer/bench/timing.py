@@ -263,9 +263,10 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
     finally:
         if torch.get_num_threads() != threads_before:
             torch.set_num_threads(threads_before)
-        _release(device)      # the run's frames are gone (or held by a traceback only while re-raising)
+        # the run's frame is gone; a handled error's traceback too (an except clause clears it
+        # before finally runs), so its tensors are free here; only a re-raised error still holds them
+        _release(device)
     if error is not None:
-        _release(device)      # the handled exception (and the tensors its traceback held) is gone now
         raise BenchError(error)
     peak = _peak_rss_bytes() if device.type != "cuda" else None     # host memory says little about a GPU run
     if peak is not None and resident_before:
@@ -335,15 +336,16 @@ def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, resul
     series = {"design": result.design}
 
     def layer_progress(what: str):
-        shown = [0.0]
+        shown = 0.0
 
         def on_layer(i: int, n: int) -> None:
+            nonlocal shown
             if should_stop():
                 raise _Cancelled
             now = time.monotonic()
-            if i == 0 or now - shown[0] > 0.2:        # a few lines a second, however many layers
+            if i == 0 or now - shown > 0.2:           # a few lines a second, however many layers
                 progress(f"building {what} on {device_name(device)}: layer {i + 1} of {n}")
-                shown[0] = now
+                shown = now
         return on_layer
 
     try:

@@ -14,26 +14,11 @@ from dataclasses import dataclass, field
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QThread, QTimer, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from explorer.fmt import nbytes
-from explorer.gui.workers import (
-    BenchWorker,
-    DeviceProbe,
-    reserve_gui_core,
-    start_in_thread,
-)
+from explorer.gui.workers import BenchWorker, DeviceProbe, reserve_gui_core, start_in_thread
 
 DESIGN_PEN = pg.mkPen("#4e79a7", width=2)
 TWIN_PEN = pg.mkPen("#e15759", width=2)
