@@ -21,80 +21,82 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-class BenchWorker(QObject):
+class _TimingWorker(QObject):
+    """Runs `work()` in its QThread. stop() (from any thread) is seen at the work's next check;
+    an ExplorerError reaches `failed` as its own line, anything else as `{failure}: Type: text`."""
+
+    failed = Signal(str)            # one line, ready for the status bar
+    failure = "work failed"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def work(self) -> None:
+        raise NotImplementedError
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from explorer.errors import ExplorerError
+
+            try:
+                self.work()
+            except ExplorerError as err:
+                self.failed.emit(str(err))
+        except Exception as err:  # noqa: BLE001 - a worker must never die silently
+            log.exception(self.failure)
+            self.failed.emit(f"{self.failure}: {_one_line(err)}")
+
+
+class BenchWorker(_TimingWorker):
     """Builds and times one design (and its twin). Stop() is honoured between iterations."""
 
     sample = Signal(object)         # bench.timing.Sample
     progress = Signal(str)
     built = Signal(object)          # a copy of the BenchResult once the models exist (counts, weight memory)
     finished = Signal(object)       # bench.timing.BenchResult (cancelled=True after Stop)
-    failed = Signal(str)            # one line, ready for the status bar
+    failure = "timing run failed"
 
     def __init__(self, spec, config) -> None:
         super().__init__()
         self.spec = spec
         self.config = config
-        self._stop = threading.Event()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def work(self) -> None:
+        from explorer.bench.timing import run_bench
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            from explorer.bench.timing import run_bench
-            from explorer.errors import ExplorerError
-
-            try:
-                result = run_bench(self.spec, self.config, on_sample=self.sample.emit,
-                                   should_stop=self._stop.is_set, on_progress=self.progress.emit,
-                                   on_built=self.built.emit)
-            except ExplorerError as err:
-                self.failed.emit(str(err))
-                return
-            self.finished.emit(result)
-        except Exception as err:  # noqa: BLE001 - a worker must never die silently
-            log.exception("timing run failed")
-            self.failed.emit(f"timing run failed: {_one_line(err)}")
+        self.finished.emit(run_bench(self.spec, self.config, on_sample=self.sample.emit,
+                                     should_stop=self._stop.is_set, on_progress=self.progress.emit,
+                                     on_built=self.built.emit))
 
 
-class SeqTimingWorker(QObject):
+class SeqTimingWorker(_TimingWorker):
     """Times the design at each sequence length (median of a few passes per point)."""
 
     point = Signal(int, float)      # seq, median ms
     finished = Signal()
-    failed = Signal(str)
+    failure = "timing failed"
 
     def __init__(self, spec, seqs: list[int], device: str, iters: int = 5) -> None:
         super().__init__()
         self.spec, self.seqs, self.device, self.iters = spec, seqs, device, iters
-        self._stop = threading.Event()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def work(self) -> None:
+        from explorer.bench.config import BenchConfig
+        from explorer.bench.timing import run_bench
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            from explorer.bench.config import BenchConfig
-            from explorer.bench.timing import run_bench
-            from explorer.errors import ExplorerError
-
-            for n in self.seqs:
-                if self._stop.is_set():
-                    break
-                config = BenchConfig(device=self.device, seq=n, iters=self.iters, warmup=1)
-                try:
-                    result = run_bench(self.spec, config, should_stop=self._stop.is_set)
-                except ExplorerError as err:
-                    self.failed.emit(str(err))
-                    return
-                if result.design.samples_ms:
-                    self.point.emit(n, result.design.median_ms)
-            self.finished.emit()
-        except Exception as err:  # noqa: BLE001
-            log.exception("sequence timing failed")
-            self.failed.emit(f"timing failed: {_one_line(err)}")
+        for n in self.seqs:
+            if self._stop.is_set():
+                break
+            result = run_bench(self.spec, BenchConfig(device=self.device, seq=n, iters=self.iters, warmup=1),
+                               should_stop=self._stop.is_set)
+            if result.design.samples_ms:
+                self.point.emit(n, result.design.median_ms)
+        self.finished.emit()
 
 
 class DeviceProbe(QObject):
