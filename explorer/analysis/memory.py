@@ -64,15 +64,20 @@ def _working_set(d: LayerDims, n: int, batch: int) -> tuple[int, int]:
     return n * 3 * w, n * 2 * w
 
 
+def _per_layer(spec: StackSpec, batch: int, seq: int):
+    """(layer, dims, peak live elements, elements saved for backward) of each layer."""
+    for layer in spec.layers:
+        d = dims(layer, spec.settings)
+        yield (layer, d, *_working_set(d, batch * seq, batch))
+
+
 def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, dtype: str = "fp32") -> MemoryEstimate:
     b = DTYPE_BYTES[dtype]
     n = batch * seq
     peak = 0
     saved = 0
     kv_cache = 0
-    for layer in spec.layers:
-        d = dims(layer, spec.settings)
-        live, keep = _working_set(d, n, batch)
+    for layer, d, live, keep in _per_layer(spec, batch, seq):
         peak = max(peak, live)
         saved += keep
         if layer.kind in ("block", "attention") and d.causal and d.kv_from is None:
@@ -100,9 +105,7 @@ def training_activation_elements(spec: StackSpec, batch: int, seq: int, checkpoi
     total = 0
     largest = 0
     inputs = 0
-    for layer in spec.layers:
-        d = dims(layer, spec.settings)
-        _live, keep = _working_set(d, n, batch)
+    for _layer, d, _live, keep in _per_layer(spec, batch, seq):
         total += keep
         largest = max(largest, keep)
         inputs += n * d.d_model
