@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from explorer.analysis.planner import GIB, plan_grid
 from explorer.errors import ExplorerError
+from explorer.gui.lazy_view import LazyView
 
 FITS = QColor(89, 161, 79, 60)
 DOES_NOT_FIT = QColor(225, 87, 89, 50)
 
 
-class PlannerView(QWidget):
-    message = Signal(str)
-
+class PlannerView(LazyView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._spec = None
         self.gpus_spin = QSpinBox(minimum=1, maximum=65536, value=8, toolTip="GPUs in the job")
         self.micro_spin = QSpinBox(minimum=1, maximum=65536, value=1, toolTip="Micro-batch per data-parallel rank")
         self.seq_spin = QSpinBox(minimum=1, maximum=1 << 20, value=2048, toolTip="Sequence length")
@@ -48,15 +46,6 @@ class PlannerView(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
-
-    def set_spec(self, spec) -> None:
-        self._spec = spec
-        if self.isVisible():          # hidden tabs refresh when shown: edits stay fast
-            self.refresh()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.refresh()
 
     def refresh(self) -> None:
         if self._spec is None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
 
 from explorer.analysis import sweeps
 from explorer.errors import ExplorerError
+from explorer.gui.lazy_view import LazyView
 from explorer.gui.plot_export import save_plot_dialog
 
 COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"]
@@ -29,16 +30,14 @@ def _log2_ticks(values: list[int]) -> list[tuple[float, str]]:
     return [(math.log2(v), f"{v:,}") for v in values]
 
 
-class SweepView(QWidget):
+class SweepView(LazyView):
     """Three sweeps of the current design; `apply_requested(spec)` when a frontier point is clicked."""
 
     apply_requested = Signal(object)
-    message = Signal(str)
     timing_finished = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._spec = None
         self.scheme_points: list[sweeps.SchemePoint] = []
         self.tabs = QTabWidget()
         self.tabs.addTab(self._seq_tab(), "Sequence length")
@@ -155,15 +154,6 @@ class SweepView(QWidget):
         return w
 
     # ------------------------------------------------------------------ data
-    def set_spec(self, spec) -> None:
-        self._spec = spec
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.refresh()
-
     def refresh(self) -> None:
         if self._spec is None:
             return
