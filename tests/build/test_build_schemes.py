@@ -26,14 +26,6 @@ from explorer.spec.strategies import SCHEMES, apply_scheme
 B, S = 2, 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 VARIANTS = {
     "bert": {"positional": "learned", "causal": False, "norm": "layernorm", "norm_position": "post",
              "activation": "gelu", "bias": True, "type_vocab_size": 2},

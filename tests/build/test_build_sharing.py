@@ -38,14 +38,6 @@ from explorer.spec.strategies import apply_scheme
 from explorer.spec.validate import validate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def runner_params(model) -> list[dict[int, torch.nn.Parameter]]:
     """Per executed layer, its Parameters by object id."""
     return [{id(p): p for p in r.parameters()} for r in model.runners]
