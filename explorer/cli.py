@@ -10,12 +10,14 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from explorer.errors import ExplorerError, SpecError
+from explorer.errors import BenchError, BuildError, ExplorerError, SpecError
 from explorer.fmt import nbytes
 
-COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "sweep", "plan", "export", "schemes", "presets")
+COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "sweep", "plan", "export", "schemes", "presets",
+            "desktop-entry")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 
 
@@ -41,14 +43,23 @@ def _load(path: str):
     return yaml_io.load(resolved)
 
 
+@contextmanager
+def _naming(source: str):
+    """Errors raised inside name the design's file (e.g. seq > max_positions, a failed timing run)."""
+    try:
+        yield
+    except SpecError as err:
+        raise (err if err.source else err.with_source(source)) from None
+    except (BuildError, BenchError) as err:
+        raise type(err)(f"{source}: {err}") from None
+
+
 def _analyze(spec, source: str, batch: int, seq: int, dtype: str):
     """analyze(), with the file named in any error about the run shape (e.g. seq > max_positions)."""
     from explorer.analysis import analyze
 
-    try:
+    with _naming(source):
         return analyze(spec, batch, seq, dtype)
-    except SpecError as err:
-        raise (err if err.source else err.with_source(source)) from None
 
 
 def _add_run_shape(p: argparse.ArgumentParser) -> None:
@@ -114,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
+    p = sub.add_parser("desktop-entry", help="install the app's menu entry and icon for Linux desktops (per user)")
+    p.add_argument("--data-home", default=None, help="instead of $XDG_DATA_HOME (~/.local/share)")
     p = sub.add_parser("plan", help="training memory per GPU under DP, ZeRO 1-3 and tensor parallelism")
     p.add_argument("preset")
     p.add_argument("--gpus", type=int, default=8)
@@ -171,7 +184,8 @@ def cmd_report(args) -> int:
     if args.verify:
         from explorer.build import verify
 
-        verification = verify(spec, args.batch, args.seq)
+        with _naming(args.preset):
+            verification = verify(spec, args.batch, args.seq)
     if args.json:
         data = report.to_json()
         if verification is not None:
@@ -263,7 +277,8 @@ def cmd_bench(args) -> int:
                          warmup=args.warmup, mode=args.mode, compile=args.compile, twin=args.twin,
                          threads=args.threads)
     progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
-    result = run_bench(spec, config, on_progress=progress)
+    with _naming(args.preset):
+        result = run_bench(spec, config, on_progress=progress)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -325,11 +340,13 @@ def cmd_sweep(args) -> int:
             header.append("measured_median_ms")
             for row, n in zip(rows, seqs):
                 config = BenchConfig(device=args.device, batch=args.batch, seq=n, iters=args.iters, warmup=1)
-                row.append(round(run_bench(spec, config).design.median_ms, 4))
+                with _naming(args.preset):
+                    row.append(round(run_bench(spec, config).design.median_ms, 4))
         _emit_rows(args, header, rows)
         if not (args.json or args.csv):
             print(result.sentence())
         return 0
+    _analyze(spec, args.preset, args.batch, args.at_seq, args.dtype)     # e.g. --at-seq past a learned table
     if args.layers:
         depths = sweeps.parse_int_list(args.layers, "--layers")
         points = sweeps.sweep_depth(spec, depths, batch=args.batch, seq=args.at_seq, dtype=args.dtype)
@@ -367,7 +384,8 @@ def cmd_export(args) -> int:
     from explorer.build.export import export_file
 
     spec = _load(args.preset)
-    export_file(spec, args.output)
+    with _naming(args.preset):
+        export_file(spec, args.output)
     print(f"{args.output}: standalone PyTorch file for {spec.name}; build_model() returns it")
     return 0
 
@@ -404,6 +422,14 @@ def cmd_presets(_args) -> int:
     return 0
 
 
+def cmd_desktop_entry(args) -> int:
+    from explorer.desktop import install_desktop_entry
+
+    for path in install_desktop_entry(Path(args.data_home) if args.data_home else None):
+        print(f"wrote {path}")
+    return 0
+
+
 def _run_gui(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="explorer", description="Sharing Explorer. Commands: "
                                      + ", ".join(COMMANDS) + " (explorer COMMAND --help).")
@@ -426,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         handler = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "import-hf": cmd_import_hf,
                    "bench": cmd_bench, "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
-                   "schemes": cmd_schemes, "presets": cmd_presets}[args.command]
+                   "schemes": cmd_schemes, "presets": cmd_presets, "desktop-entry": cmd_desktop_entry}[args.command]
         return handler(args)
     except ExplorerError as err:
         print(f"error: {err}", file=sys.stderr)

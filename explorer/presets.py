@@ -1,4 +1,4 @@
-"""Bundled presets: the repository's presets/ folder (pure, no torch or Qt)."""
+"""Bundled presets: the shipped presets/ folder, found by explorer.bundled (pure, no torch or Qt)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from pathlib import Path
 
 import yaml
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+from explorer.bundled import is_bundled, presets_dir
+
+PRESETS_DIR = presets_dir()
 DEFAULT_PRESET = "bert-base.yaml"
+__all__ = ["PRESETS_DIR", "bundled_presets", "default_preset", "is_bundled", "preset_paths", "resolve"]
 
 
 def preset_paths() -> list[Path]:
-    if not PRESETS_DIR.is_dir():
+    if PRESETS_DIR is None:
         return []
     return sorted(p for p in PRESETS_DIR.glob("*.yaml") if not p.name.startswith("."))
 
@@ -30,6 +33,8 @@ def bundled_presets() -> list[tuple[Path, str]]:
 
 
 def default_preset() -> Path | None:
+    if PRESETS_DIR is None:
+        return None
     path = PRESETS_DIR / DEFAULT_PRESET
     return path if path.is_file() else None
 
@@ -38,7 +43,7 @@ def resolve(name_or_path: str) -> str:
     """A path as given when it names a file; else the bundled preset of that name
     ("albert-base" or "albert-base.yaml"), when there is one; else the path as given."""
     path = Path(name_or_path)
-    if path.exists() or path.parent != Path("."):
+    if path.exists() or path.parent != Path(".") or PRESETS_DIR is None:
         return name_or_path
     bundled = PRESETS_DIR / (path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml")
     return str(bundled) if bundled.is_file() else name_or_path

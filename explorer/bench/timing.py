@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
+import threading
 import os
 import statistics
 import time
@@ -224,12 +225,14 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
         raise BenchError("iterations must be at least 1 and warm-up at least 0")
     try:
         device = torch.device(config.device)
-    except RuntimeError as err:
-        raise BenchError(f"unknown device {config.device!r}: {err}") from None
+    except (RuntimeError, TypeError, ValueError):
+        raise BenchError(f"unknown device {config.device!r} (devices here: {', '.join(available_devices())})") from None
     if config.device not in available_devices() and not (device.type == "cuda" and torch.cuda.is_available()):
         raise BenchError(f"device {config.device!r} is not available here (devices: {', '.join(available_devices())})")
-    if config.threads is not None and config.threads < 1:
-        raise BenchError(f"threads must be at least 1, got {config.threads}")
+    cores = os.cpu_count() or 1
+    if config.threads is not None and not 1 <= config.threads <= cores:
+        # more threads than cores only adds contention; tens of thousands crash OpenMP outright
+        raise BenchError(f"threads must be from 1 to {cores} (this machine's cores), got {config.threads}")
     if config.compile and config.warmup < 1:
         config = dataclasses.replace(config, warmup=1)   # the first compiled pass is compilation, not the model
     report = analyze(spec, config.batch, config.seq, config.dtype)
@@ -254,8 +257,8 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
                  f"alone are {_gib(report.memory.weights)}")
     except (ExplorerError, KeyboardInterrupt):
         raise
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:     # torch's errors: one line, never a traceback
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
         if "out of memory" in first.lower() or "can't allocate" in first.lower():
             error = f"out of memory on {config.device} at batch {config.batch} x seq {config.seq}: {first}"
         else:
@@ -305,7 +308,12 @@ def _peak_rss_bytes() -> int | None:
 
 
 def _release(device: torch.device) -> None:
-    gc.collect()
+    """Hand the run's memory back. Collect cycles only on the main thread: a collection on a
+    worker thread also finalizes whatever else is garbage, Qt widgets included, and a QObject
+    destroyed off the GUI thread deadlocks or crashes the app (seen under xcb: ~QObject waiting
+    for the GIL inside gc). The app collects on its GUI thread instead (gui/app.py)."""
+    if threading.current_thread() is threading.main_thread():
+        gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
     elif device.type == "mps":

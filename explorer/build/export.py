@@ -90,9 +90,21 @@ def build_model(device="cpu", dtype=torch.float32, seed: int = 0) -> SharedStack
 if __name__ == "__main__":
     model = build_model()
     print(f"{NAME}: {sum(p.numel() for p in model.parameters()):,} parameters (expected {UNIQUE_PARAMS:,})")
-    out = model(model.example_input(2, 16))
+    out = model(model.example_input(2, min(16, MAX_SEQ or 16)))
     print({k: tuple(v.shape) for k, v in out.items()})
 '''
+
+
+def _max_seq(configs: list[dict]) -> int | None:
+    """The shortest learned position table of the design, or None when no table limits the length."""
+    tables = [c["dims"]["max_positions"] for c in configs
+              if c["kind"] == "embedding" and c["dims"]["positional"] == "learned"]
+    return min(tables) if tables else None
+
+
+def _docstring_safe(text: str) -> str:
+    """`text` as it reads inside the file's triple-quoted docstring (backslashes and quotes escaped)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r")
 
 
 def export_source(spec: StackSpec) -> str:
@@ -108,13 +120,15 @@ def export_source(spec: StackSpec) -> str:
             if isinstance(entry, Chunks):
                 entry = ("chunks", entry.axis, list(entry.parts))
             tensors[(i, t.name)] = entry
-    header = (f'"""{spec.name}: {spec.description}\n\nExported by Sharing Explorer {__version__}; needs only torch.\n'
+    title = f"{_docstring_safe(spec.name)}: {_docstring_safe(spec.description)}"
+    header = (f'"""{title}\n\nExported by Sharing Explorer {__version__}; needs only torch.\n'
               f'{params.unique:,} unique parameters ({params.unshared:,} in the unshared twin), '
               f'{len(plan.groups)} sharing group{"" if len(plan.groups) == 1 else "s"}.\n'
               f'build_model() returns the design with its sharing; run this '
               f'file to check the count.\n"""\n\nfrom __future__ import annotations\n\n')
     tables = (f"\n\n# ---------------------------------------------------------------- tables\n\n"
               f"NAME = {spec.name!r}\nD_MODEL = {spec.settings.d_model}\nUNIQUE_PARAMS = {params.unique}\n"
+              f"MAX_SEQ = {_max_seq(configs)}  # the longest input a learned position table takes (None: any)\n"
               f"PARAMS = {pprint.pformat(store.table, width=110, sort_dicts=False)}\n"
               f"TENSORS = {pprint.pformat(tensors, width=110, sort_dicts=False)}\n"
               f"LAYERS = {pprint.pformat(configs, width=110, sort_dicts=False)}\n")

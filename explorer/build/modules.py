@@ -127,14 +127,15 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos + rotated * sin
 
 
-def sinusoid(positions: int, width: int) -> torch.Tensor:
-    """Fixed sinusoidal signal (positions, width), as in Vaswani et al."""
-    pos = torch.arange(positions, dtype=torch.float32).unsqueeze(1)
-    div = torch.exp(torch.arange(0, width, 2, dtype=torch.float32) * (-math.log(10000.0) / width))
-    table = torch.zeros(positions, width)
+def sinusoid(positions: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Fixed sinusoidal signal (positions, width), as in Vaswani et al.; computed in fp32
+    where it is used (on meta it allocates nothing), then cast to `dtype`."""
+    pos = torch.arange(positions, device=device, dtype=torch.float32).unsqueeze(1)
+    div = torch.exp(torch.arange(0, width, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / width))
+    table = torch.zeros(positions, width, device=device)
     table[:, 0::2] = torch.sin(pos * div)
     table[:, 1::2] = torch.cos(pos * div)[:, : width // 2]
-    return table
+    return table.to(dtype)
 
 
 class Attention(nn.Module):
@@ -214,26 +215,40 @@ class Block(nn.Module):
 
 
 class Embedding(nn.Module):
-    def __init__(self, token, position, token_type, sinusoidal: torch.Tensor | None, norm: Norm | None,
+    """Token (+ learned or sinusoidal position, + token type) embedding. A sinusoidal signal has
+    no parameters and no fixed length: its table is made for the run's length (and kept)."""
+
+    def __init__(self, token, position, token_type, sinusoidal: bool, norm: Norm | None,
                  projection: Linear | None) -> None:
         super().__init__()
         self.token = token
         self.position = position
         self.token_type = token_type
-        if sinusoidal is not None:
-            self.register_buffer("sinusoidal", sinusoidal, persistent=False)
-        else:
-            self.sinusoidal = None
+        self.sinusoidal = sinusoidal
         self.norm = norm
         self.projection = projection
+
+    def _sinusoid(self, S: int, h: torch.Tensor) -> torch.Tensor:
+        """The (S, E) signal on h's device and dtype; the longest table so far is kept and sliced."""
+        if torch.compiler.is_compiling():
+            return sinusoid(S, h.shape[-1], h.device, h.dtype)
+        table = self.__dict__.get("_sinusoid_table")
+        if table is None or table.shape[0] < S or table.device != h.device or table.dtype != h.dtype:
+            with torch.inference_mode(False), torch.no_grad():     # a normal tensor, usable in and out of it
+                table = sinusoid(S, h.shape[-1], h.device, h.dtype)
+            self.__dict__["_sinusoid_table"] = table
+        return table[:S]
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         S = ids.shape[1]
         h = F.embedding(ids, self.token)                       # (B, S, E)
         if self.position is not None:
+            if S > self.position.shape[0]:          # a learned table has a length; sinusoids do not
+                raise ValueError(f"sequence length {S} is longer than the learned position table "
+                                 f"({self.position.shape[0]} positions, max_positions)")
             h = h + self.position[:S]
-        if self.sinusoidal is not None:
-            h = h + self.sinusoidal[:S]
+        if self.sinusoidal:
+            h = h + self._sinusoid(S, h)
         if self.token_type is not None:
             h = h + self.token_type[0]                         # token type 0 everywhere
         if self.norm is not None:
@@ -249,8 +264,13 @@ class Conv(nn.Module):
         self.weight, self.bias, self.groups = weight, bias, groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.conv1d(x.transpose(1, 2), self.weight, self.bias, padding="same", groups=self.groups)  # (B, d, S)
-        return y.transpose(1, 2)
+        k = self.weight.shape[-1]
+        x = x.transpose(1, 2)                                                            # (B, d, S)
+        if k % 2:
+            y = F.conv1d(x, self.weight, self.bias, padding=k // 2, groups=self.groups)
+        else:   # "same" for an even kernel: one more on the right, as padding="same" does (without its warning)
+            y = F.conv1d(F.pad(x, ((k - 1) // 2, k // 2)), self.weight, self.bias, groups=self.groups)
+        return y.transpose(1, 2)                                                         # (B, S, d)
 
 
 class Recurrent(nn.Module):

@@ -186,11 +186,8 @@ def make_core(cfg: dict, params: dict, device, dtype) -> nn.Module:
 
     k = cfg["kind"]
     if k == "embedding":
-        sinus = None
-        if d["positional"] == "sinusoidal":
-            sinus = sinusoid(d["max_positions"], d["embedding_size"]).to(device=device, dtype=dtype)
         return Embedding(params["embedding.weight"], params.get("position.weight"), params.get("token_type.weight"),
-                         sinus, norm("norm"), linear("projection"))
+                         d["positional"] == "sinusoidal", norm("norm"), linear("projection"))
     if k in ("block", "attention", "ffn"):
         attention = ffn = None
         if k in ("block", "attention"):
@@ -255,7 +252,7 @@ def assemble(name: str, d_model: int, layers: list[dict], get: Callable[[int, st
                                   for path in cfg["lora"]})
         step = None
         if cfg["step"] is not None:
-            step = sinusoid(cfg["step"] + 1, d["d_model"])[cfg["step"]].to(device=device, dtype=dtype)
+            step = sinusoid(cfg["step"] + 1, d["d_model"], device, dtype)[cfg["step"]]
         if cfg["kind"] in ("block", "attention") and d["positional"] == "rotary":
             rotary_dim = d["head_dim"]
         if cfg["kind"] == "embedding":

@@ -116,8 +116,8 @@ def build_model(spec: StackSpec, device: str | torch.device = "cpu", dtype: str 
         raise BuildError(f"dtype {dtype!r} cannot be built (dtypes: {', '.join(TORCH_DTYPES)})")
     try:
         torch_device = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise BuildError(f"unknown device {device!r}: {err}") from None
+    except (RuntimeError, TypeError, ValueError):
+        raise BuildError(f"unknown device {device!r} (cpu, meta, cuda, cuda:N or mps)") from None
     store = ParamStore(spec, plan, torch_device, TORCH_DTYPES[dtype], seed)
     tensors = [{t.name: t for t in layer_tensors(layer, spec.settings)} for layer in spec.layers]
     ids = [layer.id for layer in spec.layers]

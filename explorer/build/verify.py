@@ -10,6 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from explorer.analysis import analyze
 from explorer.build.runtime import SharedStack
 from explorer.build.stack import build_model
+from explorer.errors import BuildError
 from explorer.spec.model import StackSpec
 
 
@@ -50,13 +51,20 @@ class Verification:
 def verify(spec: StackSpec, batch: int = 1, seq: int = 128) -> Verification:
     """Build `spec` on the meta device and compare torch's counts with the analysis."""
     report = analyze(spec, batch, seq)
-    model = build_model(spec, device="meta")
-    params = list(model.parameters())
+    try:
+        model = build_model(spec, device="meta")
+        params = list(model.parameters())
+        flops = torch_flops(model, batch, seq)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        # a valid design that torch cannot run is a bug here, but the user gets one line, not a traceback
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise BuildError(f"torch cannot build or run {spec.name!r} on the meta device at batch {batch} x seq "
+                         f"{seq} ({type(err).__name__}: {first})") from None
     return Verification(
         params_analysis=report.params.unique,
         params_torch=sum(p.numel() for p in params),
         tensors_analysis=report.params.unique_tensors,
         tensors_torch=len(params),
         flops_analysis=report.flops.forward,
-        flops_torch=torch_flops(model, batch, seq),
+        flops_torch=flops,
     )

@@ -12,13 +12,24 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from explorer.errors import ExplorerError
+from explorer.gui import theme
 from explorer.gui.edits import builtin_design
-from explorer.presets import bundled_presets, default_preset
+from explorer.presets import bundled_presets, default_preset, resolve
 from explorer.spec import yaml_io
 from explorer.spec.model import StackSpec
 
 log = logging.getLogger("explorer.gui")
 SCREENSHOT_SIZE = (1440, 900)
+
+
+def collect_garbage_on_gui_thread(app: QApplication) -> None:
+    """Python's automatic collection runs in whichever thread allocates, so a timing worker
+    could finalize garbage widgets off the GUI thread (a deadlock or crash). Collect on a
+    timer on the GUI thread instead (pyqtgraph's GarbageCollector: disables automatic gc)."""
+    if getattr(app, "_explorer_gc", None) is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._explorer_gc = GarbageCollector(interval=1.0)
 
 
 def application() -> QApplication:
@@ -28,7 +39,11 @@ def application() -> QApplication:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         QCoreApplication.setOrganizationName("sharing-explorer")
         QCoreApplication.setApplicationName("Sharing Explorer")
+        QGuiApplication.setDesktopFileName("sharing-explorer")   # Wayland: the .desktop entry and its icon
         app = QApplication(sys.argv[:1])  # native style and the system palette (light or dark)
+    if app.windowIcon().isNull():
+        app.setWindowIcon(theme.app_icon())
+    collect_garbage_on_gui_thread(app)
     return app
 
 
@@ -46,6 +61,7 @@ def default_design() -> tuple[StackSpec, Path | None, str]:
 def initial_design(preset_path: str | None) -> tuple[StackSpec, Path | None, str]:
     """(spec, path it came from, message): a bad path falls back to the default design."""
     if preset_path:
+        preset_path = resolve(preset_path)          # a file, or a bundled preset by name
         try:
             return yaml_io.load(preset_path), Path(preset_path), ""
         except ExplorerError as err:
@@ -78,8 +94,9 @@ def make_window(preset_path: str | None = None):
     from explorer.gui.main_window import MainWindow
 
     spec, path, message = initial_design(preset_path)
-    # presets open as themselves; a file the user named is the document
-    window = MainWindow(spec, path if preset_path and not message else None)
+    # a file the user named is the document; a bundled preset (named, or the default)
+    # opens as an untitled design based on it, so Save never writes a shipped file
+    window = MainWindow(spec, path)
     window.document.update_title()
     if message:
         window.show_message(message)

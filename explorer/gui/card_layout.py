@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 
-from explorer.gui.colors import group_color, own_fill
+from explorer.gui import theme
 from explorer.spec.model import LayerDims, LayerSpec, ModelSettings, StackSpec, dims
 from explorer.spec.slots import SlotError, slot_pieces
 
-CARD_HEIGHT = 60.0
+CARD_HEIGHT = 68.0
+LABEL_STRIP = 26.0       # the whole-attention grab target above the head chips (>= 24 px)
 CARD_GAP = 6.0
 HEADER_WIDTH = 190.0
 BADGE_WIDTH = 54.0
@@ -55,6 +56,13 @@ class CardInfo:
     highlighted: set[str] = field(default_factory=set)   # slots in the selected group
     notes: dict[str, str] = field(default_factory=dict)  # extra chip text, e.g. shared heads on 'attention'
     layout: tuple = ()                                   # layout_key of `chips`
+
+    @property
+    def kind_line(self) -> str:
+        """The kind, and what a Universal Transformer step adds (timestep signal, ACT halting)."""
+        extras = [text for on, text in ((self.layer.timestep_signal, "timestep"),
+                                        (self.layer.halting, "ACT halting")) if on]
+        return " · ".join([self.layer.kind, *extras])
 
     def look(self) -> tuple:
         """Everything the chips' pixels depend on: equal looks share one cached pixmap."""
@@ -123,15 +131,20 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
     chips: list[Chip] = []
 
     def attention_chips(x: float, w: float) -> None:
-        chips.append(Chip("attention", "attention", QRectF(x, y0, w, h)))
+        per_kv = d.n_heads // d.n_kv_heads if d.n_kv_heads and d.n_kv_heads != d.n_heads else 0
+        label = "attention"
+        if per_kv:          # GQA/MQA: the group size on the k/v chips, and in words on the label
+            label += f" · {'MQA' if d.n_kv_heads == 1 else 'GQA'} {d.n_kv_heads} K/V × {per_kv} queries"
+        chips.append(Chip("attention", label, QRectF(x, y0, w, h)))
         projections = [p for p in "qkvo" if _has(layer, settings, f"attention.{p}")]
         for j, p in enumerate(reversed(projections)):
-            chips.append(Chip(f"attention.{p}", p, QRectF(x + w - 4 - 17 * (j + 1), y0 + 3, 15, 16)))
+            text = f"{p}{per_kv}" if per_kv and p in "kv" else p
+            chips.append(Chip(f"attention.{p}", text, QRectF(x + w - 4 - 19 * (j + 1), y0 + 4, 17, LABEL_STRIP - 7)))
         n = d.n_heads
         if n and not d.low_rank:
             step = (w - 8) / n
             for i in range(n):
-                rect = QRectF(x + 4 + i * step, y0 + 23, max(step - 2, 1.5), h - 27)
+                rect = QRectF(x + 4 + i * step, y0 + LABEL_STRIP, max(step - 2, 1.5), h - LABEL_STRIP - 3)
                 chips.append(Chip(f"heads[{i}:{i + 1}]", str(i), rect, is_head=True))
 
     kind = layer.kind
@@ -185,7 +198,7 @@ def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, C
             found = next(((gi, g) for lo, hi, gi, g in heads if lo <= head < hi), None)
         if found is not None:
             gi, g = found
-            result = ChipStyle(group_color(g, gi), g.name, True, len(g.members))
+            result = ChipStyle(theme.group_color(g, gi), g.name, True, len(g.members))
         else:
             parent = parent_slot(slot)
             result = own if parent is None else style(parent)
@@ -198,7 +211,9 @@ def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, C
     styles["block"] = style("block")
     notes = {}
     if heads:
-        notes["attention"] = "  ·  " + ", ".join(f"heads {lo}–{hi - 1} ×{len(g.members)}" for lo, hi, _gi, g in heads)
+        notes["attention"] = "  ·  " + ", ".join(
+            (f"head {lo}" if hi - lo == 1 else f"heads {lo}–{hi - 1}") + f" ×{len(g.members)}"
+            for lo, hi, _gi, g in heads)
     return styles, notes
 
 
@@ -216,7 +231,7 @@ def card_infos(spec: StackSpec, width: float, selected_group: str | None) -> lis
         if m.slot.startswith("heads["):
             lo, hi = map(int, m.slot[6:-1].split(":"))
             slots |= {f"heads[{i}:{i + 1}]" for i in range(lo, hi)}
-    own = ChipStyle(own_fill())
+    own = ChipStyle(theme.color("own_fill"))
     shared_styles: dict[tuple, tuple] = {}
     infos = []
     for index, layer in enumerate(spec.layers):

@@ -9,17 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from explorer.analysis import analyze
 from explorer.analysis.export_report import report_rows
 from explorer.errors import ExplorerError
+from explorer.gui import theme
 from explorer.presets import bundled_presets
 from explorer.spec import yaml_io
-
-HIGHLIGHT = QColor(255, 200, 80, 70)
 
 
 class CompareView(QWidget):
@@ -129,7 +127,7 @@ class CompareView(QWidget):
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if vb is not None and va != vb:
-                    item.setBackground(QBrush(HIGHLIGHT))
+                    item.setBackground(theme.brush("diff_highlight"))
                 self.table.setItem(r, c, item)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from explorer import fmt
 from explorer.analysis import Report, analyze
 from explorer.errors import ExplorerError, SpecError
 from explorer.gui import commands
@@ -166,7 +167,15 @@ class DesignModel(QObject):
             self.message.emit(reason)
             return False
         self.undo_stack.push(command(self, self._spec, after, text, **extra))
+        self.message.emit(self.outcome(text))
         return True
+
+    def outcome(self, text: str) -> str:
+        """What an edit did, for the status bar: its name and where the counts stand now."""
+        if self._report is None:
+            return text
+        params = self._report.params
+        return f"{text}: {fmt.count(params.unique)} unique, {params.saving_factor:.2f}x fewer than unshared"
 
     def edit(self, command: type[commands.SpecCommand], text: str, change: Callable[[StackSpec], StackSpec],
              **extra) -> bool:

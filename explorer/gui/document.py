@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from explorer import fmt
+from explorer.bundled import is_bundled
 from explorer.errors import ExplorerError
 from explorer.gui.design_model import DesignModel
 from explorer.gui.edits import builtin_design
@@ -44,6 +45,7 @@ class Document(QObject):
         self.model = model
         self.window = window
         self.path: Path | None = None
+        self.based_on: str | None = None        # the bundled preset an untitled design started from
         self.ask_save: Callable[[], str] = self._ask_save_dialog            # 'save' | 'discard' | 'cancel'
         self.ask_open_path: Callable[[], str | None] = self._open_dialog
         self.ask_save_path: Callable[[], str | None] = self._save_dialog
@@ -64,8 +66,25 @@ class Document(QObject):
     def dirty(self) -> bool:
         return not self.model.undo_stack.isClean()
 
+    def set_file(self, path: str | Path | None) -> None:
+        """The file Save writes to. A bundled preset is a template: the design stays
+        untitled, "based on" that preset, and Save asks where to save."""
+        if path is not None and is_bundled(path):
+            self.path, self.based_on = None, Path(path).stem
+        else:
+            self.path, self.based_on = (Path(path) if path is not None else None), None
+        self.update_title()
+
+    @property
+    def display_name(self) -> str:
+        if self.path:
+            return self.path.name
+        if self.based_on:
+            return f"untitled (based on {self.based_on})"
+        return self.model.spec.name
+
     def update_title(self, *_args) -> None:
-        name = self.path.name if self.path else self.model.spec.name
+        name = self.display_name
         try:
             self.window.setWindowTitle(f"{name}[*] — Sharing Explorer")
             self.window.setWindowModified(self.dirty)
@@ -94,13 +113,13 @@ class Document(QObject):
     def new(self, spec: StackSpec | None = None) -> bool:
         if not self.maybe_save():
             return False
-        self.path = None
         self.model.reset(spec or builtin_design())
-        self.update_title()
+        self.set_file(None)
         return True
 
     def open(self, path: str | Path | None = None, as_template: bool = False) -> bool:
-        """Open a design file (or a preset as an untitled template); errors go to the status bar."""
+        """Open a design file; a bundled preset (or `as_template`) opens as an untitled
+        design based on it. Errors go to the status bar."""
         if not self.maybe_save():
             return False
         path = path or self.ask_open_path()
@@ -111,17 +130,20 @@ class Document(QObject):
         except ExplorerError as err:
             self.model.message.emit(str(err))
             return False
-        self.path = None if as_template else Path(path)
         self.model.reset(spec)
-        if not as_template:
-            self.add_recent(str(Path(path).resolve()))
-        self.update_title()
-        self.model.message.emit(f"Opened {Path(path).name}: {fmt.plural(len(spec.layers), 'layer')}, "
+        self.set_file(path)
+        if as_template and self.path is not None:
+            self.path, self.based_on = None, Path(path).stem
+            self.update_title()
+        if self.path is not None:
+            self.add_recent(str(self.path.resolve()))
+        what = f"preset {self.based_on}, as an untitled design" if self.based_on else Path(path).name
+        self.model.message.emit(f"Opened {what}: {fmt.plural(len(spec.layers), 'layer')}, "
                                 f"{fmt.plural(len(spec.groups), 'group')}")
         return True
 
     def save(self) -> bool:
-        if self.path is None:
+        if self.path is None or is_bundled(self.path):
             return self.save_as()
         return self._write(self.path)
 
@@ -132,6 +154,10 @@ class Document(QObject):
         path = Path(path)
         if path.suffix not in (".yaml", ".yml"):
             path = path.with_suffix(".yaml")
+        if is_bundled(path):
+            self.model.message.emit(f"{path.name} is a bundled preset, which is never overwritten; "
+                                    "choose another name")
+            return False
         return self._write(path)
 
     def _write(self, path: Path) -> bool:
@@ -140,11 +166,10 @@ class Document(QObject):
         except ExplorerError as err:
             self.model.message.emit(str(err))
             return False
-        self.path = path
         self.model.undo_stack.setClean()
+        self.set_file(path)
         self.add_recent(str(path.resolve()))
         self.discard_autosave()
-        self.update_title()
         self.model.message.emit(f"Saved {path}")
         return True
 
@@ -193,10 +218,9 @@ class Document(QObject):
         except ExplorerError as err:
             self.model.message.emit(f"cannot recover: {err}")
             return False
-        self.path = None
         self.model.reset(spec)
+        self.set_file(None)
         self.model.undo_stack.resetClean()   # recovered work is unsaved
-        self.update_title()
         self.model.message.emit("Recovered the design autosaved before the last session ended")
         return True
 
@@ -204,7 +228,7 @@ class Document(QObject):
 
     def _ask_save_dialog(self) -> str:
         box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
-                          f"Save the changes to {self.path.name if self.path else self.model.spec.name}?",
+                          f"Save the changes to {self.display_name}?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                           | QMessageBox.StandardButton.Cancel, self.window)
         answer = box.exec()

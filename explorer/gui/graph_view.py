@@ -1,19 +1,22 @@
-"""Graph tab: `design_graph(spec)` drawn as layers in a column, each layer's own tensors
-beside it, and every shared tensor group as one node with an edge from each user."""
+"""Graph tab: `design_graph(spec)` drawn as layers in a column, each layer's own tensors on
+its left, and every shared tensor group on its right as one node with an edge from each user
+(own tensors on the other side, so no sharing edge crosses an "own" box)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QBrush, QFont, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from explorer import fmt
-from explorer.gui.colors import group_color, is_dark, own_fill
+from explorer.gui import theme
 from explorer.gui.design_model import DesignModel
 from explorer.spec.graph import design_graph
 
 ROW = 30.0
-LAYER_X, OWN_X, GROUP_X = 0.0, 230.0, 470.0
+OWN_X, OWN_W = 0.0, 120.0
+LAYER_X, LAYER_W = 160.0, 190.0
+GROUP_X, GROUP_W = 430.0, 210.0
 
 
 class GraphView(QGraphicsView):
@@ -23,7 +26,7 @@ class GraphView(QGraphicsView):
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setToolTip("The design graph: layers (left), their own tensors (middle) and shared tensor groups "
+        self.setToolTip("The design graph: layers (middle), their own tensors (left) and shared tensor groups "
                         "(right).\nA shared group is one node with an edge from every layer that uses it.")
         self._stale = True
         self.graph = None
@@ -49,8 +52,8 @@ class GraphView(QGraphicsView):
             return
         spec = self.model.spec
         self.graph = g = design_graph(spec, plan)
-        text = QColor("#e8e8e8") if is_dark() else QColor("#1d1f22")
-        edge_pen = QPen(QColor(128, 128, 128, 150), 1.0)
+        text = theme.color("text")
+        edge_pen = QPen(theme.color("graph_edge"), 1.0)
         n = len(spec.layers)
         font = QFont()
         font.setPointSizeF(8.5)
@@ -62,7 +65,7 @@ class GraphView(QGraphicsView):
             rect = scene.addRect(QRectF(x, y - 11, w, 22), QPen(fill.darker(140)), QBrush(fill))
             rect.setZValue(2)
             t = scene.addSimpleText(label, font)
-            t.setBrush(QBrush(text if fill.lightness() > 110 or not bold else QColor("white")))
+            t.setBrush(QBrush(text if fill.lightness() > 110 or not bold else theme.color("text_on_dark")))
             t.setPos(x + 6, y - 8)
             t.setZValue(3)
             return rect
@@ -78,8 +81,9 @@ class GraphView(QGraphicsView):
         positions = {}
         for node, data in g.nodes(data=True):
             if data["kind"] == "layer":
-                positions[node] = (LAYER_X + 150, y_of(data["index"]))
-                box(LAYER_X, y_of(data["index"]), 150, f"{data['label']}  ({data['layer_kind']})", own_fill())
+                positions[node] = (LAYER_X + LAYER_W, y_of(data["index"]))
+                box(LAYER_X, y_of(data["index"]), LAYER_W, f"{data['label']}  ({data['layer_kind']})",
+                    theme.color("own_fill"))
         group_y = self._spread({node: sum(positions[u][1] for u in g.predecessors(node)) / g.in_degree(node)
                                 for node, data in g.nodes(data=True) if data.get("group") is not None})
         for node, data in g.nodes(data=True):
@@ -88,21 +92,17 @@ class GraphView(QGraphicsView):
             users = [positions[u] for u in g.predecessors(node)]
             if data.get("group") is not None:
                 grp_i = group_index[data["group"]]
-                color = group_color(spec.groups[grp_i], grp_i)
+                color = theme.group_color(spec.groups[grp_i], grp_i)
                 y = group_y[node]
-                rect = box(GROUP_X, y, 210, f"{data['label']} ×{data['uses']}  {fmt.count(data['numel'])}",
+                rect = box(GROUP_X, y, GROUP_W, f"{data['label']} ×{data['uses']}  {fmt.count(data['numel'])}",
                            color, bold=True)
                 rect.setPen(QPen(color.darker(150), 2))
-                pen = QPen(color, 1.4)
-                x_to = GROUP_X
+                for ux, uy in users:                  # layer's right edge -> the group, across open space
+                    scene.addLine(ux, uy, GROUP_X, y, QPen(color, 1.4)).setZValue(1)
             else:
                 y = users[0][1]
-                box(OWN_X, y, 170, f"own  {fmt.count(data['numel'])}", own_fill().lighter(104))
-                pen = edge_pen
-                x_to = OWN_X
-            for ux, uy in users:
-                line = scene.addLine(ux, uy, x_to, y, pen)
-                line.setZValue(1)
+                box(OWN_X, y, OWN_W, f"own  {fmt.count(data['numel'])}", theme.color("own_fill").lighter(104))
+                scene.addLine(OWN_X + OWN_W, y, LAYER_X, y, edge_pen).setZValue(1)
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-20, -20, 20, 20))
 
     @staticmethod

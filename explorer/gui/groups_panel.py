@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QEvent, QPoint, QRect, QSignalBlocker, Qt, QTimer
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QColorDialog,
@@ -24,11 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.analysis.structure import structural_entries
 from explorer.errors import SpecError
 from explorer import fmt
-from explorer.gui import commands, edits, mime
-from explorer.gui.colors import group_color
+from explorer.gui import commands, edits, mime, theme
 from explorer.gui.design_model import DesignModel
+
+STRUCTURAL_ROLE = Qt.ItemDataRole.UserRole + 1      # rows for GQA, cross-layer K/V, ...: not groups
 
 
 def swatch(color: QColor) -> QIcon:
@@ -49,15 +51,24 @@ class GroupTree(QTreeWidget):
         self.setAcceptDrops(True)
         self.setDropIndicatorShown(False)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)   # the name only: see rename_current
         header = self.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self._hover: QTreeWidgetItem | None = None
+        self._hover: tuple[str | None, bool] | None = None     # (group or None = new group, valid)
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
+        rect = self.hover_rect()
+        if rect is not None:
+            painter = QPainter(self.viewport())
+            color = theme.color("drop_ok" if self._hover[1] else "drop_refused")
+            painter.setPen(QPen(color, 2, Qt.PenStyle.SolidLine if self._hover[0] else Qt.PenStyle.DashLine))
+            color.setAlpha(60)
+            painter.setBrush(color)
+            painter.drawRect(rect)
+            painter.end()
         if self.topLevelItemCount() == 0:
             painter = QPainter(self.viewport())
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
@@ -66,6 +77,26 @@ class GroupTree(QTreeWidget):
                              "Nothing is shared yet.\nApply a scheme from the palette, or drop a layer, slot or "
                              "head chip here to start a group.")
             painter.end()
+
+    def rename_current(self) -> None:
+        """Edit the name in place (only the name: the other columns are figures)."""
+        item = self.currentItem()
+        if item is not None:
+            self.editItem(item, 0)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if item is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.setCurrentItem(item)
+            self.editItem(item, 0)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_F2,) and self.state() != QAbstractItemView.State.EditingState:
+            self.rename_current()
+            return
+        super().keyPressEvent(event)
 
     def target_at(self, pos: QPoint) -> str | None:
         """The group under a viewport point, or None for empty space (= new group)."""
@@ -105,16 +136,35 @@ class GroupTree(QTreeWidget):
             return ok
         return self.model.edit(commands.JoinGroup, f"{who} joins {group}", change)
 
-    def _paint_hover(self, item: QTreeWidgetItem | None, valid: bool) -> None:
-        if self._hover is not None:
-            for c in range(3):
-                self._hover.setBackground(c, QBrush())
-        self._hover = item
-        if item is not None:
-            color = QColor("#1e8e3e" if valid else "#d93025")
-            color.setAlpha(70)
-            for c in range(3):
-                item.setBackground(c, QBrush(color))
+    def _set_hover(self, group: str | None, valid: bool | None) -> None:
+        """Remember the drop target and repaint; None for `valid` clears it.
+
+        The highlight is painted over the viewport, not set on the items: an item's
+        background change emits itemChanged (read as a rename, which rebuilds the tree
+        under the running drag) and an item pointer dies with any refresh mid-drag.
+        """
+        hover = None if valid is None else (group, valid)
+        if hover != self._hover:
+            self._hover = hover
+            self.viewport().update()
+
+    def hover_rect(self) -> QRect | None:
+        """Viewport rectangle the drop highlight covers: the group's row, or the empty space."""
+        if self._hover is None:
+            return None
+        group = self._hover[0]
+        if group is None:
+            rect = self.viewport().rect()
+            last = self.topLevelItem(self.topLevelItemCount() - 1) if self.topLevelItemCount() else None
+            if last is not None:
+                rect.setTop(self.visualItemRect(last).bottom() + 1)
+            return rect.adjusted(2, 2, -2, -2)
+        for i in range(self.topLevelItemCount()):
+            item = self.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == group:
+                rect = self.visualItemRect(item)
+                return QRect(0, rect.top(), self.viewport().width(), rect.height())
+        return None
 
     def dragEnterEvent(self, event) -> None:
         if mime.read_members(event.mimeData()) is not None:
@@ -133,16 +183,16 @@ class GroupTree(QTreeWidget):
             reason = self.model.check(change(self.model.spec))
         except SpecError as err:
             reason = str(err)
-        self._paint_hover(self.itemAt(pos), not reason)
+        self._set_hover(group, not reason)
         self.parent().set_hint(group, reason)
         event.acceptProposedAction()
 
     def dragLeaveEvent(self, event) -> None:
-        self._paint_hover(None, True)
+        self._set_hover(None, None)
         self.parent().set_hint(None, None)
 
     def dropEvent(self, event) -> None:
-        self._paint_hover(None, True)
+        self._set_hover(None, None)
         self.parent().set_hint(None, None)
         if self.accept_drop(event.mimeData(), self.target_at(event.position().toPoint())):
             event.acceptProposedAction()
@@ -164,7 +214,7 @@ class GroupsPanel(QWidget):
         layout.addWidget(self.tree, 1)
         self.hint = QLabel("Drop on a group to join it · on empty space for a new group")
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: palette(mid); font-size: 11px; padding: 2px;")
+        self.hint.setStyleSheet(theme.style("hint"))
         layout.addWidget(self.hint)
         buttons = QHBoxLayout()
         self.recolor_button = QPushButton("Color…")
@@ -184,16 +234,21 @@ class GroupsPanel(QWidget):
         model.selection_changed.connect(self.on_model_selection_changed)
         self.refresh()
 
+    def changeEvent(self, event) -> None:
+        """Follow a light/dark switch: the hint's style sheet holds theme colors."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.set_hint(None, None)
+
     def set_hint(self, group: str | None, reason: str | None) -> None:
         if reason is None:
             self.hint.setText("Drop on a group to join it · on empty space for a new group")
-            self.hint.setStyleSheet("color: palette(mid); font-size: 11px; padding: 2px;")
+            self.hint.setStyleSheet(theme.style("hint"))
             return
         where = f"join '{group}'" if group else "form a new group"
         text = f"Release to {where}" if not reason else f"Cannot {where}: {reason}"
-        color = "#1e8e3e" if not reason else "#d93025"
         self.hint.setText(text)
-        self.hint.setStyleSheet(f"color: {color}; font-size: 11px; padding: 2px; font-weight: bold;")
+        self.hint.setStyleSheet(theme.style("hint_refused" if reason else "hint_ok"))
 
     def refresh(self) -> None:
         spec, report = self.model.spec, self.model.report
@@ -202,7 +257,7 @@ class GroupsPanel(QWidget):
         self.tree.clear()
         for gi, g in enumerate(spec.groups):
             item = QTreeWidgetItem([g.name, str(len(g.members)), fmt.count(saved[g.name]) if g.name in saved else "—"])
-            item.setIcon(0, swatch(group_color(g, gi)))
+            item.setIcon(0, swatch(theme.group_color(g, gi)))
             item.setData(0, Qt.ItemDataRole.UserRole, g.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDropEnabled)
             item.setToolTip(0, "Members: " + ", ".join(map(str, g.members)))
@@ -211,21 +266,50 @@ class GroupsPanel(QWidget):
             self.tree.addTopLevelItem(item)
             if g.name == self.model.selected_group:
                 item.setSelected(True)
+        for entry in (structural_entries(spec) if report else ()):
+            item = QTreeWidgetItem([entry.name, fmt.plural(entry.layers, "layer"),
+                                    fmt.count(entry.saved)])
+            item.setData(0, STRUCTURAL_ROLE, entry.name)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)          # not a group: no selection, rename or drop
+            font = item.font(0)
+            font.setItalic(True)
+            for column in range(3):
+                item.setFont(column, font)
+            item.setToolTip(0, f"Structural sharing, not a group: {entry.name} ({entry.detail}).\n"
+                            f"Saving = parameters with it undone minus the design's: {entry.saved:,}.")
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight)
+            self.tree.addTopLevelItem(item)
         self.tree.blockSignals(False)
         has = self.model.selected_group is not None
         self.recolor_button.setEnabled(has)
         self.unshare_button.setEnabled(has)
 
     def on_model_selection_changed(self) -> None:
-        self.refresh()
+        """Select the group's row in place: rebuilding the rows here would end an in-place
+        rename that the same click started."""
+        with QSignalBlocker(self.tree):
+            for i in range(self.tree.topLevelItemCount()):
+                item = self.tree.topLevelItem(i)
+                item.setSelected(item.data(0, Qt.ItemDataRole.UserRole) == self.model.selected_group)
+        has = self.model.selected_group is not None
+        self.recolor_button.setEnabled(has)
+        self.unshare_button.setEnabled(has)
+        self.tree.viewport().update()
 
     def on_tree_selection_changed(self) -> None:
         items = self.tree.selectedItems()
         self.model.select_group(items[0].data(0, Qt.ItemDataRole.UserRole) if items else None)
 
     def on_tree_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
-        if column == 0:
-            self.rename(item.data(0, Qt.ItemDataRole.UserRole), item.text(0))
+        """A finished in-place edit of a name. Anything else that changes an item (a role
+        that is not the text) is no rename; the rename's refresh is queued, never run while
+        Qt may still hold the item."""
+        old = item.data(0, Qt.ItemDataRole.UserRole)
+        if column != 0 or item.text(0) == old:
+            return
+        new = item.text(0)
+        QTimer.singleShot(0, self, lambda: self.rename(old, new))
 
     def rename(self, old: str, new: str) -> bool:
         ok = self.model.edit(commands.RenameGroup, f"Rename group {old} to {new}",
@@ -240,7 +324,7 @@ class GroupsPanel(QWidget):
         if name is None:
             return False
         index = next(i for i, g in enumerate(self.model.spec.groups) if g.name == name)
-        color = color or self.pick_color(group_color(self.model.spec.groups[index], index))
+        color = color or self.pick_color(theme.group_color(self.model.spec.groups[index], index))
         if color is None or not color.isValid():
             return False
         return self.model.edit(commands.RecolorGroup, f"Recolor group {name}",

@@ -7,7 +7,7 @@ the form, and the design is left unchanged.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker
+from PySide6.QtCore import QEvent, QSignalBlocker
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from explorer.errors import SpecError
 from explorer import fmt
-from explorer.gui import commands, edits
+from explorer.gui import commands, edits, theme
 from explorer.gui.design_model import DesignModel
 from explorer.spec.model import (
     ACTIVATIONS,
@@ -140,7 +140,7 @@ class FieldEditor:
         if reason == getattr(self, "_reason", ""):
             return                          # style sheets re-polish the widget: only when it changes
         self._reason = reason
-        self.widget.setStyleSheet("border: 2px solid #d93025;" if reason else "")
+        self.widget.setStyleSheet(theme.style("invalid_field") if reason else "")
         self.widget.setToolTip(f"{reason}" if reason else TIPS.get(self.key, self.key))
 
 
@@ -154,10 +154,11 @@ class Inspector(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.title = QLabel()
-        self.title.setStyleSheet("font-weight: bold; padding: 2px;")
+        self.title.setStyleSheet(theme.style("title"))
         layout.addWidget(self.title)
         self.summary = QLabel()
-        self.summary.setStyleSheet("color: palette(placeholder-text); padding: 0 2px 2px 2px;")
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet(theme.style("summary"))
         self.summary.setToolTip("own: the layer's size with nothing shared; adds: what it adds to the model's "
                                 "unique parameters; runs: layers that execute this block")
         layout.addWidget(self.summary)
@@ -172,12 +173,19 @@ class Inspector(QWidget):
         layout.addWidget(scroll, 1)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d93025;")
+        self.error.setStyleSheet(theme.style("error_label"))
         self.error.hide()
         layout.addWidget(self.error)
         model.changed.connect(self.refresh)
         model.selection_changed.connect(self.refresh)
         self.refresh()
+
+    def changeEvent(self, event) -> None:
+        """Follow a light/dark switch: the labels' style sheets hold theme colors."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.summary.setStyleSheet(theme.style("summary"))
+            self.error.setStyleSheet(theme.style("error_label"))
 
     def _fields(self) -> tuple[list[str], LayerSpec | None]:
         if self.target is None:
@@ -216,7 +224,10 @@ class Inspector(QWidget):
             return f"{p.unique:,} unique of {p.unshared:,} parameters"
         lp = report.params.per_layer[self.model.spec.layer_index(layer.id)]
         runs = f" · block runs ×{lp.uses}" if lp.uses > 1 else ""
-        return f"own {fmt.count(lp.own)} · adds {fmt.count(lp.unique)}{runs}"
+        step = [text for on, text in ((layer.timestep_signal, "a sinusoidal timestep signal is added before it"),
+                                      (layer.halting, "an ACT halting unit (d→1) decides when to stop")) if on]
+        recurrence = f"\nUniversal Transformer step: {'; '.join(step)}" if step else ""
+        return f"own {fmt.count(lp.own)} · adds {fmt.count(lp.unique)}{runs}{recurrence}"
 
     def _rebuild(self, keys: list[str], layer: LayerSpec | None) -> None:
         while self.form.rowCount():

@@ -13,8 +13,8 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem
 
-from explorer.gui.card_layout import BADGE_WIDTH, CARD_HEIGHT, HEADER_WIDTH, CardInfo, Chip, ChipStyle
-from explorer.gui.colors import card_fill, is_dark, own_fill, text_on
+from explorer.gui.card_layout import BADGE_WIDTH, CARD_HEIGHT, HEADER_WIDTH, LABEL_STRIP, CardInfo, Chip, ChipStyle
+from explorer.gui import theme
 
 MAX_CHIP_PIXMAPS = 256
 _CHIP_PIXMAPS: OrderedDict[tuple, QPixmap] = OrderedDict()
@@ -52,18 +52,17 @@ class LayerCard(QGraphicsItem):
         if info is None:
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        dark = is_dark()
-        text = QColor("#e8e8e8") if dark else QColor("#1d1f22")
-        faint = QColor("#9aa0a6") if dark else QColor("#5f6368")
         block = info.block_style
-        border = block.fill if block.group else (QColor("#5a5f66") if dark else QColor("#c5c9ce"))
-        if self.selected:
-            painter.setPen(QPen(QColor("#1a73e8"), 3.0))
+        border = block.fill if block.group else theme.color("card_border")
+        if self.hint is not None and self.hint[0] == "block":      # a card dropped here shares the block
+            painter.setPen(QPen(theme.color("drop_ok" if self.hint[1] else "drop_refused"), 3.5))
+        elif self.selected:
+            painter.setPen(QPen(theme.color("selection"), 3.0))
         elif "block" in info.highlighted:
-            painter.setPen(QPen(QColor("#f5f5f5") if dark else QColor("#111111"), 2.4))
+            painter.setPen(QPen(theme.color("group_highlight"), 2.4))
         else:
             painter.setPen(QPen(border, 1.6))
-        painter.setBrush(card_fill())
+        painter.setBrush(theme.color("card_fill"))
         painter.drawRoundedRect(QRectF(0, 0, self.width, CARD_HEIGHT), 6, 6)
         if block.group:                                # stripe: the whole block is shared
             painter.setPen(Qt.PenStyle.NoPen)
@@ -73,15 +72,19 @@ class LayerCard(QGraphicsItem):
         font.setPointSizeF(9.5)
         font.setBold(True)
         painter.setFont(font)
-        painter.setPen(text)
-        painter.drawText(QRectF(14, 6, HEADER_WIDTH - 18, 18), Qt.AlignmentFlag.AlignLeft,
+        painter.setPen(theme.color("text"))
+        painter.drawText(QRectF(14, 7, HEADER_WIDTH - 18, 18), Qt.AlignmentFlag.AlignLeft,
                          f"{info.index:>2}  {info.layer.id}")
         font.setBold(False)
         font.setPointSizeF(8.5)
         painter.setFont(font)
-        painter.setPen(faint)
-        painter.drawText(QRectF(14, 24, HEADER_WIDTH - 18, 16), Qt.AlignmentFlag.AlignLeft, info.layer.kind)
-        painter.drawText(QRectF(14, 39, HEADER_WIDTH - 18, 16), Qt.AlignmentFlag.AlignLeft, info.summary)
+        painter.setPen(theme.color("text_faint"))
+        painter.drawText(QRectF(14, 27, HEADER_WIDTH - 18, 16), Qt.AlignmentFlag.AlignLeft,
+                         painter.fontMetrics().elidedText(info.kind_line, Qt.TextElideMode.ElideRight,
+                                                          int(HEADER_WIDTH - 20)))
+        painter.drawText(QRectF(14, 45, HEADER_WIDTH - 18, 16), Qt.AlignmentFlag.AlignLeft,
+                         painter.fontMetrics().elidedText(info.summary, Qt.TextElideMode.ElideRight,
+                                                          int(HEADER_WIDTH - 20)))
         painter.drawPixmap(QPointF(HEADER_WIDTH - 2, 0), self._chips_pixmap(painter, font))
         if info.block_uses > 1:                        # the marker: one block, run N times
             badge = QRectF(self.width - BADGE_WIDTH + 6, CARD_HEIGHT - 26, BADGE_WIDTH - 12, 20)
@@ -91,13 +94,13 @@ class LayerCard(QGraphicsItem):
             font.setBold(True)
             font.setPointSizeF(9)
             painter.setFont(font)
-            painter.setPen(text_on(block.fill))
+            painter.setPen(theme.text_on(block.fill))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"×{info.block_uses}")
 
     def _chips_pixmap(self, painter: QPainter, font: QFont) -> QPixmap:
         """The chips area, rendered once per distinct look (ALBERT: 48 cards, one render)."""
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
-        key = (self.info.look(), self.hint, self.hint_reason, is_dark(), dpr, self.width)
+        key = (self.info.look(), self.hint, self.hint_reason, theme.is_dark(), dpr, self.width)
         pixmap = _CHIP_PIXMAPS.get(key)
         if pixmap is not None:
             _CHIP_PIXMAPS.move_to_end(key)
@@ -117,35 +120,47 @@ class LayerCard(QGraphicsItem):
             _CHIP_PIXMAPS.popitem(last=False)
         return pixmap
 
+    def _hinted(self, chip: Chip) -> bool:
+        """Whether the drop hint covers this chip: its slot, or a head inside a hinted head range."""
+        if self.hint is None:
+            return False
+        slot = self.hint[0]
+        if slot == chip.slot:
+            return True
+        if chip.is_head and slot.startswith("heads["):
+            lo, hi = map(int, slot[6:-1].split(":"))
+            return lo <= int(chip.slot[6:-1].split(":")[0]) < hi
+        return False
+
     def _paint_chip(self, painter: QPainter, chip: Chip, font: QFont) -> None:
         info = self.info
-        style = info.styles.get(chip.slot) or ChipStyle(own_fill())
+        style = info.styles.get(chip.slot) or ChipStyle(theme.color("own_fill"))
         fill = QColor(style.fill)
         if style.group and not style.direct and chip.slot not in ("attention",):
             fill = fill.lighter(112)
         pen = QPen(fill.darker(135), 1.0)
         if chip.slot in info.highlighted:
-            pen = QPen(QColor("#f5f5f5") if is_dark() else QColor("#111111"), 2.4)
-        hinted = self.hint is not None and self.hint[0] == chip.slot
+            pen = QPen(theme.color("group_highlight"), 2.4)
+        hinted = self._hinted(chip)
         if hinted:
-            pen = QPen(QColor("#0b8043") if self.hint[1] else QColor("#d93025"), 3.5)
+            pen = QPen(theme.color("drop_ok" if self.hint[1] else "drop_refused"), 3.5)
         painter.setPen(pen)
         painter.setBrush(fill)
         radius = 2.0 if chip.is_head else 4.0
         painter.drawRoundedRect(chip.rect, radius, radius)
         if hinted:                      # a drop target under the cursor: green = fine, red = refused
-            veil = QColor("#34a853" if self.hint[1] else "#ea4335")
+            veil = theme.color("drop_ok_veil" if self.hint[1] else "drop_refused_veil")
             veil.setAlpha(110)
             painter.fillRect(chip.rect.adjusted(2, 2, -2, -2), veil)
             if chip.is_head or chip.rect.width() < 70:
                 return
-            painter.setPen(QColor("white"))
+            painter.setPen(theme.color("drop_label"))
             font.setBold(True)
             painter.setFont(font)
             refusal = "✕ shapes differ" if "shape" in self.hint_reason else "✕ refused"
             rect, align = chip.rect, Qt.AlignmentFlag.AlignCenter
             if chip.slot == "attention":        # the head chips cover the middle: use the label row
-                rect = QRectF(rect.x() + 6, rect.y() + 3, rect.width() - 80, 16)
+                rect = QRectF(rect.x() + 6, rect.y() + 3, rect.width() - 88, LABEL_STRIP - 6)
                 align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
             painter.drawText(rect, align, "share here" if self.hint[1] else refusal)
             return
@@ -154,14 +169,14 @@ class LayerCard(QGraphicsItem):
         font.setBold(style.direct)
         font.setPointSizeF(7.5 if chip.is_head or len(chip.label) <= 1 else 8.5)
         painter.setFont(font)
-        painter.setPen(text_on(fill))
+        painter.setPen(theme.text_on(fill))
         label = chip.label + info.notes.get(chip.slot, "")
         if style.direct and style.uses > 1 and not chip.is_head and chip.rect.width() > 60:
             label = f"{label}  ×{style.uses}"
         align = Qt.AlignmentFlag.AlignCenter
         rect = chip.rect
         if chip.slot == "attention":
-            rect = QRectF(rect.x() + 6, rect.y() + 3, rect.width() - 80, 16)
+            rect = QRectF(rect.x() + 6, rect.y() + 3, rect.width() - 88, LABEL_STRIP - 6)
             align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         painter.drawText(rect, align, painter.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight,
                                                                        int(rect.width()) - 2))

@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
         self.model = DesignModel(spec, self)
         self.document = Document(self.model, self)
         self._closing_after: list = []               # threads a close waits for (see closeEvent)
-        self.document.path = path
+        self.document.set_file(path)
         self.palette_panel = PalettePanel(self.model)
         self.stack_view = StackView(self.model)
         self.graph_view = GraphView(self.model)
@@ -191,8 +191,14 @@ class MainWindow(QMainWindow):
         if not ids:
             self.model.message.emit("select layers to delete first")
             return False
-        return self.model.edit(commands.DeleteLayer, f"Delete {', '.join(ids)}",
-                               lambda s: edits.delete_layers(s, ids))
+        first = min(self.model.spec.layer_index(i) for i in ids)
+        if not self.model.edit(commands.DeleteLayer, f"Delete {', '.join(ids)}",
+                               lambda s: edits.delete_layers(s, ids)):
+            return False
+        layers = self.model.spec.layers          # the layer now in that place stays selected, for the keyboard
+        if layers:
+            self.model.select_layers((layers[min(first, len(layers) - 1)].id,))
+        return True
 
     def duplicate_selected(self) -> bool:
         ids = self.model.selected_layers

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QH
 
 from explorer.analysis.report import MAX_BATCH, MAX_SEQ
 from explorer import fmt
-from explorer.gui.colors import is_dark
+from explorer.gui import theme
+from explorer.gui.axes import EmptyNote, IntegerAxis, SIAxis
 from explorer.gui.design_model import DesignModel
 
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
@@ -41,7 +42,8 @@ class MetricsPanel(QWidget):
             ("kv_cache", "KV cache", "Decoding cache for the whole sequence (causal designs)"),
             ("twin_training", "Unshared train", "Training memory of the unshared twin"),
         ], shape=True))
-        self.plot = pg.PlotWidget(background=self.palette().color(self.backgroundRole()))
+        self.plot = pg.PlotWidget(background=self.palette().color(self.backgroundRole()),
+                                  axisItems={"left": SIAxis("left"), "bottom": IntegerAxis("bottom")})
         self.plot.setToolTip("Parameters per layer: unshared (own, outline) vs unique (what the layer adds, "
                              "filled); shared layers add nothing after their first member")
         self.plot.setMinimumWidth(360)
@@ -51,22 +53,25 @@ class MetricsPanel(QWidget):
         item.setLabel("bottom", "layer (bottom → top)")
         item.setMenuEnabled(False)
         item.hideButtons()
-        item.setTitle('<span style="font-size:9pt">parameters per layer: <b style="color:#0072B2">■ unique</b>'
-                      ' &nbsp; <span style="color:#8a8a8a">□ unshared</span></span>')
-        self.own_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(150, 150, 150, 70),
-                                        pen=pg.mkPen(130, 130, 130), name="unshared")
-        self.unique_bars = pg.BarGraphItem(x=[], height=[], width=0.55, brush=pg.mkBrush("#0072B2"),
-                                           pen=pg.mkPen(None), name="unique")
+        self.own_bars = pg.BarGraphItem(x=[], height=[], width=0.8, name="unshared")
+        self.unique_bars = pg.BarGraphItem(x=[], height=[], width=0.55, pen=pg.mkPen(None), name="unique")
         item.addItem(self.own_bars)
         item.addItem(self.unique_bars)
+        self.empty_note = EmptyNote(item, "no valid design")
         self.apply_palette()
-        item.getAxis("left").enableAutoSIPrefix(True)
         layout.addWidget(self.plot, 1)
         model.report_changed.connect(self.refresh)
         self.refresh()
 
     def apply_palette(self) -> None:
-        """Plot colors from the widget palette (called again when the system theme changes)."""
+        """Plot colors from the widget palette and the theme (called again when the system theme changes)."""
+        unique, unshared = theme.color("unique_bars"), theme.color("unshared_bars")
+        self.plot.getPlotItem().setTitle(
+            f'<span style="font-size:9pt">parameters per layer: <b style="color:{unique.name()}">■ unique</b>'
+            f' &nbsp; <span style="color:{unshared.name()}">□ unshared</span></span>')
+        self.own_bars.setOpts(brush=theme.brush("unshared_fill"), pen=theme.pen("unshared_bars"))
+        self.unique_bars.setOpts(brush=theme.brush("unique_bars"))
+        self.empty_note.item.setBrush(theme.brush("plot_label"))
         self.plot.setBackground(self.palette().color(self.backgroundRole()))
         text_color = self.palette().color(self.foregroundRole())
         for axis in ("left", "bottom"):
@@ -128,7 +133,11 @@ class MetricsPanel(QWidget):
                 label.setText("—")
             self.values["unique"].setText("invalid")
             self.values["unique"].setToolTip(self.model.report_error)
+            self.own_bars.setOpts(x=[], height=[])
+            self.unique_bars.setOpts(x=[], height=[])
+            self.empty_note.set_empty(True)
             return
+        self.empty_note.set_empty(False)
         p, f, m = report.params, report.flops, report.memory
         v = self.values
         v["unique"].setText(f"{p.unique:,}")
@@ -147,4 +156,4 @@ class MetricsPanel(QWidget):
         self.own_bars.setOpts(x=x, height=np.array([lp.own for lp in p.per_layer], dtype=float))
         self.plot.getPlotItem().setXRange(-0.7, max(len(x), 4) - 0.3, padding=0)
         self.unique_bars.setOpts(x=x, height=np.array([lp.unique for lp in p.per_layer], dtype=float),
-                                 brush=pg.mkBrush("#56B4E9" if is_dark() else "#0072B2"))
+                                 brush=theme.brush("unique_bars"))

@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer import fmt
 from explorer.errors import SpecError
-from explorer.gui import commands, mime
+from explorer.gui import commands, mime, theme
 from explorer.gui.design_model import DesignModel
 from explorer.spec.model import KINDS
+from explorer.spec.diff import describe_change
 from explorer.spec.strategies import SCHEMES, apply_scheme
 
 FAMILIES = (("layers", "Layer sharing"), ("heads", "Heads and K/V"), ("embeddings", "Embeddings"),
@@ -128,7 +128,7 @@ class PalettePanel(QWidget):
             for scheme in (s for s in SCHEMES.values() if s.family == family):
                 button = QPushButton(scheme.title)
                 button.setFlat(True)
-                button.setStyleSheet("text-align: left; padding: 2px 6px;")
+                button.setStyleSheet(theme.style("scheme_button"))
                 button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
                 kind = "adds groups only" if scheme.pure else "changes the architecture"
                 button.setToolTip(f"{scheme.doc}\n({kind}; options: {scheme_options(scheme.name) or 'none'})\n"
@@ -168,10 +168,11 @@ class PalettePanel(QWidget):
             options["layers"] = list(self.model.selected_layers)
         elif name == "unshare" and self.scope_selected.isChecked():
             options["layers"] = list(self.model.selected_layers)
+        before = self.model.spec
         ok = self.model.edit(commands.ApplyScheme, f"Apply {scheme.title}",
                              lambda s: apply_scheme(s, name, **options))
-        if ok:
-            self.model.message.emit(f"{scheme.title} applied: {fmt.plural(len(self.model.spec.groups), 'group')}")
+        if ok:       # what changed, in words: schemes stack, and may take members from groups there
+            self.model.message.emit(self.model.outcome(f"{scheme.title}: {describe_change(before, self.model.spec)}"))
             self.scheme_applied.emit(name)
         return ok
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from explorer.analysis.planner import GIB, plan_grid
 from explorer.errors import ExplorerError
+from explorer.gui import theme
 from explorer.gui.lazy_view import LazyView
-
-FITS = QColor(89, 161, 79, 60)
-DOES_NOT_FIT = QColor(225, 87, 89, 50)
 
 
 class PlannerView(LazyView):
@@ -68,7 +65,7 @@ class PlannerView(LazyView):
                 item = QTableWidgetItem(text)
                 if 0 < c < 6:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                item.setBackground(QBrush(FITS if fits else DOES_NOT_FIT))
+                item.setBackground(theme.brush("fits" if fits else "does_not_fit"))
                 self.table.setItem(r, c, item)
         n_fit = sum(r.fits(gib) for r in rows)
         best = rows[0] if rows else None

@@ -1,7 +1,10 @@
-"""Save a pyqtgraph plot as PNG or SVG (File dialogs stay out of the tested function)."""
+"""Save a pyqtgraph plot as PNG or SVG, and its samples as CSV (File dialogs stay out of the
+tested functions)."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -50,12 +53,29 @@ def _export_svg(plot: pg.PlotWidget, path: Path) -> Path:
     return path
 
 
-def save_plot_dialog(parent: QWidget, plot: pg.PlotWidget, basename: str) -> Path | None:
-    path, _filter = QFileDialog.getSaveFileName(parent, "Save plot", f"{basename}.png",
-                                                "PNG image (*.png);;SVG drawing (*.svg)")
+def export_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
+    """Write `rows` under `header` as CSV (floats in full precision, as Python prints them)."""
+    path = Path(path)
+    try:
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(header)
+            writer.writerows(rows)
+    except OSError as err:
+        raise ExplorerError(f"{path}: cannot write ({err.strerror or err})") from None
+    return path
+
+
+def save_plot_dialog(parent: QWidget, plot: pg.PlotWidget, basename: str,
+                     samples: Callable[[], tuple[Sequence[str], Iterable[Sequence]]] | None = None) -> Path | None:
+    """Ask for a file and save the plot there; with `samples` (header, rows), CSV is offered too."""
+    filters = "PNG image (*.png);;SVG drawing (*.svg)" + (";;CSV samples (*.csv)" if samples else "")
+    path, _filter = QFileDialog.getSaveFileName(parent, "Save plot", f"{basename}.png", filters)
     if not path:
         return None
     try:
+        if samples is not None and Path(path).suffix.lower() == ".csv":
+            return export_csv(path, *samples())
         return export_plot(plot, path)
     except ExplorerError as err:
         message = getattr(parent, "message", None)

@@ -9,8 +9,10 @@ each design version stays on the plot as its own labelled segment.
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QThread, QTimer, Signal
@@ -18,12 +20,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, Q
                                QSpinBox, QVBoxLayout, QWidget)
 
 from explorer.fmt import nbytes
+from explorer.gui import theme
+from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
+from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
 from explorer.gui.workers import BenchWorker, DeviceProbe, reserve_gui_core, start_in_thread
 
-DESIGN_PEN = pg.mkPen("#4e79a7", width=2)
-TWIN_PEN = pg.mkPen("#e15759", width=2)
-MEDIAN_PEN = pg.mkPen("#4e79a7", width=1, style=Qt.PenStyle.DashLine)
 MAX_POINTS = 5000
+CSV_HEADER = ("segment", "label", "series", "warmup", "iteration", "ms")
 
 
 @dataclass
@@ -101,26 +104,41 @@ class RunPanel(QWidget):
         for w in (self.compile_check, self.twin_check, self.live_check):
             buttons.addWidget(w)
         buttons.addStretch(1)
+        self.save_button = QPushButton("Save…", toolTip="Save the plot as PNG or SVG, or its samples as CSV "
+                                                       "(one row per timed pass)")
+        self.save_button.clicked.connect(lambda: save_plot_dialog(self, self.plot, "timing", samples=self.sample_rows))
+        buttons.addWidget(self.save_button)
         buttons.addWidget(self.pin_button)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
 
-        self.plot = pg.PlotWidget(background=None)
+        self.segment_axis = LabelAxis("top")
+        self.plot = pg.PlotWidget(background=None, axisItems={"left": PlainAxis("left"),
+                                                               "bottom": IntegerAxis("bottom"),
+                                                               "top": self.segment_axis})
         self.plot.setLabel("left", "time per pass (ms)")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "iteration")
+        self.plot.showAxis("top")
+        self.segment_axis.setToolTip("Each run (with Live on, each design version) is its own segment")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.addLegend(offset=(-10, 5))
-        self.design_curve = self.plot.plot([], [], pen=DESIGN_PEN, name="design")
-        self.twin_curve = self.plot.plot([], [], pen=TWIN_PEN, name="unshared twin")
-        self.median_curve = self.plot.plot([], [], pen=MEDIAN_PEN, name="design, running median")
-        self.warmup_scatter = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(150, 150, 150, 160), pen=None)
+        self.legend = LegendRow(self.plot.getPlotItem())
+        self.empty_note = EmptyNote(self.plot.getPlotItem(),
+                                    "no passes yet: Start a run, or tick Live to time every edit")
+        self.design_curve = self.plot.plot([], [], pen=theme.pen("design", 2), name="design")
+        self.twin_curve = self.plot.plot([], [], pen=theme.pen("twin", 2), name="unshared twin")
+        self.median_curve = self.plot.plot([], [], pen=theme.pen("median", 1, Qt.PenStyle.DashLine),
+                                           name="design, running median")
+        for curve in (self.design_curve, self.twin_curve, self.median_curve):
+            curve.setData([], [], connect="finite")         # a NaN ends a segment: never joined to the next
+        self.warmup_scatter = pg.ScatterPlotItem(size=6, brush=theme.brush("warmup"), pen=None)
         self.plot.addItem(self.warmup_scatter)
-        self._labels: list[pg.TextItem] = []
+        self.legend.addItem(self.warmup_scatter, "warm-up")
+        self._boundaries: list[pg.InfiniteLine] = []        # a dotted line where each later segment starts
         self.baseline_line = pg.InfiniteLine(angle=0, movable=False,
-                                             pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashDotLine),
-                                             label="baseline", labelOpts={"position": 0.02, "color": "#59a14f",
-                                                                  "anchors": [(0, 1), (0, 1)]})
+                                             pen=theme.pen("baseline", 1.5, Qt.PenStyle.DashDotLine),
+                                             label="baseline", labelOpts={"position": 0.02,
+                                                                          "color": theme.color("baseline"),
+                                                                          "anchors": [(0, 1), (0, 1)]})
         self.baseline_line.setVisible(False)
         self.plot.addItem(self.baseline_line, ignoreBounds=True)
 
@@ -204,9 +222,11 @@ class RunPanel(QWidget):
             return
         segment = Segment(getattr(self, "_pending_label", "v1"), self._x)
         self.segments.append(segment)
-        label = pg.TextItem(segment.label, color="#888", anchor=(0, 0))
-        self.plot.addItem(label)
-        self._labels.append(label)
+        if len(self.segments) > 1:
+            boundary = pg.InfiniteLine(segment.start_x - 0.5, angle=90, movable=False,
+                                       pen=theme.pen("neutral", 1, Qt.PenStyle.DotLine))
+            self.plot.addItem(boundary, ignoreBounds=True)
+            self._boundaries.append(boundary)
         worker = BenchWorker(self._spec, self.config())
         worker.sample.connect(self.on_worker_sample)
         worker.progress.connect(self.status_label.setText)
@@ -262,8 +282,13 @@ class RunPanel(QWidget):
 
     def _redraw(self) -> None:
         dx, dy, tx, ty, mx, my, wx, wy = [], [], [], [], [], [], [], []
-        for seg, label in zip(self.segments, self._labels):
+        spans = []
+        for seg in self.segments:
             x0 = seg.start_x + len(seg.warmup_design)
+            if dx:                                       # a gap: segments are separate runs
+                for xs, ys in ((dx, dy), (tx, ty), (mx, my)):
+                    xs.append(x0 - 0.5)
+                    ys.append(math.nan)
             dx += range(x0, x0 + len(seg.design))
             dy += seg.design
             tx += range(x0, x0 + len(seg.twin))
@@ -274,12 +299,13 @@ class RunPanel(QWidget):
             for x, y in seg.warmup_design:
                 wx.append(x)
                 wy.append(y)
-            top = max(seg.design + seg.twin + [y for _x, y in seg.warmup_design] or [0])
-            label.setPos(seg.start_x, top)
-        self.design_curve.setData(dx[-MAX_POINTS:], dy[-MAX_POINTS:])
-        self.twin_curve.setData(tx[-MAX_POINTS:], ty[-MAX_POINTS:])
-        self.median_curve.setData(mx[-MAX_POINTS:], my[-MAX_POINTS:])
+            spans.append((seg.start_x - 0.5, x0 + max(len(seg.design), len(seg.twin)) - 0.5, seg.label))
+        self.design_curve.setData(dx[-MAX_POINTS:], dy[-MAX_POINTS:], connect="finite")
+        self.twin_curve.setData(tx[-MAX_POINTS:], ty[-MAX_POINTS:], connect="finite")
+        self.median_curve.setData(mx[-MAX_POINTS:], my[-MAX_POINTS:], connect="finite")
         self.warmup_scatter.setData(wx, wy)
+        self.segment_axis.set_spans(spans)
+        self.empty_note.set_empty(not (dy or ty or wy))
         if self._built is not None and self.segments:
             seg = self.segments[-1]
             live = dataclasses.replace(self._built, design=dataclasses.replace(self._built.design,
@@ -287,6 +313,23 @@ class RunPanel(QWidget):
             if live.twin is not None:
                 live.twin = dataclasses.replace(live.twin, samples_ms=list(seg.twin))
             self.readout.setText(self.describe(live, self.baseline))
+
+    def sample_rows(self) -> tuple[tuple[str, ...], list[tuple]]:
+        """The samples on the plot as CSV rows, one per timed pass: (segment, label, series, warmup,
+        iteration, ms); `iteration` is the plot's x (the twin's pass i sits beside the design's)."""
+        rows = []
+        for number, seg in enumerate(self.segments, 1):
+            x0 = seg.start_x + len(seg.warmup_design)
+            rows += [(number, seg.label, "design", 1, x, ms) for x, ms in seg.warmup_design]
+            rows += [(number, seg.label, "design", 0, x0 + i, ms) for i, ms in enumerate(seg.design)]
+            rows += [(number, seg.label, "twin", 0, x0 + i, ms) for i, ms in enumerate(seg.twin)]
+        return CSV_HEADER, rows
+
+    def export(self, path: str | Path) -> Path:
+        """The plot as .png or .svg, or its samples as .csv (by the suffix)."""
+        if Path(path).suffix.lower() == ".csv":
+            return export_csv(path, *self.sample_rows())
+        return export_plot(self.plot, path)
 
     def on_worker_built(self, info) -> None:
         """The models exist: show torch's counts and the weights' memory before the first sample."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QDrag, QPainter, QPen, QPixmap
+from PySide6.QtGui import QDrag, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QMenu
 
 from explorer.errors import SpecError
-from explorer.gui import commands, edits, mime
+from explorer.gui import commands, edits, mime, theme
 from explorer.gui.card_layout import CARD_GAP, CARD_HEIGHT, card_infos
 from explorer.gui.design_model import DesignModel
 from explorer.gui.layer_card import LayerCard
@@ -22,6 +22,7 @@ from explorer.spec.model import Member
 
 PITCH = CARD_HEIGHT + CARD_GAP
 MARGIN = 10.0
+EDGE_STRIP = 10.0        # a card's top and bottom strips count as "between cards" for a card drop
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class StackView(QGraphicsView):
         self.context_actions: list = []          # (text, QAction) set by the main window
         self.drag_class = QDrag                  # tests swap in a recorder (QDrag.exec blocks)
         self._insert_line = QGraphicsLineItem()
-        self._insert_line.setPen(QPen(QColor("#1a73e8"), 3))
+        self._insert_line.setPen(QPen(theme.color("insert_line"), 3))
         self._insert_line.setZValue(10)
         self._insert_line.hide()
         self.scene().addItem(self._insert_line)
@@ -70,6 +71,8 @@ class StackView(QGraphicsView):
     def refresh(self, force: bool = False) -> None:
         spec = self.model.spec
         self._check_cache.clear()
+        if force:                               # a palette change: the theme's light or dark line
+            self._insert_line.setPen(QPen(theme.color("insert_line"), 3))
         width = self.card_width()
         infos = card_infos(spec, width, self.model.selected_group)
         while len(self.cards) < len(infos):
@@ -126,6 +129,11 @@ class StackView(QGraphicsView):
         card = self.cards[self.model.spec.layer_index(layer_id)]
         for chip in card.info.chips:
             if chip.slot == slot:
+                # the centre, unless a smaller chip sits there (heads on 'attention'): then its label strip
+                for point in (chip.rect.center(), QPointF(chip.rect.center().x(), chip.rect.top() + 8)):
+                    hit = card.chip_at(point)
+                    if hit is not None and hit.slot == slot:
+                        return card.mapToScene(point)
                 return card.mapToScene(chip.rect.center())
         return card.mapToScene(QPointF(card.width / 2, CARD_HEIGHT / 2))
 
@@ -135,19 +143,40 @@ class StackView(QGraphicsView):
     def _slot_change(sources: list[Member], target: Member):
         return lambda spec: edits.share_with(spec, sources, target)
 
-    def target_at(self, scene_pos: QPointF, data) -> DropTarget | None:
-        """What dropping `data` at `scene_pos` would do, with the reason it would be refused."""
-        if mime.read_kind(data) is not None or mime.read_layers(data) is not None:
+    def target_at(self, scene_pos: QPointF, data, modifiers=Qt.KeyboardModifier.NoModifier) -> DropTarget | None:
+        """What dropping `data` at `scene_pos` would do, with the reason it would be refused.
+
+        A kind inserts at the gap. Cards: dropped on another card's body they share its block;
+        between cards (the gap, or a card's top or bottom edge strip), or with Shift, they move.
+        A slot or head shares with the same slot of the card under the cursor; a head dropped
+        on a head chip targets that head (as many heads as were dragged, from there)."""
+        if mime.read_kind(data) is not None:
             return DropTarget(gap=self.gap_at(scene_pos))
-        sources = mime.read_slots(data)
         card = self.card_at(scene_pos)
+        layer_ids = mime.read_layers(data)
+        if layer_ids is not None:
+            if (card is None or modifiers & Qt.KeyboardModifier.ShiftModifier
+                    or not self.in_card_body(card, scene_pos) or card.info.layer.id in layer_ids):
+                return DropTarget(gap=self.gap_at(scene_pos))
+            return self._share_target([Member(i, "block") for i in layer_ids], Member(card.info.layer.id, "block"))
+        sources = mime.read_slots(data)
         if not sources or card is None:
             return None
         slot = sources[0].slot
         chip = card.chip_at(card.mapFromScene(scene_pos))
-        if chip is not None and chip.is_head and sources[0].slot.startswith("heads["):
-            slot = sources[0].slot
-        target = Member(card.info.layer.id, slot)
+        if chip is not None and chip.is_head and slot.startswith("heads["):
+            lo, hi = map(int, slot[6:-1].split(":"))
+            at = int(chip.slot[6:-1].split(":")[0])
+            slot = f"heads[{at}:{at + hi - lo}]"
+        return self._share_target(sources, Member(card.info.layer.id, slot))
+
+    def in_card_body(self, card: LayerCard, scene_pos: QPointF) -> bool:
+        """Whether a point is on the card away from its top and bottom edge strips (which,
+        with the gaps, mean "between cards")."""
+        y = card.mapFromScene(scene_pos).y()
+        return EDGE_STRIP <= y <= CARD_HEIGHT - EDGE_STRIP
+
+    def _share_target(self, sources: list[Member], target: Member) -> DropTarget | None:
         sources = [s for s in sources if s.layer != target.layer]
         if not sources:
             return None
@@ -176,14 +205,15 @@ class StackView(QGraphicsView):
             return self.model.edit(commands.MoveLayer, f"Move {', '.join(layer_ids)}",
                                    lambda s: edits.move_layers(s, layer_ids, target.gap))
         sources = mime.read_slots(data)
+        if layer_ids is not None:
+            sources = [Member(i, "block") for i in layer_ids]
         if sources and target.member is not None:
             if target.reason:
                 self.model.message.emit(target.reason)
                 return False
             sources = [s for s in sources if s.layer != target.member.layer]
-            return self.model.edit(commands.JoinGroup, f"Share {target.member.slot} of "
-                                   f"{', '.join(s.layer for s in sources)} with {target.member.layer}",
-                                   self._slot_change(sources, target.member))
+            what = f"{', '.join(map(str, sources))} with {target.member}"
+            return self.model.edit(commands.JoinGroup, f"Share {what}", self._slot_change(sources, target.member))
         return False
 
     def _show_hint(self, target: DropTarget | None) -> None:
@@ -200,8 +230,9 @@ class StackView(QGraphicsView):
             self._insert_line.show()
         elif target.member is not None:
             card = self.cards[self.model.spec.layer_index(target.member.layer)]
-            card.hint = (target.member.slot if any(c.slot == target.member.slot for c in card.info.chips)
-                         else "attention", not target.reason)
+            slot = target.member.slot
+            shown = slot == "block" or slot.startswith("heads[") or any(c.slot == slot for c in card.info.chips)
+            card.hint = (slot if shown else "attention", not target.reason)
             card.hint_reason = target.reason
             card.update()
             self._hint_card = card
@@ -214,7 +245,7 @@ class StackView(QGraphicsView):
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
-        target = self.target_at(self.mapToScene(event.position().toPoint()), event.mimeData())
+        target = self.target_at(self.mapToScene(event.position().toPoint()), event.mimeData(), event.modifiers())
         self._show_hint(target)
         if target is None:
             event.ignore()
@@ -225,22 +256,30 @@ class StackView(QGraphicsView):
         event.acceptProposedAction()
 
     def describe_drop(self, data, target: DropTarget) -> str:
+        """What a release would do, and how to get the other intent."""
+        layers = mime.read_layers(data)
         if target.reason:
             return f"cannot share here: {target.reason}"
         if target.member is not None:
-            sources = ", ".join(str(m) for m in mime.read_slots(data) or ())
-            return f"release to share {sources} with {target.member}"
-        what = mime.read_kind(data) or ", ".join(mime.read_layers(data) or ())
-        verb = "insert" if mime.read_kind(data) else "move"
-        return f"release to {verb} {what} at position {target.gap}"
+            sources = ", ".join(layers or ()) or ", ".join(str(m) for m in mime.read_slots(data) or ())
+            other = " · drop between cards, or hold Shift, to move instead" if layers else ""
+            return f"release to share {sources} with {target.member}{other}"
+        if layers is not None:
+            return (f"release to move {', '.join(layers)} to position {target.gap} · "
+                    "drop on a card's middle to share its block instead")
+        return f"release to insert {mime.read_kind(data)} at position {target.gap}"
 
     def dragLeaveEvent(self, event) -> None:
+        # not QGraphicsView's: its drag enter never ran (the scene takes no drops), so it would
+        # warn "drag leave received before drag enter"
         self._show_hint(None)
+        if self._last_target is not None:
+            self.model.message.emit("")          # the "release to ..." line is stale once the drag leaves
         self._last_target = None
-        super().dragLeaveEvent(event)
+        event.accept()
 
     def dropEvent(self, event) -> None:
-        target = self.target_at(self.mapToScene(event.position().toPoint()), event.mimeData())
+        target = self.target_at(self.mapToScene(event.position().toPoint()), event.mimeData(), event.modifiers())
         self._show_hint(None)
         self._last_target = None
         if self.accept_drop(event.mimeData(), target):

@@ -6,16 +6,16 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import QRectF, Qt, QThread, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from explorer.analysis import sweeps
 from explorer.errors import ExplorerError
+from explorer.gui import theme
+from explorer.gui.axes import EmptyNote, IntegerAxis, PlainAxis, SIAxis
 from explorer.gui.lazy_view import LazyView
 from explorer.gui.plot_export import save_plot_dialog
-
-COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"]
 
 
 def _cuda_count() -> int:
@@ -53,17 +53,20 @@ class SweepView(LazyView):
         w = QWidget()
         self.seq_edit = QLineEdit("128:16384:x2", toolTip="Sequence lengths: a list (128,512) or a range start:stop:xF")
         self.seq_edit.editingFinished.connect(self.refresh)
-        self.seq_plot = pg.PlotWidget(background=None)
+        # the right axis reads the linear ms of `time_view`: it must not follow the plot's log
+        # mode, which would read 500 ms as 10**500 (inf, with overflow warnings)
+        self.seq_plot = pg.PlotWidget(background=None, axisItems={
+            "left": SIAxis("left"), "right": PlainAxis("right", log_follows_plot=False)})
         self.seq_plot.setLabel("bottom", "sequence length n (log scale)")
-        self.seq_plot.setLabel("left", "forward FLOPs (batch 1)")
+        self.seq_plot.setLabel("left", "forward FLOPs (batch 1, log scale)")
         self.seq_plot.setLogMode(x=False, y=True)
-        self.seq_plot.getAxis("left").enableAutoSIPrefix(False)
         self.seq_plot.addLegend(offset=(10, 5))
-        self.attn_curve = self.seq_plot.plot([], [], pen=pg.mkPen(COLORS[0], width=2), symbol="o", symbolSize=5,
+        self.seq_note = EmptyNote(self.seq_plot.getPlotItem())
+        self.attn_curve = self.seq_plot.plot([], [], pen=theme.pen("attention", 2), symbol="o", symbolSize=5,
                                              name="attention")
-        self.ffn_curve = self.seq_plot.plot([], [], pen=pg.mkPen(COLORS[1], width=2), symbol="s", symbolSize=5,
+        self.ffn_curve = self.seq_plot.plot([], [], pen=theme.pen("ffn", 2), symbol="s", symbolSize=5,
                                             name="FFN")
-        self.cross_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
+        self.cross_line = pg.InfiniteLine(angle=90, pen=theme.pen("neutral", 1, Qt.PenStyle.DashLine))
         self.seq_plot.addItem(self.cross_line)
         self.seq_sentence = QLabel(wordWrap=True, toolTip="Where attention FLOPs overtake the FFN's")
         self.measure_device = QComboBox(toolTip="Where to time the built model at each n (batch 1)")
@@ -79,8 +82,8 @@ class SweepView(LazyView):
         self.time_view.setXLink(self.seq_plot.getPlotItem())
         self.seq_plot.getPlotItem().vb.sigResized.connect(
             lambda: self.time_view.setGeometry(self.seq_plot.getPlotItem().vb.sceneBoundingRect()))
-        self.time_curve = pg.PlotDataItem([], [], pen=pg.mkPen("#59a14f", width=2, style=Qt.PenStyle.DotLine),
-                                          symbol="t", symbolSize=7, symbolBrush="#59a14f")
+        self.time_curve = pg.PlotDataItem([], [], pen=theme.pen("time", 2, Qt.PenStyle.DotLine),
+                                          symbol="t", symbolSize=7, symbolBrush=theme.brush("time"))
         self.time_view.addItem(self.time_curve)
         self.seq_plot.getPlotItem().getAxis("right").setVisible(False)      # until something is measured
         self.measured: dict[int, float] = {}
@@ -104,11 +107,13 @@ class SweepView(LazyView):
         w = QWidget()
         self.depth_edit = QLineEdit("2:48:2", toolTip="Numbers of blocks: a list (6,12,24) or a range 2:48:2")
         self.depth_edit.editingFinished.connect(self.refresh)
-        self.depth_plot = pg.PlotWidget(background=None)
+        self.depth_plot = pg.PlotWidget(background=None, axisItems={"left": SIAxis("left"),
+                                                                    "bottom": IntegerAxis("bottom")})
+        self.depth_note = EmptyNote(self.depth_plot.getPlotItem())
         self.depth_plot.setLabel("bottom", "transformer blocks")
         self.depth_plot.setLabel("left", "unique parameters")
         self.depth_plot.addLegend(offset=(10, 5))
-        self.depth_note = QLabel("Forward FLOPs are the same for every scheme at a given depth: sharing changes "
+        self.depth_hint = QLabel("Forward FLOPs are the same for every scheme at a given depth: sharing changes "
                                  "what is stored, not what is computed.", wordWrap=True)
         save = QPushButton("Save plot…", toolTip="Save this plot as PNG or SVG")
         save.clicked.connect(lambda: save_plot_dialog(self, self.depth_plot, "depth-sweep"))
@@ -119,20 +124,21 @@ class SweepView(LazyView):
         layout = QVBoxLayout(w)
         layout.addLayout(top)
         layout.addWidget(self.depth_plot, 1)
-        layout.addWidget(self.depth_note)
+        layout.addWidget(self.depth_hint)
         return w
 
     def _schemes_tab(self) -> QWidget:
         w = QWidget()
-        self.frontier_plot = pg.PlotWidget(background=None)
+        self.frontier_plot = pg.PlotWidget(background=None, axisItems={"left": SIAxis("left"),
+                                                                       "bottom": SIAxis("bottom")})
+        self.frontier_note = EmptyNote(self.frontier_plot.getPlotItem())
         self.frontier_plot.setLabel("bottom", "unique parameters")
         self.frontier_plot.setLabel("left", "forward FLOPs")
-        self.frontier_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.frontier_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.frontier_scatter = pg.ScatterPlotItem(
             size=11, hoverable=True, hoverSize=15,
             tip=lambda x, y, data: f"{data}\n{x:,.0f} parameters\n{y:,.0f} FLOPs (click to apply)")
         self.frontier_scatter.sigClicked.connect(self._on_point_clicked)
+        self.frontier_plot.getPlotItem().vb.sigResized.connect(self._label_frontier)
         self.frontier_plot.addItem(self.frontier_scatter)
         self._frontier_labels: list[pg.TextItem] = []
         self.scheme_table = QTableWidget(0, 5)
@@ -174,6 +180,7 @@ class SweepView(LazyView):
         if c is not None and c > 0:
             self.cross_line.setValue(math.log2(float(c)))
         self.seq_sentence.setText(result.sentence())
+        self.seq_note.set_empty(not result.points)
         self.seq_result = result
 
     # ------------------------------------------------------------------ measured time
@@ -192,6 +199,7 @@ class SweepView(LazyView):
         self.measured = {}
         self.time_curve.setData([], [])
         self.seq_plot.getPlotItem().getAxis("right").setVisible(True)
+        self.seq_plot.getPlotItem().getAxis("right").setStyle(showValues=not self.seq_note.empty)
         legend = self.seq_plot.getPlotItem().legend
         if not any(item is self.time_curve for item, _label in legend.items):
             legend.addItem(self.time_curve, "measured time (right axis)")
@@ -233,32 +241,26 @@ class SweepView(LazyView):
         for k, scheme in enumerate(sweeps.DEPTH_SCHEMES):
             pts = [p for p in points if p.scheme == scheme and not p.error]
             self.depth_plot.plot([p.layers for p in pts], [p.unique for p in pts], name=scheme,
-                                 pen=pg.mkPen(COLORS[k % len(COLORS)], width=2), symbol="o", symbolSize=4)
+                                 pen=pg.mkPen(theme.series_color(k), width=2), symbol="o", symbolSize=4)
+        self.depth_note.set_empty(not any(not p.error for p in points))
         self.depth_points = points
 
     def refresh_schemes(self) -> None:
         self.scheme_points = sweeps.sweep_schemes(self._spec)
         ok = [p for p in self.scheme_points if not p.error]
-        spots = [{"pos": (p.unique, p.forward), "data": p.scheme, "brush": pg.mkBrush(COLORS[i % len(COLORS)]),
+        spots = [{"pos": (p.unique, p.forward), "data": p.scheme, "brush": pg.mkBrush(theme.series_color(i)),
                   "symbol": "star" if p.scheme == "current" else "o"} for i, p in enumerate(ok)]
         self.frontier_scatter.setData(spots)
-        for label in self._frontier_labels:
-            self.frontier_plot.removeItem(label)
-        self._frontier_labels = []
-        placed: list[tuple[float, float]] = []
         xs = [p.unique for p in ok] or [1]
         ys = [p.forward for p in ok] or [1]
-        dx, dy = (max(xs) - min(xs)) or 1, (max(ys) - min(ys)) or 1
-        for p in sorted(ok, key=lambda p: p.scheme != "current"):
-            # label a point only where it does not crowd an earlier label; the rest show on hover
-            x, y = (p.unique - min(xs)) / dx, (p.forward - min(ys)) / dy
-            if any(abs(x - a) < 0.12 and abs(y - b) < 0.08 for a, b in placed):
-                continue
-            placed.append((x, y))
-            label = pg.TextItem(p.scheme, color="#666", anchor=(0, 1))
-            label.setPos(p.unique, p.forward)
-            self.frontier_plot.addItem(label)
-            self._frontier_labels.append(label)
+        dx, dy = (max(xs) - min(xs)) or max(xs) or 1, (max(ys) - min(ys)) or max(ys) or 1
+        # a margin around the points, so the view never crops a label's first or last letters
+        x0, x1 = min(xs) - 0.08 * dx, max(xs) + 0.08 * dx
+        y0, y1 = min(ys) - 0.12 * dy, max(ys) + 0.12 * dy
+        self.frontier_plot.setXRange(x0, x1, padding=0)
+        self.frontier_plot.setYRange(y0, y1, padding=0)
+        self._label_frontier()
+        self.frontier_note.set_empty(not ok)
         table = self.scheme_table
         table.setRowCount(len(self.scheme_points))
         for row, p in enumerate(self.scheme_points):
@@ -269,6 +271,33 @@ class SweepView(LazyView):
                 if col in (1, 2, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(row, col, item)
+
+    def _label_frontier(self, *_args) -> None:
+        """Name the frontier's points, each label inside the view (placed again when it resizes)."""
+        for label in self._frontier_labels:
+            self.frontier_plot.removeItem(label)
+        self._frontier_labels = []
+        ok = [p for p in self.scheme_points if not p.error]
+        view = self.frontier_plot.getPlotItem().vb
+        (x0, x1), (y0, y1) = view.viewRange()
+        width, height = (view.width(), view.height()) if view.width() > 50 else (600.0, 300.0)
+        placed: list[QRectF] = []
+        for p in sorted(ok, key=lambda p: p.scheme != "current"):
+            # in pixels: the label goes right of and above its point, or left / below where the
+            # view's edge is too close; a label that would overlap an earlier one shows on hover only
+            px, py = (p.unique - x0) / (x1 - x0) * width, (y1 - p.forward) / (y1 - y0) * height
+            label = pg.TextItem(p.scheme, color=theme.color("plot_label"))
+            size = label.textItem.boundingRect().size()
+            right, up = px + size.width() <= width, py - size.height() >= 0
+            rect = QRectF(px if right else px - size.width(), py - size.height() if up else py,
+                          size.width(), size.height())
+            if any(rect.intersects(other) for other in placed):
+                continue
+            placed.append(rect)
+            label.setAnchor((0.0 if right else 1.0, 1.0 if up else 0.0))
+            label.setPos(p.unique, p.forward)
+            self.frontier_plot.addItem(label, ignoreBounds=True)
+            self._frontier_labels.append(label)
 
     def _on_point_clicked(self, _item, points, *_args) -> None:
         if points is not None and len(points):

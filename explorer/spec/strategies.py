@@ -255,8 +255,18 @@ def _head_range(heads) -> tuple[int, int]:
     raise SpecError(f"expected a head range like '0:2', got {heads!r}", "heads")
 
 
-def grouped_query(spec: StackSpec, n_kv_heads: int = 1, layers=None) -> StackSpec:
-    """MQA / GQA: query heads share n_kv_heads K/V heads inside each layer (1 = MQA)."""
+def default_kv_heads(n_heads: int) -> int:
+    """GQA's default: the divisor of n_heads nearest n_heads / 4 (LLaMA-2-70B and Mistral use
+    groups of 4 to 8 queries per K/V head), more than one K/V head where n_heads allows."""
+    divisors = [d for d in range(1, n_heads + 1) if n_heads % d == 0]
+    proper = [d for d in divisors if 1 < d < n_heads] or divisors
+    return min(proper, key=lambda d: (abs(d - n_heads / 4), -d))
+
+
+def grouped_query(spec: StackSpec, n_kv_heads: int | None = None, layers=None) -> StackSpec:
+    """MQA / GQA: query heads share n_kv_heads K/V heads inside each layer (default: about n_heads/4; 1 = MQA)."""
+    if n_kv_heads is None:
+        n_kv_heads = default_kv_heads(spec.settings.n_heads)
     _positive(n_kv_heads, "n_kv_heads")
     if layers is None:
         return dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, n_kv_heads=n_kv_heads))

@@ -23,6 +23,21 @@ def preset(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+@pytest.fixture(autouse=True)
+def gc_on_gui_thread(qapp):
+    """As the app does (gui/app.py): no automatic collection while a test runs, so a timing
+    worker never finalizes a leftover widget off the GUI thread; collect here instead."""
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=0.5)
+    yield
+    collector.timer.stop()
+    gc.collect()
+    gc.enable()
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """A real main window on a design; dialogs answer without blocking."""

@@ -2,6 +2,8 @@
 
 import time
 
+from PySide6.QtCore import Qt
+
 from explorer.analysis import analyze
 from explorer import fmt
 from explorer.gui.edits import builtin_design
@@ -53,7 +55,10 @@ def test_schemes_update_metrics(make_window, qtbot):
     assert_metrics_match(window)
     # the groups panel lists each group with what it saves
     tree = window.groups_panel.tree
-    assert tree.topLevelItemCount() == len(window.model.spec.groups)
+    items = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    groups = [i.text(0) for i in items if i.data(0, Qt.ItemDataRole.UserRole)]
+    assert groups == [g.name for g in window.model.spec.groups]
+    assert [i.text(0) for i in items if not i.data(0, Qt.ItemDataRole.UserRole)] == ["MQA"]   # structure, listed after
     assert window.model.undo_stack.count() == 4
 
 

@@ -4,9 +4,10 @@ from typing import ClassVar
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QGraphicsSimpleTextItem
+from PySide6.QtWidgets import QGraphicsSimpleTextItem, QLineEdit
 
 from explorer.gui.edits import builtin_design
+from real_events import click as real_click, to_window
 from explorer.spec.model import Member
 
 
@@ -35,17 +36,28 @@ def test_clicks_select_layers_and_groups(make_window, qtbot):
     assert view.cards[9].info.highlighted == set()
 
 
-def test_rename_group_by_editing_its_name(make_window):
+def rename_in_place(qtbot, window, row: int, text: str) -> None:
+    """Double-click the name, type over it, press Enter: the in-place editor commits."""
+    tree = window.groups_panel.tree
+    point = to_window(window, tree.viewport(), tree.visualItemRect(tree.topLevelItem(row)).center())
+    real_click(qtbot, window, point, double=True)
+    qtbot.waitUntil(lambda: tree.findChild(QLineEdit) is not None and tree.findChild(QLineEdit).isVisible())
+    editor = tree.findChild(QLineEdit)
+    editor.selectAll()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+
+
+def test_rename_group_by_editing_its_name(make_window, qtbot):
     window = make_window(builtin_design())
     window.palette_panel.apply("albert")
-    item = window.groups_panel.tree.topLevelItem(0)
-    item.setText(0, "everything")                     # what the in-place editor commits
-    assert [g.name for g in window.model.spec.groups] == ["everything"]
+    rename_in_place(qtbot, window, 0, "everything")
+    qtbot.waitUntil(lambda: [g.name for g in window.model.spec.groups] == ["everything"])
     assert window.undo_action.text() == "&Undo Rename group albert-block to everything"
     window.palette_panel.apply("tie-embeddings")
-    window.groups_panel.tree.topLevelItem(1).setText(0, "everything")   # taken: refused, name restored
+    rename_in_place(qtbot, window, 1, "everything")                      # taken: refused, name restored
+    qtbot.waitUntil(lambda: "used already" in window.statusBar().currentMessage())
     assert [g.name for g in window.model.spec.groups] == ["everything", "tied-embeddings"]
-    assert "used already" in window.statusBar().currentMessage()
     assert window.groups_panel.tree.topLevelItem(1).text(0) == "tied-embeddings"
 
 

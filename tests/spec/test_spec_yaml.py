@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 import sys
 import time
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -125,7 +127,7 @@ BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".jo
     (OK.replace("d_model: 16", "d_model: -.inf"), ["model.d_model", "finite"]),
     (OK.replace("d_model: 16", "d_model: 16, norm_eps: .nan"), ["model.norm_eps", "finite"]),
     (OK.replace("d_model: 16", "d_model: " + str(10**100)), ["model.d_model", "absurdly large"]),
-    (OK.replace("d_model: 16", "d_model: " + "9" * 5000), ["not valid YAML"]),
+    (OK.replace("d_model: 16", "d_model: " + "9" * 5000), ["line 3", "5,000 characters"]),
     (OK.replace("d_model: 16", "d_model: -16"), ["model.d_model", "at least 1"]),
     (OK.replace("d_model: 16", "d_model: 0"), ["model.d_model", "at least 1"]),
     (OK.replace("repeat: 4", "repeat: -2"), ["stack[1].repeat"]),
@@ -153,16 +155,20 @@ BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".jo
     (OK.replace("b0:ffn, 'b1:ffn'", "b0:ffn, b1:fnn"), ["groups[0].members[1]", "no slot 'fnn'"]),
     (OK.replace("b0:ffn, 'b1:ffn'", "b0:ffn, zz:ffn"), ["groups[0].members[1]", "unknown layer 'zz'"]),
     (OK.replace("b0:ffn, 'b1:ffn'", "b0:ffn, b1:attention"), ["groups[0].members[1]", "b1:attention"]),
-    ("!!python/object/apply:os.system ['echo hacked']", ["not valid YAML", "python/object"]),
-    (OK + "description: !!python/object:builtins.dict {}\n", ["not valid YAML"]),
-    (OK + "description: !!python/name:os.system\n", ["not valid YAML"]),
+    ("!!python/object/apply:os.system ['echo hacked']", ["line 1", "'!!python/object/apply:os.system'", "not allowed"]),
+    (OK + "description: !!python/object:builtins.dict {}\n", ["line 10", "'!!python/object:builtins.dict'"]),
+    (OK + "description: !!python/name:os.system\n", ["line 10", "'!!python/name:os.system'"]),
+    (OK + "description: !!binary aGVsbG8=\n", ["line 10", "'!!binary'", "not allowed"]),
+    (OK + "description: !local 1\n", ["line 10", "'!local'", "not allowed"]),
     (BOMB, ["anchors and aliases"]),
     (OK.replace("stack:", "x: &a 1\nstack:"), ["anchors and aliases"]),
     ("[" * 10000 + "]" * 10000, ["nesting deeper"]),
     ("{a: " * 10000 + "1" + "}" * 10000, ["nesting deeper"]),
     ("".join("  " * i + f"k{i}:\n" for i in range(3000)) + "  " * 3000 + "1\n", ["nesting deeper"]),
-    ("\x00\x01\x02\xff binary", ["not valid YAML"]),
-    (OK + "description: \"\x07\"\n", ["not valid YAML"]),
+    ("\x00\x01\x02\xff binary", ["line 1", "U+0000", "not allowed"]),
+    (OK + "description: \"\x07\"\n", ["line 10", "U+0007", "not allowed"]),
+    ("format_version: 1\nstack: " + "[" * 2000 + "]" * 2000, ["line 2", "nesting deeper than 32"]),
+    ("format_version: 1\nstack:\n" + "".join("  " * i + "-\n" for i in range(1, 40)), ["line 34", "nesting deeper"]),
     (OK + "description: 2020-01-01\n", ["description", "expected text"]),
     (OK + "description: " + "x" * 3000 + "\n", ["description", "2000"]),
     (OK + "schemes: [{scheme: albert, groups: 1.5}]\n", ["schemes[0].groups", "integer"]),
@@ -315,3 +321,77 @@ def test_fuzz_from_dict_returns_a_valid_design_or_a_spec_error(data):
     assert isinstance(spec, StackSpec)
     validate(spec)
     assert from_dict(to_dict(spec)) == spec
+
+
+# ----------------------------------------------------------------- the project's words, whichever PyYAML
+
+HOSTILE_TEXTS = [case[0] for case in test_hostile_text_gives_one_clear_spec_error.pytestmark[0].args[1]]
+
+
+def _message(text: str) -> str:
+    try:
+        parse_text(text)
+    except SpecError as err:
+        return str(err)
+    return "valid"
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+def test_messages_are_the_same_with_the_c_and_the_python_reader(monkeypatch):
+    """libyaml and PyYAML's pure-Python reader word (and limit) things differently; the user reads
+    the project's message either way."""
+    import explorer.spec.yaml_io as yaml_io
+
+    monkeypatch.setattr(yaml_io, "_LOADER", yaml.CSafeLoader)
+    with_c = [_message(text) for text in HOSTILE_TEXTS]
+    monkeypatch.setattr(yaml_io, "_LOADER", yaml.SafeLoader)
+    with_python = [_message(text) for text in HOSTILE_TEXTS]
+    assert with_c == with_python
+
+
+LIBRARY_WORDS = "zz-some library's own wording-zz"
+
+
+def _raise_library_error(*_args, **_kwargs):
+    mark = yaml.Mark("<text>", 0, 0, 0, None, None)
+    raise yaml.scanner.ScannerError("while scanning", mark, LIBRARY_WORDS, mark)
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ("[" * 2000 + "]" * 2000, ["line 1", "nesting deeper than 32 levels"]),
+    ("a: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['\nb: [", ["line 1, column 1", "not valid YAML"]),
+    ("a: b\n", ["line 1, column 1", "not valid YAML", "'a: b'"]),
+])
+def test_a_library_limit_or_error_reads_in_the_projects_words(monkeypatch, text, fragments):
+    """Whatever limit or message a PyYAML version has, the user sees the project's wording."""
+    monkeypatch.setattr(yaml, "scan", _raise_library_error)
+    message = _message(text)
+    assert LIBRARY_WORDS not in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_a_library_load_error_reads_in_the_projects_words(monkeypatch):
+    import explorer.spec.yaml_io as yaml_io
+
+    def load(_text):
+        mark = yaml.Mark("<text>", 5, 0, 5, None, None)
+        raise yaml.constructor.ConstructorError(None, None, LIBRARY_WORDS, mark)
+
+    monkeypatch.setattr(yaml_io, "_safe_load", load)
+    message = _message(OK)
+    assert LIBRARY_WORDS not in message and "line 1, column 6: not valid YAML" in message
+
+
+yaml_punctuation = st.text(st.sampled_from(list("ab1 :-[]{},'\"#&*!|>?%@`\t\n.")), max_size=40)
+LINE_MESSAGE = re.compile(r"^line \d+(, column \d+)?: ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(yaml_punctuation)
+def test_broken_text_gets_a_one_line_message_in_the_projects_frame(text):
+    """Either a design error naming a key, or 'line N[, column C]: ...' from the screen."""
+    message = _message(text)
+    assert "\n" not in message and len(message) < 400
+    if message.startswith("line "):
+        assert LINE_MESSAGE.match(message), message
