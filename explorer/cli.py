@@ -62,10 +62,24 @@ def _analyze(spec, source: str, batch: int, seq: int, dtype: str):
         return analyze(spec, batch, seq, dtype)
 
 
-def _add_run_shape(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    p.add_argument("--seq", type=int, default=128, help="sequence length (default 128)")
-    p.add_argument("--dtype", choices=DTYPES, default="fp32", help="weight dtype for memory (default fp32)")
+def _add_run_shape(p: argparse.ArgumentParser, from_file: bool = False) -> None:
+    """--batch/--seq/--dtype; with `from_file`, unset ones come from the design's `run:` section."""
+    where = "the file's run: section, else " if from_file else ""
+    p.add_argument("--batch", type=int, default=None if from_file else 1, help=f"batch size (default {where}1)")
+    p.add_argument("--seq", type=int, default=None if from_file else 128,
+                   help=f"sequence length (default {where}128)")
+    p.add_argument("--dtype", choices=DTYPES, default=None if from_file else "fp32",
+                   help=f"weight dtype for memory (default {where}fp32)")
+
+
+def _run_shape_of(spec, args) -> None:
+    """Fill unset --batch/--seq/--dtype from the design's saved run shape (or the defaults)."""
+    from explorer.spec.model import RunShape
+
+    saved = spec.run or RunShape()
+    for key in ("batch", "seq", "dtype"):
+        if getattr(args, key) is None:
+            setattr(args, key, getattr(saved, key))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("report", help="exact parameters, FLOPs and memory of a preset")
     p.add_argument("preset")
-    _add_run_shape(p)
+    _add_run_shape(p, from_file=True)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON")
     fmt.add_argument("--csv", action="store_true", help="print CSV rows: metric, design, unshared twin")
@@ -179,6 +193,7 @@ def _report_lines(report, verification=None) -> list[str]:
 
 def cmd_report(args) -> int:
     spec = _load(args.preset)
+    _run_shape_of(spec, args)
     report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype)
     verification = None
     if args.verify:
@@ -315,12 +330,18 @@ def _emit_rows(args, header: list[str], rows: list[list]) -> None:
         writer = csv.writer(sys.stdout)
         writer.writerow(header)
         writer.writerows(rows)
-    else:
-        widths = [max(len(str(h)), *(len(f"{r[i]:,}" if isinstance(r[i], int) else str(r[i])) for r in rows)) + 2
-                  for i, h in enumerate(header)]
-        print("".join(f"{h:>{w}}" for h, w in zip(header, widths)))
-        for r in rows:
-            print("".join((f"{v:>{w},}" if isinstance(v, int) else f"{v!s:>{w}}") for v, w in zip(r, widths)))
+    else:        # numbers right-aligned, text left-aligned, no trailing blanks
+        cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in r] for r in rows]
+        numeric = [bool(rows) and all(isinstance(r[i], (int, float)) for r in rows) for i in range(len(header))]
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+
+        def line(values: list[str]) -> str:
+            return "  ".join(v.rjust(w) if right else v.ljust(w)
+                             for v, w, right in zip(values, widths, numeric)).rstrip()
+
+        print(line(header))
+        for c in cells:
+            print(line(c))
 
 
 def cmd_sweep(args) -> int:

@@ -20,7 +20,6 @@ from explorer.errors import SpecError
 from explorer.spec.model import StackSpec
 
 GIB = 1 << 30
-GPU_SIZES_GIB = {"24 GiB": 24, "40 GiB (A100)": 40, "80 GiB (A100/H100)": 80, "141 GiB (H200)": 141}
 
 
 @dataclass(frozen=True)
@@ -85,13 +84,15 @@ def per_gpu(spec: StackSpec, setup: Setup, unique_params: int | None = None) -> 
 
 def plan_grid(spec: StackSpec, gpus: int, micro_batch: int, seq: int, dtype: str = "bf16",
               tps: tuple[int, ...] = (1, 2, 4, 8)) -> list[PerGpu]:
-    """Every (tp, ZeRO stage, checkpointing) setup for `gpus` GPUs, smallest per-GPU total first."""
+    """Every (tp, ZeRO stage, checkpointing) setup for `gpus` GPUs, smallest per-GPU total first.
+    ZeRO shards across data-parallel replicas: with one replica (dp = 1) it is plain DP, so
+    those rows are left out rather than listed as copies of DP."""
     p = count_params(spec).unique
     rows = []
     for tp in tps:
         if tp > gpus or gpus % tp:
             continue
-        for zero in (0, 1, 2, 3):
+        for zero in ((0, 1, 2, 3) if gpus // tp > 1 else (0,)):
             for ckpt in (False, True):
                 rows.append(per_gpu(spec, Setup(gpus, tp, zero, ckpt, micro_batch, seq, dtype), p))
     return sorted(rows, key=lambda r: r.total)

@@ -399,7 +399,8 @@ def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, resul
             (series[name].warmup_ms if warm else series[name].samples_ms).append(ms)
             if on_sample is not None:
                 on_sample(Sample(name, i, ms, warm))
-        progress(f"iteration {i + 1}/{total}")
+        progress(f"warm-up {i + 1}/{config.warmup}" if i < config.warmup
+                 else f"iteration {i - config.warmup + 1}/{config.iters}")
 
 
 def _step(model, x, config: BenchConfig):

@@ -130,6 +130,10 @@ def run(preset_path: str | None, screenshot: str | None) -> int:
     render the window to that PNG and return without entering the event loop."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = application()
+    if not screenshot:
+        from explorer.gui.workers import preload_torch
+
+        preload_torch()
     window = make_window(preset_path)
     install_excepthook(window)
     if screenshot:

@@ -18,12 +18,13 @@ from explorer import fmt
 from explorer.analysis import Report, analyze
 from explorer.errors import ExplorerError, SpecError
 from explorer.gui import commands
-from explorer.spec.model import Member, StackSpec
+from explorer.spec.model import Member, RunShape, StackSpec
 from explorer.spec.sharing import SharingPlan
 from explorer.spec.validate import validate
 
 log = logging.getLogger(__name__)
 REPORT_CACHE_SIZE = 64
+DEFAULT_RUN = RunShape()
 
 
 def one_line(err: SpecError) -> str:
@@ -46,11 +47,12 @@ class DesignModel(QObject):
         self.undo_stack = QUndoStack(self)
         self.selected_layers: tuple[str, ...] = ()
         self.selected_group: str | None = None
-        self.batch, self.seq, self.dtype = 1, 128, "fp32"
         self._report: Report | None = None
         self._reports: OrderedDict[tuple, Report] = OrderedDict()
         self.report_error = ""
         self._recompute()
+        self.opened_name = spec.name             # Save As names the design after its file unless renamed
+        self.mark_described()
 
     # ------------------------------------------------------------------ state
 
@@ -61,6 +63,23 @@ class DesignModel(QObject):
     @property
     def report(self) -> Report | None:
         return self._report
+
+    @property
+    def run_shape(self) -> RunShape:
+        """Batch, sequence and dtype the design is analysed at: saved with it (`run:`)."""
+        return self._spec.run or DEFAULT_RUN
+
+    @property
+    def batch(self) -> int:
+        return self.run_shape.batch
+
+    @property
+    def seq(self) -> int:
+        return self.run_shape.seq
+
+    @property
+    def dtype(self) -> str:
+        return self.run_shape.dtype
 
     @property
     def plan(self) -> SharingPlan | None:
@@ -91,21 +110,50 @@ class DesignModel(QObject):
         self.selected_layers, self.selected_group = (), None
         self.set_spec(spec)
         self.undo_stack.setClean()
+        self.opened_name = spec.name
+        self.mark_described()
         self.selection_changed.emit()
 
+    # ------------------------------------------------------------------ name and description
+
+    def _fingerprint(self) -> tuple[int, int] | None:
+        report = self._report
+        return None if report is None else (report.params.unique, len(self._spec.groups))
+
+    def mark_described(self) -> None:
+        """The description fits the design as it is now (opened, or the description just edited)."""
+        self._described = (self._spec.description, self._fingerprint())
+
+    def description_stale(self) -> str:
+        """Why the description may no longer fit ('' when it does): it was written for a design
+        with other counts or groups, and has not been edited since."""
+        text, then = self._described
+        now = self._fingerprint()
+        if not self._spec.description or self._spec.description != text or then is None or now is None:
+            return ""
+        if then == now:
+            return ""
+        return (f"written for the design as opened ({fmt.count(then[0])} unique, {fmt.plural(then[1], 'group')}); "
+                f"now {fmt.count(now[0])} unique, {fmt.plural(now[1], 'group')}: edit it to fit")
+
     def set_run_shape(self, batch: int, seq: int, dtype: str) -> None:
-        self.batch, self.seq, self.dtype = batch, seq, dtype
-        self._recompute()
-        self.report_changed.emit()
+        """An undoable edit (spin-box steps merge into one), saved with the design."""
+        shape = RunShape(batch, seq, dtype)
+        if shape == self.run_shape:
+            return
+        after = self._spec.replace(run=None if shape == DEFAULT_RUN else shape)
+        self.undo_stack.push(commands.SetField(self, self._spec, after, f"Run shape {batch} × {seq} {dtype}",
+                                               target=("run", "shape")))
         if self.report_error:
             self.message.emit(self.report_error)
 
     def _analyze(self, spec: StackSpec) -> Report:
         """analyze(), remembered for recent designs: undo, redo and re-checks cost nothing."""
-        key = (spec, self.batch, self.seq, self.dtype)
+        shape = spec.run or DEFAULT_RUN               # each design at its own run shape
+        key = (spec, shape)
         report = self._reports.get(key)
         if report is None:
-            report = analyze(spec, self.batch, self.seq, self.dtype)
+            report = analyze(spec, shape.batch, shape.seq, shape.dtype)
             self._reports[key] = report
             if len(self._reports) > REPORT_CACHE_SIZE:
                 self._reports.popitem(last=False)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from explorer import fmt
 from explorer.bundled import is_bundled
 from explorer.errors import ExplorerError
+from explorer.gui import commands
 from explorer.gui.design_model import DesignModel
 from explorer.gui.edits import builtin_design
 from explorer.spec import yaml_io
@@ -158,6 +159,11 @@ class Document(QObject):
             self.model.message.emit(f"{path.name} is a bundled preset, which is never overwritten; "
                                     "choose another name")
             return False
+        spec = self.model.spec
+        if spec.name == self.model.opened_name and spec.name != path.stem:   # not renamed by the user
+            self.model.propose(commands.SetField, spec.replace(name=path.stem), f"Name the design {path.stem}",
+                               target=("design", "name"))
+            self.model.opened_name = path.stem
         return self._write(path)
 
     def _write(self, path: Path) -> bool:

@@ -43,6 +43,17 @@ def move_layers(spec: StackSpec, layer_ids: list[str], index: int) -> StackSpec:
     return spec.replace(layers=tuple(rest[:at] + moving + rest[at:]))
 
 
+def _without_members(spec: StackSpec, leaving) -> tuple[SharingGroup, ...]:
+    """The groups with the members for which `leaving(member)` holds removed; a group left
+    with fewer than two members is gone."""
+    groups = []
+    for g in spec.groups:
+        members = tuple(m for m in g.members if not leaving(m))
+        if len(members) >= 2:
+            groups.append(dataclasses.replace(g, members=members))
+    return tuple(groups)
+
+
 def delete_layers(spec: StackSpec, layer_ids: list[str]) -> StackSpec:
     """Remove layers, their group memberships, and K/V reuse pointing at them."""
     gone = set(layer_ids)
@@ -50,23 +61,21 @@ def delete_layers(spec: StackSpec, layer_ids: list[str]) -> StackSpec:
         dataclasses.replace(layer, kv_from=None) if layer.kv_from in gone else layer
         for layer in spec.layers if layer.id not in gone
     )
-    groups = []
-    for g in spec.groups:
-        members = tuple(m for m in g.members if m.layer not in gone)
-        if len(members) >= 2:
-            groups.append(dataclasses.replace(g, members=members))
-    return spec.replace(layers=layers, groups=tuple(groups))
+    return spec.replace(layers=layers, groups=_without_members(spec, lambda m: m.layer in gone))
 
 
 def leave_groups(spec: StackSpec, layer_ids: list[str]) -> StackSpec:
     """The layers leave every group (groups left with one member disappear)."""
     gone = set(layer_ids)
-    groups = []
-    for g in spec.groups:
-        members = tuple(m for m in g.members if m.layer not in gone)
-        if len(members) >= 2:
-            groups.append(dataclasses.replace(g, members=members))
-    return spec.replace(groups=tuple(groups))
+    return spec.replace(groups=_without_members(spec, lambda m: m.layer in gone))
+
+
+def leave_group(spec: StackSpec, members: list[Member]) -> StackSpec:
+    """These slots leave their groups (a group left with one member disappears)."""
+    leaving = set(members)
+    if not any(m in leaving for g in spec.groups for m in g.members):
+        raise SpecError(f"{', '.join(map(str, members))} is not in a group", "group")
+    return spec.replace(groups=_without_members(spec, lambda m: m in leaving))
 
 
 def duplicate_layer(spec: StackSpec, layer_id: str) -> StackSpec:

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from explorer.errors import ExplorerError
 from explorer.gui import commands
 from explorer.gui.compare_view import CompareView
 from explorer.gui.planner_view import PlannerView
 from explorer.gui.sweep_view import SweepView
+from explorer.gui.workers import CallWorker, start_in_thread
 
 
-class Insight:
+class Insight(QObject):
     """Owns the Compare, Sweeps and Planner tabs; feeds them every valid design."""
 
+    export_done = Signal(bool)          # a model export ended (True: the file is written)
+
     def __init__(self, window) -> None:
+        super().__init__(window)
         self.window = window
         model = window.model
         self.compare = CompareView()
@@ -96,18 +101,32 @@ class Insight:
         return True
 
     def export_model(self, path: str | None = None) -> bool:
-        """A standalone model.py that imports only torch (writing it loads torch here too)."""
+        """A standalone model.py that imports only torch. Written in a worker thread (it loads
+        torch), with a busy cursor; `export_done` says when (True: written). Returns whether
+        the export started."""
         spec = self.window.model.spec
         path = path or QFileDialog.getSaveFileName(self.window, "Export PyTorch model", "model.py",
                                                    "Python (*.py)")[0]
         if not path:
             return False
-        try:
+
+        def export() -> str:
             from explorer.build.export import export_file
 
             export_file(spec, path)
-        except ExplorerError as err:
-            self.window.show_message(str(err))
-            return False
-        self.window.show_message(f"Standalone model written to {path}: build_model() returns the design")
+            return path
+
+        worker = CallWorker(export, failure="export failed")
+        worker.done.connect(lambda written: self._export_ended(
+            f"Standalone model written to {written}: build_model() returns the design", True))
+        worker.failed.connect(lambda line: self._export_ended(line, False))
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        self.window.show_message(f"Writing {path}…")
+        self._export_thread = start_in_thread(worker, self.window)
+        self._export_worker = worker
         return True
+
+    def _export_ended(self, line: str, ok: bool) -> None:
+        QApplication.restoreOverrideCursor()
+        self.window.show_message(line)
+        self.export_done.emit(ok)

@@ -162,6 +162,24 @@ class Inspector(QWidget):
         self.summary.setToolTip("own: the layer's size with nothing shared; adds: what it adds to the model's "
                                 "unique parameters; runs: layers that execute this block")
         layout.addWidget(self.summary)
+        # the design's own name and description (model view only): Save As names an unnamed
+        # design after its file; a description written for another design is flagged
+        self.design_box = QWidget()
+        design_form = QFormLayout(self.design_box)
+        design_form.setContentsMargins(2, 2, 2, 2)
+        self.name_edit = QLineEdit(toolTip="The design's name (Compare and reports show it)")
+        self.description_edit = QLineEdit(toolTip="One line on what the design is")
+        self.description_note = QLabel()
+        self.description_note.setWordWrap(True)
+        self.description_note.setStyleSheet(theme.style("error_label"))
+        self.description_note.hide()
+        design_form.addRow("name", self.name_edit)
+        design_form.addRow("description", self.description_edit)
+        design_form.addRow(self.description_note)
+        self.name_edit.editingFinished.connect(lambda: self.set_design_text("name", self.name_edit.text()))
+        self.description_edit.editingFinished.connect(
+            lambda: self.set_design_text("description", self.description_edit.text()))
+        layout.addWidget(self.design_box)
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -178,7 +196,36 @@ class Inspector(QWidget):
         layout.addWidget(self.error)
         model.changed.connect(self.refresh)
         model.selection_changed.connect(self.refresh)
+        model.report_changed.connect(self.refresh_design)
         self.refresh()
+
+    def set_design_text(self, key: str, text: str) -> bool:
+        """Rename the design or rewrite its description (one undo step each)."""
+        text = " ".join(text.split()) if key == "name" else text.strip()
+        if key == "name" and not text:
+            self.refresh_design()
+            self.model.message.emit("a design needs a name")
+            return False
+        if getattr(self.model.spec, key) == text:
+            return False
+        ok = self.model.propose(commands.SetField, self.model.spec.replace(**{key: text}),
+                                f"Set the design's {key}", target=("design", key))
+        if ok and key == "description":
+            self.model.mark_described()
+        self.refresh_design()
+        return ok
+
+    def refresh_design(self) -> None:
+        spec = self.model.spec
+        self.design_box.setVisible(self.target is None)
+        for edit, value in ((self.name_edit, spec.name), (self.description_edit, spec.description)):
+            if edit.text() != value and not edit.hasFocus():
+                with QSignalBlocker(edit):
+                    edit.setText(value)
+                    edit.setCursorPosition(0)
+        stale = self.model.description_stale()
+        self.description_note.setText(f"The description may be stale: {stale}" if stale else "")
+        self.description_note.setVisible(bool(stale))
 
     def changeEvent(self, event) -> None:
         """Follow a light/dark switch: the labels' style sheets hold theme colors."""
@@ -186,6 +233,7 @@ class Inspector(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self.summary.setStyleSheet(theme.style("summary"))
             self.error.setStyleSheet(theme.style("error_label"))
+            self.description_note.setStyleSheet(theme.style("error_label"))
 
     def _fields(self) -> tuple[list[str], LayerSpec | None]:
         if self.target is None:
@@ -214,6 +262,7 @@ class Inspector(QWidget):
             index = spec.layer_index(layer.id)
             self.title.setText(f"Layer {layer.id} · {layer.kind} · #{index}")
         self.summary.setText(self._summary(layer))
+        self.refresh_design()
 
     def _summary(self, layer: LayerSpec | None) -> str:
         report = self.model.report

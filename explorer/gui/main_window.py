@@ -160,6 +160,15 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         self._action(view_menu, "&Stack", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1", "Show the stack")
         self._action(view_menu, "&Graph", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2", "Show the design graph")
+        view_menu.addSeparator()
+        self._action(view_menu, "Zoom &in", lambda: self.stack_view.zoom_by(1), QKeySequence.StandardKey.ZoomIn,
+                     "Enlarge the stack (also Ctrl+wheel)")
+        self._action(view_menu, "Zoom &out", lambda: self.stack_view.zoom_by(-1), QKeySequence.StandardKey.ZoomOut,
+                     "Shrink the stack (also Ctrl+wheel)")
+        self._action(view_menu, "&Fit the stack", self.stack_view.fit_stack, "Ctrl+0",
+                     "Zoom so every layer is in view")
+        self._action(view_menu, "Actual si&ze", lambda: self.stack_view.set_zoom(1.0), "Ctrl+Shift+0",
+                     "Cards at their normal size")
         for action in (self.undo_action, self.redo_action):
             self.addAction(action)
         self.stack_view.context_actions = [("", self.duplicate_action), ("", self.delete_action), ("", None),

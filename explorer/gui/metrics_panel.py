@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from explorer.analysis.report import MAX_BATCH, MAX_SEQ
@@ -13,8 +13,9 @@ from explorer import fmt
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, SIAxis
 from explorer.gui.design_model import DesignModel
+from explorer.spec.model import RUN_DTYPES
 
-DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
+DTYPES = RUN_DTYPES
 COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
 
 
@@ -126,7 +127,19 @@ class MetricsPanel(QWidget):
     def on_shape_changed(self, *_args) -> None:
         self.model.set_run_shape(self.batch.value(), self.seq.value(), self.dtype.currentText())
 
+    def sync_run_shape(self) -> None:
+        """Show the design's run shape (it changes with undo, and with the file opened)."""
+        for widget, value in ((self.batch, self.model.batch), (self.seq, self.model.seq)):
+            if widget.value() != value:
+                with QSignalBlocker(widget):
+                    widget.setValue(value)
+        if self.dtype.currentText() != self.model.dtype:
+            with QSignalBlocker(self.dtype):
+                self.dtype.setCurrentText(self.model.dtype)
+
     def refresh(self) -> None:
+        if hasattr(self, "batch"):
+            self.sync_run_shape()
         report = self.model.report
         if report is None:
             for label in self.values.values():

@@ -6,7 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from explorer.analysis.planner import GIB, plan_grid
+from explorer import fmt
+from explorer.analysis.planner import plan_grid
 from explorer.errors import ExplorerError
 from explorer.gui import theme
 from explorer.gui.lazy_view import LazyView
@@ -58,7 +59,7 @@ class PlannerView(LazyView):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             fits = row.fits(gib)
-            cells = [row.setup.label] + [f"{v / GIB:,.2f} GiB" for v in (row.weights, row.gradients, row.optimizer,
+            cells = [row.setup.label] + [fmt.nbytes(v) for v in (row.weights, row.gradients, row.optimizer,
                                                                           row.activations, row.total)]
             cells.append("yes" if fits else "no")
             for c, text in enumerate(cells):
@@ -70,4 +71,4 @@ class PlannerView(LazyView):
         n_fit = sum(r.fits(gib) for r in rows)
         best = rows[0] if rows else None
         self.summary.setText(f"{n_fit} of {len(rows)} setups fit a {gib:g} GiB GPU. Smallest: {best.setup.label}, "
-                             f"{best.total / GIB:,.2f} GiB per GPU." if best else "")
+                             f"{fmt.nbytes(best.total)} per GPU." if best else "")

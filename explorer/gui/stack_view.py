@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QDrag, QPainter, QPen, QPixmap
+from PySide6.QtGui import QDrag, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QApplication, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QMenu
 
 from explorer.errors import SpecError
@@ -22,6 +22,8 @@ from explorer.spec.model import Member
 
 PITCH = CARD_HEIGHT + CARD_GAP
 MARGIN = 10.0
+ZOOM_STEP, MIN_ZOOM, MAX_ZOOM = 1.15, 0.04, 2.0      # 0.04: a 160-layer stack fits a 500 px view
+MAX_CARD_WIDTH = 2400.0       # zoomed far out, cards stop widening (their chip pixmaps stay small)
 EDGE_STRIP = 10.0        # a card's top and bottom strips count as "between cards" for a card drop
 
 
@@ -66,7 +68,36 @@ class StackView(QGraphicsView):
     # ------------------------------------------------------------------ drawing
 
     def card_width(self) -> float:
-        return max(self.viewport().width() - 2 * MARGIN - 4, 640.0)
+        """Cards fill the view's width at any zoom (so a zoomed-out stack shows more of each card)."""
+        return min(max(self.viewport().width() / self.zoom() - 2 * MARGIN - 4, 640.0), MAX_CARD_WIDTH)
+
+    # ------------------------------------------------------------------ zoom
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        """Scale the stack (MIN_ZOOM to MAX_ZOOM); cards re-lay out to the new width."""
+        factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
+        if abs(factor - self.zoom()) < 1e-6:
+            return
+        self.setTransform(QTransform.fromScale(factor, factor))
+        self.refresh()
+
+    def zoom_by(self, steps: float) -> None:
+        self.set_zoom(self.zoom() * ZOOM_STEP ** steps)
+
+    def fit_stack(self) -> None:
+        """Zoom so the whole stack fits the view's height (never above 100%)."""
+        n = max(len(self.cards), 1)
+        self.set_zoom(min(1.0, (self.viewport().height() - 4) / (n * PITCH + 2 * MARGIN)))
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(event.angleDelta().y() / 120)
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def refresh(self, force: bool = False) -> None:
         spec = self.model.spec
@@ -318,19 +349,94 @@ class StackView(QGraphicsView):
             self.model.select_group(style.group)
 
     def contextMenuEvent(self, event) -> None:
-        card = self.card_at(self.mapToScene(event.pos()))
-        if card is None:
+        if event.reason() == event.Reason.Keyboard:
+            self.open_menu_for_selection()
             return
+        menu = self.context_menu(self.mapToScene(event.pos()))
+        if menu is not None:
+            menu.exec(event.globalPos())
+
+    def open_menu_for_selection(self) -> None:
+        """The menu key (or Shift+F10): the first selected card's menu, at that card."""
+        selected = [c for c in self.cards if c.info.layer.id in self.model.selected_layers]
+        if not selected:
+            self.model.message.emit("select a layer first (click it, or Ctrl+A for all)")
+            return
+        self.ensureVisible(selected[0].sceneBoundingRect())
+        scene_pos = selected[0].mapToScene(QPointF(60, CARD_HEIGHT / 2))
+        menu = self.context_menu(scene_pos)
+        if menu is not None:
+            menu.exec(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Menu or (event.key() == Qt.Key.Key_F10
+                                              and event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            self.open_menu_for_selection()
+            return
+        super().keyPressEvent(event)
+
+    def context_menu(self, scene_pos: QPointF) -> QMenu | None:
+        """Every drag's keyboard and menu equivalent, for the card or chip at `scene_pos`:
+        share the slot with another layer, add it to a group, form a group from the selection,
+        unshare it; then the window's layer actions (duplicate, delete, ...)."""
+        card = self.card_at(scene_pos)
+        if card is None:
+            return None
         layer_id = card.info.layer.id
         if layer_id not in self.model.selected_layers:
             self.model.select_layers((layer_id,))
+        chip = card.chip_at(card.mapFromScene(scene_pos))
+        slot = chip.slot if chip is not None else "block"
+        sources = mime.read_slots(self.drag_payload(layer_id, slot)) or [Member(layer_id, slot)]
+        spec = self.model.spec
         menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        menu.addSection(f"{layer_id}:{slot}" + (f" and {len(sources) - 1} more" if len(sources) > 1 else ""))
+        share = menu.addMenu(f"Share {slot} with")
+        for other in self.cards:
+            target = Member(other.info.layer.id, slot)
+            if target.layer in {s.layer for s in sources} or not self._offers(other, slot):
+                continue
+            action = share.addAction(target.layer, lambda t=target: self.model.edit(
+                commands.JoinGroup, f"Share {', '.join(map(str, sources))} with {t}", self._slot_change(sources, t)))
+            # refusals shown up front on stacks small enough to check every target at once;
+            # on a 96-layer stack a refused choice says why when it is picked
+            reason = self._share_target(sources, target) if len(self.cards) <= 32 else None
+            if reason is not None and reason.reason:
+                action.setEnabled(False)
+                action.setToolTip(reason.reason)
+        share.setEnabled(bool(share.actions()))
+        add = menu.addMenu("Add to group")
+        for g in spec.groups:
+            if all(m in g.members for m in sources):
+                continue
+            add.addAction(g.name, lambda name=g.name: self.model.edit(
+                commands.JoinGroup, f"{', '.join(map(str, sources))} joins {name}",
+                lambda s: edits.join_group(s, name, sources)))
+        add.setEnabled(bool(add.actions()))
+        form = menu.addAction(f"New group from the {len(sources)} selected", lambda: self.model.edit(
+            commands.NewGroup, f"New group from {', '.join(map(str, sources))}", lambda s: edits.new_group(s, sources)))
+        form.setEnabled(len(sources) >= 2)
+        grouped = [s for s in sources if edits.group_of_member(spec, s) is not None]
+        unshare = menu.addAction(f"Unshare {slot}", lambda: self.model.edit(
+            commands.Unshare, f"Unshare {', '.join(map(str, grouped))}", lambda s: edits.leave_group(s, grouped)))
+        unshare.setEnabled(bool(grouped))
+        menu.addSeparator()
         for _text, action in self.context_actions:
             if action is None:
                 menu.addSeparator()
             else:
                 menu.addAction(action)
-        menu.exec(event.globalPos())
+        return menu
+
+    def _offers(self, card: LayerCard, slot: str) -> bool:
+        """Whether a card has `slot` to share: a chip of it, its whole block (same kind), or heads."""
+        if slot == "block":
+            return card.info.layer.kind == self.model.spec.layer(self.model.selected_layers[0]).kind \
+                if self.model.selected_layers else True
+        if slot.startswith("heads["):
+            return any(c.is_head for c in card.info.chips)
+        return any(c.slot == slot for c in card.info.chips)
 
     def mouseReleaseEvent(self, event) -> None:
         if self._press is not None and not event.modifiers():

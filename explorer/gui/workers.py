@@ -99,6 +99,40 @@ class SeqTimingWorker(_TimingWorker):
         self.finished.emit()
 
 
+class CallWorker(_TimingWorker):
+    """Runs one function off the GUI thread (an export that loads torch, say): `done(result)`,
+    or `failed(line)` for an ExplorerError or anything unexpected."""
+
+    done = Signal(object)
+
+    def __init__(self, fn, failure: str = "background work failed") -> None:
+        super().__init__()
+        self.fn = fn
+        self.failure = failure
+
+    def work(self) -> None:
+        self.done.emit(self.fn())
+
+
+def preload_torch() -> threading.Thread | None:
+    """Import torch (and the builder) in a background thread, so the first timing run or export
+    does not wait for it on the GUI thread. Started before the window is built: loading
+    libtorch holds the GIL in stretches of a few hundred ms, which then overlap start-up
+    instead of freezing a window the user is already using."""
+    if "torch" in sys.modules:
+        return None
+
+    def load() -> None:
+        try:
+            import explorer.build  # noqa: F401  (imports torch)
+        except Exception:  # noqa: BLE001 - a broken torch shows up, with its reason, where it is used
+            log.warning("background import of torch failed", exc_info=True)
+
+    thread = threading.Thread(target=load, name="preload-torch", daemon=True)
+    thread.start()
+    return thread
+
+
 class DeviceProbe(QObject):
     """Lists devices with their names (imports torch) in the background."""
 

@@ -214,15 +214,29 @@ class SharingGroup:
     color: str = ""
 
 
+RUN_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
+
+
+@dataclass(frozen=True, slots=True)
+class RunShape:
+    """The batch, sequence length and dtype a design is analysed at, saved with it (`run:`)."""
+
+    batch: int = 1
+    seq: int = 128
+    dtype: str = "fp32"
+
+
 @dataclass(frozen=True, slots=True)
 class StackSpec:
-    """A whole design: settings, layers bottom to top, sharing groups."""
+    """A whole design: settings, layers bottom to top, sharing groups, and the run shape it
+    was last looked at with (None: the defaults)."""
 
     settings: ModelSettings = field(default_factory=ModelSettings)
     layers: tuple[LayerSpec, ...] = ()
     groups: tuple[SharingGroup, ...] = ()
     name: str = "untitled"
     description: str = ""
+    run: RunShape | None = None
 
     def layer(self, layer_id: str) -> LayerSpec:
         for layer in self.layers:

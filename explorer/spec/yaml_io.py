@@ -24,11 +24,13 @@ from explorer.spec.model import (
     LAYER_OPTIONS,
     LAYER_OVERRIDES,
     MAX_LAYERS,
+    RUN_DTYPES,
     SETTINGS_DEFAULTS,
     SETTINGS_FIELDS,
     LayerSpec,
     Member,
     ModelSettings,
+    RunShape,
     SharingGroup,
     StackSpec,
 )
@@ -42,7 +44,8 @@ MAX_SCHEMES = 32
 # libyaml's C scanner and safe loader when the PyYAML build has them (same rules, ~5-10x faster)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-TOP_KEYS = ("format_version", "name", "description", "model", "stack", "groups", "schemes")
+TOP_KEYS = ("format_version", "name", "description", "model", "stack", "groups", "schemes", "run")
+MAX_RUN_VALUE = 2**31 - 1
 GROUP_KEYS = ("name", "color", "slot", "members")
 
 
@@ -230,12 +233,31 @@ def from_dict(data) -> StackSpec:
         raise SpecError("missing: a preset needs a stack of layers", "stack")
     layers = _layers(data["stack"])
     groups = _groups(data.get("groups", []) or [])
-    spec = StackSpec(settings=settings, layers=layers, groups=groups, name=name, description=description)
+    run = _run(data["run"]) if data.get("run") is not None else None
+    spec = StackSpec(settings=settings, layers=layers, groups=groups, name=name, description=description, run=run)
     schemes = data.get("schemes", []) or []
     if schemes:
         spec = _apply_schemes(spec, schemes)
     validate(spec)
     return spec
+
+
+def _run(raw) -> RunShape:
+    """The optional `run:` section: batch, seq and dtype the design was analysed at."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"expected a mapping with batch, seq and dtype, got {_kind(raw)}", "run")
+    values = {}
+    for key, value in raw.items():
+        if key not in ("batch", "seq", "dtype"):
+            raise SpecError(f"unknown key{_suggest(str(key), ('batch', 'seq', 'dtype'))}", f"run.{key}")
+        if key == "dtype":
+            if value not in RUN_DTYPES:
+                raise SpecError(f"expected one of {', '.join(RUN_DTYPES)}, got {value!r}", "run.dtype")
+        elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RUN_VALUE:
+            raise SpecError(f"expected a whole number from 1 to {MAX_RUN_VALUE:,}, got {_kind(value)} "
+                            f"{value!r}"[:200], f"run.{key}")
+        values[key] = value
+    return RunShape(**values)
 
 
 def _kind(value) -> str:
@@ -425,6 +447,8 @@ def to_dict(spec: StackSpec) -> dict:
            "model": model, "stack": stack}
     if groups:
         out["groups"] = groups
+    if spec.run is not None:
+        out["run"] = {"batch": spec.run.batch, "seq": spec.run.seq, "dtype": spec.run.dtype}
     return out
 
 

@@ -73,3 +73,28 @@ def test_sweep_seq_with_measured_time(capsys, tmp_path):
     assert main(["sweep", str(path), "--seq", "8,16", "--device", "cpu", "--iters", "2", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["seq"] for r in rows] == [8, 16] and all(r["measured_median_ms"] > 0 for r in rows)
+
+
+def test_scheme_table_left_aligns_text_without_trailing_blanks_and_gqa_differs_from_mqa(capsys):
+    from explorer.cli import main
+
+    assert main(["sweep", "tutorial-unshared", "--schemes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert lines[0].startswith("scheme ") and rows["gqa"] != rows["mqa"]
+
+
+def test_bench_progress_counts_warm_up_apart():
+    from explorer.bench.config import BenchConfig
+    from explorer.bench.timing import run_bench
+    from explorer.gui.edits import builtin_design
+
+    import dataclasses
+
+    said = []
+    design = builtin_design(1)
+    spec = design.replace(settings=dataclasses.replace(design.settings, d_model=32, n_heads=2, d_ff=64, vocab_size=100))
+    run_bench(spec, BenchConfig(iters=5, warmup=3, seq=8, threads=1), on_progress=said.append)
+    steps = [s for s in said if s.startswith(("warm-up", "iteration"))]
+    assert steps == [f"warm-up {i}/3" for i in (1, 2, 3)] + [f"iteration {i}/5" for i in range(1, 6)]

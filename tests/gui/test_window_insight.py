@@ -66,7 +66,7 @@ def test_import_hf_config(make_window, tmp_path):
     assert window.model.spec == spec and "'t5'" in window.statusBar().currentMessage()
 
 
-def test_exports(make_window, tmp_path):
+def test_exports(make_window, tmp_path, qtbot):
     window = make_window(apply_scheme(TUTORIAL, "albert"))
     report = window.model.report
     assert window.insight.export_report(str(tmp_path / "r.json"))
@@ -76,7 +76,9 @@ def test_exports(make_window, tmp_path):
     assert int(rows["params.unique"]["unshared_twin"]) == report.params.unshared
     assert window.insight.export_report(str(tmp_path / "r.md"))
     assert "| parameters | 3,152,384 |" in (tmp_path / "r.md").read_text()
-    assert window.insight.export_model(str(tmp_path / "m.py"))
+    with qtbot.waitSignal(window.insight.export_done, timeout=60_000) as ended:
+        assert window.insight.export_model(str(tmp_path / "m.py"))      # written in a worker thread
+    assert ended.args == [True] and "Standalone model written" in window.statusBar().currentMessage()
     spec = importlib.util.spec_from_file_location("m", tmp_path / "m.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -104,3 +104,12 @@ def test_plan_grid_sorted_and_fits():
     assert rows[0].fits(1) and not rows[-1].fits(rows[-1].total / GIB / 2)
     with pytest.raises(SpecError):
         per_gpu(encoder(), Setup(6, 4, 0, False, 1, 16))
+
+
+def test_plan_grid_has_no_zero_rows_that_copy_plain_dp():
+    """With one data-parallel replica ZeRO shards nothing: such rows would repeat DP x1."""
+    rows = plan_grid(encoder(64, 4), gpus=8, micro_batch=1, seq=16)
+    assert not [r for r in rows if r.setup.dp == 1 and r.setup.zero]
+    figures = [(r.setup.tp, r.setup.checkpointing, r.weights, r.gradients, r.optimizer) for r in rows]
+    assert len(figures) == len(set(figures))
+    assert {r.setup.zero for r in rows if r.setup.dp > 1} == {0, 1, 2, 3}
