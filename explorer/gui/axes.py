@@ -93,7 +93,7 @@ class SIAxis(pg.AxisItem):
 
 
 class PlainAxis(SIAxis):
-    """Plain numbers (no 1e+04), for an axis whose label names the unit: "time per pass (ms)"."""
+    """Plain numbers (no 1e+04), for an axis whose label names the unit: "ms per pass"."""
 
     def format(self, value: float, step: float | None) -> str:
         return plain(value, step)

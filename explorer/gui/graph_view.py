@@ -73,7 +73,7 @@ class GraphView(QGraphicsView):
         heading = QFont(font)
         heading.setBold(True)
         for x, title in ((LAYER_X, "layers (bottom → top)"), (OWN_X, "own tensors"),
-                         (GROUP_X, "shared tensors (one node, many users)")):
+                         (GROUP_X, "shared tensors")):
             label = scene.addSimpleText(title, heading)
             label.setBrush(QBrush(text))
             label.setPos(x, -ROW * 1.5)

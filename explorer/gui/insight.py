@@ -57,15 +57,17 @@ class Insight(QObject):
 
     # ------------------------------------------------------------------ import / export
 
-    def import_hf(self, path: str | None = None) -> bool:
+    def import_hf(self, path: str | None = None, with_head: bool = False) -> bool:
+        """A transformers config.json as a new design: the base model, or with `with_head` the
+        model of its `architectures[0]` (the CLI's --with-head), LM or task head included."""
         from explorer.spec.hf_import import import_hf_config
 
-        path = path or QFileDialog.getOpenFileName(self.window, "Import a Hugging Face config", "",
-                                                   "config.json (*.json)")[0]
+        title = "Import a Hugging Face config" + (" with its head" if with_head else "")
+        path = path or QFileDialog.getOpenFileName(self.window, title, "", "config.json (*.json)")[0]
         if not path:
             return False
         try:
-            spec = import_hf_config(path)
+            spec = import_hf_config(path, with_head=with_head)
         except ExplorerError as err:
             self.window.show_message(str(err))
             return False

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDialog, QGroupBox, QLabel, QMainWindow, QPlainTextEdit, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from explorer import fmt
 from explorer.gui import commands, edits
@@ -22,6 +25,7 @@ from explorer.presets import bundled_presets
 from explorer.spec.model import StackSpec
 
 STATUS_MS = 10000
+MAX_MESSAGES = 200
 
 
 def boxed(title: str, widget: QWidget, tip: str = "") -> QGroupBox:
@@ -36,6 +40,8 @@ def boxed(title: str, widget: QWidget, tip: str = "") -> QGroupBox:
 class MainWindow(QMainWindow):
     def __init__(self, spec: StackSpec, path: Path | None = None) -> None:
         super().__init__()
+        self.messages: deque[str] = deque(maxlen=MAX_MESSAGES)
+        self._messages_dialog: QDialog | None = None
         self.model = DesignModel(spec, self)
         self.document = Document(self.model, self)
         self._closing_after: list = []               # threads a close waits for (see closeEvent)
@@ -94,9 +100,34 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ messages
 
     def show_message(self, text: str) -> None:
-        """One line in the status bar, however long or multi-line the message."""
+        """One line in the status bar, however long or multi-line the message. A line too long
+        for the bar is whole in its tooltip and in View > Recent messages."""
         line = " ".join(str(text).split())
+        if not line:
+            self.statusBar().clearMessage()
+            return
         self.statusBar().showMessage(line, STATUS_MS)
+        self.statusBar().setToolTip(line)
+        self.messages.append(f"{time.strftime('%H:%M:%S')}  {line}")
+        if self._messages_dialog is not None and self._messages_dialog.isVisible():
+            self._messages_dialog.findChild(QPlainTextEdit).appendPlainText(self.messages[-1])
+
+    def show_recent_messages(self) -> QDialog:
+        """The last messages, whole (the status bar cuts long ones), newest last."""
+        if self._messages_dialog is None:
+            dialog = QDialog(self)
+            dialog.setWindowTitle("Recent messages")
+            dialog.resize(820, 360)
+            text = QPlainTextEdit(readOnly=True)
+            text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+            QVBoxLayout(dialog).addWidget(text)
+            self._messages_dialog = dialog
+        text = self._messages_dialog.findChild(QPlainTextEdit)
+        text.setPlainText("\n".join(self.messages))
+        text.verticalScrollBar().setValue(text.verticalScrollBar().maximum())
+        self._messages_dialog.show()
+        self._messages_dialog.raise_()
+        return self._messages_dialog
 
     def on_model_report_changed(self) -> None:
         spec, report = self.model.spec, self.model.report
@@ -160,6 +191,8 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         self._action(view_menu, "&Stack", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1", "Show the stack")
         self._action(view_menu, "&Graph", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2", "Show the design graph")
+        self._action(view_menu, "Recent &messages…", self.show_recent_messages, "Ctrl+Shift+M",
+                     "Every status-bar message of this session, whole")
         view_menu.addSeparator()
         self._action(view_menu, "Zoom &in", lambda: self.stack_view.zoom_by(1), QKeySequence.StandardKey.ZoomIn,
                      "Enlarge the stack (also Ctrl+wheel)")
@@ -181,7 +214,10 @@ class MainWindow(QMainWindow):
         menu = file_menu.addMenu("&Import / Export")
         file_menu.insertMenu(before, menu)
         self._action(menu, "Import Hugging Face config…", self.insight.import_hf, "Ctrl+I",
-                     "Turn a transformers config.json into an editable design")
+                     "Turn a transformers config.json into an editable design (the base model)")
+        self._action(menu, "Import Hugging Face config with its head…",
+                     lambda: self.insight.import_hf(with_head=True), "Ctrl+Shift+I",
+                     "The model of the config's architectures[0]: LM or task head included (CLI: --with-head)")
         self._action(menu, "Export report (Markdown, JSON, CSV)…", self.insight.export_report, None,
                      "Write the figures of this design and its unshared twin")
         self._action(menu, "Export PyTorch model…", self.insight.export_model, None,

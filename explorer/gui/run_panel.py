@@ -116,7 +116,7 @@ class RunPanel(QWidget):
         self.plot = pg.PlotWidget(background=None, axisItems={"left": PlainAxis("left"),
                                                                "bottom": IntegerAxis("bottom"),
                                                                "top": self.segment_axis})
-        self.plot.setLabel("left", "time per pass (ms)")
+        self.plot.setLabel("left", "ms per pass")
         self.plot.setLabel("bottom", "iteration")
         self.plot.showAxis("top")
         self.segment_axis.setToolTip("Each run (with Live on, each design version) is its own segment")

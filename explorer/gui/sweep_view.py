@@ -58,7 +58,7 @@ class SweepView(LazyView):
         self.seq_plot = pg.PlotWidget(background=None, axisItems={
             "left": SIAxis("left"), "right": PlainAxis("right", log_follows_plot=False)})
         self.seq_plot.setLabel("bottom", "sequence length n (log scale)")
-        self.seq_plot.setLabel("left", "forward FLOPs (batch 1, log scale)")
+        self.seq_plot.setLabel("left", "FLOPs, batch 1 (log)")
         self.seq_plot.setLogMode(x=False, y=True)
         self.seq_plot.addLegend(offset=(10, 5))
         self.seq_note = EmptyNote(self.seq_plot.getPlotItem())
@@ -78,7 +78,7 @@ class SweepView(LazyView):
         self.seq_plot.getPlotItem().showAxis("right")
         self.seq_plot.getPlotItem().scene().addItem(self.time_view)
         self.seq_plot.getPlotItem().getAxis("right").linkToView(self.time_view)
-        self.seq_plot.getPlotItem().getAxis("right").setLabel("measured forward time (ms)")
+        self.seq_plot.getPlotItem().getAxis("right").setLabel("measured ms")
         self.time_view.setXLink(self.seq_plot.getPlotItem())
         self.seq_plot.getPlotItem().vb.sigResized.connect(
             lambda: self.time_view.setGeometry(self.seq_plot.getPlotItem().vb.sceneBoundingRect()))

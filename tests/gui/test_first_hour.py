@@ -241,3 +241,19 @@ def test_zoom_and_fit_a_96_layer_stack(make_window, qtbot):
     assert abs(view.zoom() - fitted * 1.15 ** 2) < 1e-6
     qtbot.keyClick(view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert view.zoom() == 1.0
+
+
+def test_long_messages_are_whole_in_the_tooltip_and_the_message_log(make_window):
+    window = make_window(builtin_design(2))
+    long_line = "error: " + "a/very/long/path/" * 20 + "design.yaml: groups[0]: something went wrong"
+    window.show_message(long_line + "\nsecond line")
+    bar = window.statusBar()
+    assert bar.currentMessage() == long_line + " second line" and bar.toolTip() == bar.currentMessage()
+    window.show_message("short")
+    dialog = window.show_recent_messages()
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    text = dialog.findChild(QPlainTextEdit).toPlainText()
+    assert long_line + " second line" in text and text.rstrip().endswith("short")
+    window.show_message("")                        # a cleared hint is not a message
+    assert bar.currentMessage() == "" and not dialog.findChild(QPlainTextEdit).toPlainText().endswith("  ")

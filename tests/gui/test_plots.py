@@ -122,7 +122,7 @@ def test_measured_sweep_right_axis_reads_ms_without_inf_or_warnings(make_window,
     right = [float(s.replace(",", "")) for s in strings["right"]]
     assert max(right) <= 800 and min(right) >= 0, right                # ms, on a linear scale
     assert any(s.endswith(" M") or s.endswith(" k") for s in strings["left"]), strings["left"]
-    assert item.getAxis("right").labelText == "measured forward time (ms)"
+    assert item.getAxis("right").labelText == "measured ms"
 
 
 def test_frontier_labels_lie_inside_the_view(make_window, qtbot):

@@ -138,22 +138,18 @@ def test_card_dropped_on_a_card_shares_and_shift_drop_moves(make_window, qtbot):
     assert len(window.model.spec.groups) == 1 and len(window.model.spec.groups[0].members) == 2
 
 
-def test_head_dropped_on_another_head_targets_the_head_under_the_cursor(make_window, qtbot):
+@pytest.mark.parametrize("source,target", [
+    (Member("block2", "ffn"), Member("block4", "ffn")),                  # a slot onto the same slot
+    (Member("block1", "heads[0:1]"), Member("block3", "heads[3:4]")),    # a head onto the head under the cursor
+])
+def test_chip_dropped_on_a_chip_shares_with_what_is_under_the_cursor(make_window, qtbot, source, target):
     window = make_window(builtin_design(6))
-    record = real_drag(qtbot, window, chip(window, "block1", "heads[0:1]"), [chip(window, "block3", "heads[3:4]")],
-                       probe=lambda: window.stack_view.cards[4].hint)
-    assert record.seen_by_hover[-1] == ("heads[3:4]", True)
+    card = window.stack_view.cards[window.model.spec.layer_index(target.layer)]
+    start, over = chip(window, source.layer, source.slot), chip(window, target.layer, target.slot)
+    record = real_drag(qtbot, window, start, [over], probe=lambda: card.hint)
+    assert record.seen_by_hover[-1] == (target.slot, True)
     (g,) = window.model.spec.groups
-    assert set(g.members) == {Member("block1", "heads[0:1]"), Member("block3", "heads[3:4]")}
-
-
-def test_slot_chip_dropped_on_the_same_slot_shares_it(make_window, qtbot):
-    window = make_window(builtin_design())
-    record = real_drag(qtbot, window, chip(window, "block2", "ffn"), [chip(window, "block4", "ffn")],
-                       probe=lambda: window.stack_view.cards[5].hint)
-    assert record.seen_by_hover[-1] == ("ffn", True)
-    (g,) = window.model.spec.groups
-    assert set(g.members) == {Member("block2", "ffn"), Member("block4", "ffn")}
+    assert set(g.members) == {source, target}
 
 
 def test_head_chip_dropped_on_a_head_group_and_on_a_head(make_window, qtbot):

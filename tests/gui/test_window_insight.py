@@ -66,6 +66,25 @@ def test_import_hf_config(make_window, tmp_path):
     assert window.model.spec == spec and "'t5'" in window.statusBar().currentMessage()
 
 
+def test_import_hf_config_with_its_head_from_the_menu(make_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from explorer.spec.hf_import import import_hf_config
+
+    window = make_window(TUTORIAL)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 128,
+                               "n_layer": 3, "n_head": 4, "vocab_size": 500, "n_positions": 64}))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(cfg), "")))
+    menu_actions = {a.text(): a for m in window.menuBar().findChildren(type(window.presets_menu))
+                    for a in m.actions()}
+    menu_actions["Import Hugging Face config with its head…"].trigger()
+    assert window.model.spec == import_hf_config(str(cfg), with_head=True)
+    assert window.model.spec.layers[-1].kind == "lm_head"
+    menu_actions["Import Hugging Face config…"].trigger()
+    assert window.model.spec == import_hf_config(str(cfg)) and window.model.spec.layers[-1].kind != "lm_head"
+
+
 def test_exports(make_window, tmp_path, qtbot):
     window = make_window(apply_scheme(TUTORIAL, "albert"))
     report = window.model.report
