@@ -13,8 +13,8 @@ import sys
 import time
 
 from explorer.analysis import analyze
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
-from explorer.spec.strategies import apply_scheme
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.strategies import apply_scheme
 
 
 def design(layers: int, d: int) -> StackSpec:

@@ -16,9 +16,9 @@ import torch
 
 from common import machine, median, time_interleaved
 from explorer.analysis import count_flops
-from explorer.build import TORCH_DTYPES, build_model
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
-from explorer.spec.strategies import apply_scheme
+from explorer.torchmodel import TORCH_DTYPES, build_model
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.strategies import apply_scheme
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import argparse
 
 from explorer.bench.timing import BenchConfig, run_bench
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 DEFAULT = ["tutorial-all-shared", "albert-base", "albert-ffn", "cycle", "immediate-repeat", "head-sharing",
            "lstm-shared-cell", "conv-shared-bank"]

@@ -14,9 +14,9 @@ import argparse
 import torch
 
 from common import machine, median, time_interleaved
-from explorer.build import TORCH_DTYPES, build_model
+from explorer.torchmodel import TORCH_DTYPES, build_model
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 
 def hf_models(dtype, device):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from explorer.gui import app as gui_app  # noqa: E402
 from explorer.gui import commands, edits
 from explorer.presets import PRESETS_DIR  # noqa: E402
-from explorer.spec.strategies import apply_scheme  # noqa: E402
+from explorer.design.strategies import apply_scheme  # noqa: E402
 
 _ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 OUT = Path(_ARGS[0] if _ARGS else Path(__file__).parent / "screenshots")
@@ -128,7 +128,7 @@ def timing_shot(app) -> None:
     wait_for_run()
     panel.pin_button.setChecked(True)              # the all-shared run becomes the baseline line
     panel.live_check.setChecked(True)              # the next edit re-times as its own segment
-    w.model.edit(commands.ApplyScheme, "Apply Unshare", lambda s: apply_scheme(s, "unshare"))
+    w.model.edit(commands.SpecCommand, "Apply Unshare", lambda s: apply_scheme(s, "unshare"))
     wait_for_run()
     shoot(w, "timing-live-twin")
     panel.shutdown()

@@ -34,7 +34,7 @@ def _ratio(a: float, b: float) -> str:
 def _load(path: str):
     """A design file, or a bundled preset by name (`explorer report albert-base`)."""
     from explorer.presets import resolve
-    from explorer.spec import yaml_io
+    from explorer.design import yaml_io
 
     resolved = resolve(path)
     if not Path(resolved).exists() and Path(path).parent == Path("."):     # a bare name, neither file nor preset
@@ -74,7 +74,7 @@ def _add_run_shape(p: argparse.ArgumentParser, from_file: bool = False) -> None:
 
 def _run_shape_of(spec, args) -> None:
     """Fill unset --batch/--seq/--dtype from the design's saved run shape (or the defaults)."""
-    from explorer.spec.model import RunShape
+    from explorer.design.model import RunShape
 
     saved = spec.run or RunShape()
     for key in ("batch", "seq", "dtype"):
@@ -197,7 +197,7 @@ def cmd_report(args) -> int:
     report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype)
     verification = None
     if args.verify:
-        from explorer.build import verify
+        from explorer.torchmodel import verify
 
         with _naming(args.preset):
             verification = verify(spec, args.batch, args.seq)
@@ -268,8 +268,8 @@ def _parse_option(text: str):
 
 def cmd_apply(args) -> int:
     from explorer.analysis import analyze
-    from explorer.spec import yaml_io
-    from explorer.spec.strategies import apply_scheme
+    from explorer.design import yaml_io
+    from explorer.design.strategies import apply_scheme
 
     spec = _load(args.preset)
     options = dict(_parse_option(p) for p in args.param)
@@ -402,7 +402,7 @@ def cmd_plan(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from explorer.build.export import export_file
+    from explorer.torchmodel.export import export_file
 
     spec = _load(args.preset)
     with _naming(args.preset):
@@ -413,7 +413,7 @@ def cmd_export(args) -> int:
 
 def cmd_import_hf(args) -> int:
     from explorer.analysis.params import count_params
-    from explorer.spec.hf_import import import_hf_to_yaml
+    from explorer.design.hf_import import import_hf_to_yaml
 
     spec = import_hf_to_yaml(args.config, args.output, args.with_head)
     params = count_params(spec)
@@ -425,7 +425,7 @@ def cmd_import_hf(args) -> int:
 def cmd_schemes(_args) -> int:
     import inspect
 
-    from explorer.spec.strategies import SCHEMES
+    from explorer.design.strategies import SCHEMES
 
     for s in SCHEMES.values():
         params = [f"{n}={p.default!r}" for n, p in inspect.signature(s.fn).parameters.items()

@@ -32,10 +32,6 @@ class SpecError(ExplorerError):
     def with_source(self, source: str) -> "SpecError":
         return SpecError(self.message, self.path, source)
 
-    def with_prefix(self, prefix: str) -> "SpecError":
-        path = f"{prefix}.{self.path}" if self.path and not self.path.startswith("[") else f"{prefix}{self.path}"
-        return SpecError(self.message, path, self.source)
-
 
 class BuildError(ExplorerError):
     """A design cannot be built as a torch model (device, dtype, memory)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.presets import PRESETS_DIR, preset_paths
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 torch = pytest.importorskip("torch")
 
@@ -22,7 +22,7 @@ def test_presets_are_bundled():
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
 def test_preset_verifies_against_torch(path, tmp_path):
-    from explorer.build import verify
+    from explorer.torchmodel import verify
 
     spec = yaml_io.load(path)
     assert spec.description and "\n" not in spec.description, "each preset documents itself in one line"
@@ -35,7 +35,7 @@ def test_preset_verifies_against_torch(path, tmp_path):
 
 
 def test_every_scheme_has_a_preset():
-    from explorer.spec.strategies import SCHEMES
+    from explorer.design.strategies import SCHEMES
 
     text = "\n".join(p.read_text() for p in PRESETS)
     missing = [name for name in SCHEMES if name not in ("unshare", "multi-task") and f"scheme: {name}" not in text]

@@ -10,7 +10,7 @@ import pytest
 
 from explorer.analysis import analyze
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

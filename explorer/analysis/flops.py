@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from explorer.analysis.params import COMPONENTS
-from explorer.spec.model import LayerDims, StackSpec, dims
-from explorer.spec.slots import block_linears
+from explorer.design.model import LayerDims, StackSpec, dims
+from explorer.design.slots import block_linears
 
 
 @dataclass(frozen=True, slots=True)

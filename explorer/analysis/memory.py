@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.analysis.params import DTYPE_BYTES, ParamCount
-from explorer.spec.model import LayerDims, StackSpec, dims
+from explorer.design.model import LayerDims, StackSpec, dims
 
 
 @dataclass(frozen=True, slots=True)

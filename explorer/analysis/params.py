@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from functools import lru_cache
 
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec, unshared_twin
-from explorer.spec.sharing import SharingPlan
-from explorer.spec.slots import layer_tensors
-from explorer.spec.validate import validate
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec, unshared_twin
+from explorer.design.sharing import SharingPlan
+from explorer.design.slots import layer_tensors
+from explorer.design.validate import validate
 
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
 COMPONENTS = ("attention", "ffn", "embedding", "head", "other")

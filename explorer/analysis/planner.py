@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from explorer.analysis.memory import training_activation_elements
 from explorer.analysis.params import DTYPE_BYTES, count_params
 from explorer.errors import SpecError
-from explorer.spec.model import StackSpec
+from explorer.design.model import StackSpec
 
 GIB = 1 << 30
 

@@ -8,9 +8,9 @@ from explorer.analysis.flops import FlopCount, count_flops
 from explorer.analysis.memory import MemoryEstimate, estimate_memory
 from explorer.analysis.params import DTYPE_BYTES, ParamCount, count_params
 from explorer.errors import SpecError
-from explorer.spec.model import StackSpec, dims, unshared_twin
-from explorer.spec.sharing import EMPTY_PLAN
-from explorer.spec.validate import validate
+from explorer.design.model import StackSpec, dims, unshared_twin
+from explorer.design.sharing import EMPTY_PLAN
+from explorer.design.validate import validate
 
 MAX_BATCH = 1 << 20
 MAX_SEQ = 1 << 24

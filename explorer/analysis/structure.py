@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from explorer.analysis.params import count_params
 from explorer.errors import SpecError
-from explorer.spec.model import StackSpec, dims
+from explorer.design.model import StackSpec, dims
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from fractions import Fraction
 from explorer.analysis.flops import count_flops
 from explorer.analysis.report import analyze
 from explorer.errors import ExplorerError, SpecError
-from explorer.spec.model import StackSpec
-from explorer.spec.strategies import SCHEMES, apply_scheme
+from explorer.design.model import StackSpec
+from explorer.design.strategies import SCHEMES, apply_scheme
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,6 @@ class SeqPoint:
 class SeqSweep:
     points: tuple[SeqPoint, ...]
     crossover: Fraction | None           # exact n where attention FLOPs = FFN FLOPs, None if never
-
-    @property
-    def crossover_int(self) -> int | None:
-        """The first whole sequence length at which attention FLOPs reach the FFN's."""
-        if self.crossover is None:
-            return None
-        n = int(self.crossover)
-        return n if n == self.crossover else n + 1
 
     def sentence(self) -> str:
         c = self.crossover

@@ -20,9 +20,9 @@ import torch
 
 from explorer.analysis import analyze
 from explorer.bench.config import BenchConfig, Sample
-from explorer.build import build_model
+from explorer.torchmodel import build_model
 from explorer.errors import BenchError, ExplorerError
-from explorer.spec.model import StackSpec, unshared_twin
+from explorer.design.model import StackSpec, unshared_twin
 
 # Dense (no sparsity) bf16 tensor-core peak, TFLOP/s, from the vendors' data sheets.
 BF16_PEAK_TFLOPS = {

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QApplication
 
 from explorer.errors import ExplorerError
 from explorer.gui import theme
-from explorer.gui.edits import builtin_design
+from explorer.design.edits import builtin_design
 from explorer.presets import bundled_presets, default_preset, resolve
-from explorer.spec import yaml_io
-from explorer.spec.model import StackSpec
+from explorer.design import yaml_io
+from explorer.design.model import StackSpec
 
 log = logging.getLogger("explorer.gui")
 SCREENSHOT_SIZE = (1440, 900)

@@ -11,8 +11,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 
 from explorer.gui import theme
-from explorer.spec.model import LayerDims, LayerSpec, ModelSettings, StackSpec, dims
-from explorer.spec.slots import SlotError, slot_pieces
+from explorer.design.model import LayerDims, LayerSpec, ModelSettings, StackSpec, dims
+from explorer.design.slots import SlotError, slot_pieces
 
 CARD_HEIGHT = 68.0
 LABEL_STRIP = 26.0       # the whole-attention grab target above the head chips (>= 24 px)

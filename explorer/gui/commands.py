@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
 
-from explorer.spec.model import StackSpec
+from explorer.design.model import StackSpec
 
 if TYPE_CHECKING:
     from explorer.gui.design_model import DesignModel
 
 
 class SpecCommand(QUndoCommand):
-    """Replace the design: `before` on undo, `after` on redo."""
+    """Replace the design: `before` on undo, `after` on redo. Every edit is one of these, named
+    by its text ("Apply ALBERT all-shared", "block3:ffn joins g"); SetField adds merging."""
 
     def __init__(self, model: DesignModel, before: StackSpec, after: StackSpec, text: str) -> None:
         super().__init__(text)
@@ -27,46 +28,6 @@ class SpecCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.model.set_spec(self.before)
-
-
-class ApplyScheme(SpecCommand):
-    pass
-
-
-class InsertLayer(SpecCommand):
-    pass
-
-
-class MoveLayer(SpecCommand):
-    pass
-
-
-class DeleteLayer(SpecCommand):
-    pass
-
-
-class DuplicateLayer(SpecCommand):
-    pass
-
-
-class JoinGroup(SpecCommand):
-    pass
-
-
-class NewGroup(SpecCommand):
-    pass
-
-
-class Unshare(SpecCommand):
-    pass
-
-
-class RenameGroup(SpecCommand):
-    pass
-
-
-class RecolorGroup(SpecCommand):
-    pass
 
 
 class SetField(SpecCommand):

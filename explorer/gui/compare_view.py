@@ -17,7 +17,7 @@ from explorer.analysis.export_report import report_rows
 from explorer.errors import ExplorerError
 from explorer.gui import theme
 from explorer.presets import bundled_presets
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 
 class CompareView(QWidget):

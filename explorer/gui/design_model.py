@@ -18,9 +18,9 @@ from explorer import fmt
 from explorer.analysis import Report, analyze
 from explorer.errors import ExplorerError, SpecError
 from explorer.gui import commands
-from explorer.spec.model import Member, RunShape, StackSpec
-from explorer.spec.sharing import SharingPlan
-from explorer.spec.validate import validate
+from explorer.design.model import RunShape, StackSpec
+from explorer.design.sharing import SharingPlan
+from explorer.design.validate import validate
 
 log = logging.getLogger(__name__)
 REPORT_CACHE_SIZE = 64
@@ -181,12 +181,6 @@ class DesignModel(QObject):
         if name != self.selected_group:
             self.selected_group = name
             self.selection_changed.emit()
-
-    def group_members(self, name: str | None) -> tuple[Member, ...]:
-        for g in self._spec.groups:
-            if g.name == name:
-                return g.members
-        return ()
 
     # ------------------------------------------------------------------ edits
 

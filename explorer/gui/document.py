@@ -19,9 +19,9 @@ from explorer.bundled import is_bundled
 from explorer.errors import ExplorerError
 from explorer.gui import commands
 from explorer.gui.design_model import DesignModel
-from explorer.gui.edits import builtin_design
-from explorer.spec import yaml_io
-from explorer.spec.model import StackSpec
+from explorer.design.edits import builtin_design
+from explorer.design import yaml_io
+from explorer.design.model import StackSpec
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 10

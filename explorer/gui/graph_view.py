@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 from explorer import fmt
 from explorer.gui import theme
 from explorer.gui.design_model import DesignModel
-from explorer.spec.graph import design_graph
+from explorer.design.graph import design_graph
 
 ROW = 30.0
 OWN_X, OWN_W = 0.0, 120.0

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from explorer.analysis.structure import structural_entries
 from explorer.errors import SpecError
 from explorer import fmt
-from explorer.gui import commands, edits, mime, theme
+from explorer.design import edits
+from explorer.gui import commands, mime, theme
 from explorer.gui.design_model import DesignModel
 
 STRUCTURAL_ROLE = Qt.ItemDataRole.UserRole + 1      # rows for GQA, cross-layer K/V, ...: not groups
@@ -130,11 +131,11 @@ class GroupTree(QTreeWidget):
         members = mime.read_members(data)
         who = ", ".join(map(str, members))
         if group is None:
-            ok = self.model.edit(commands.NewGroup, f"New group from {who}", change)
+            ok = self.model.edit(commands.SpecCommand, f"New group from {who}", change)
             if ok:
                 self.model.select_group(self.model.spec.groups[-1].name)
             return ok
-        return self.model.edit(commands.JoinGroup, f"{who} joins {group}", change)
+        return self.model.edit(commands.SpecCommand, f"{who} joins {group}", change)
 
     def _set_hover(self, group: str | None, valid: bool | None) -> None:
         """Remember the drop target and repaint; None for `valid` clears it.
@@ -312,7 +313,7 @@ class GroupsPanel(QWidget):
         QTimer.singleShot(0, self, lambda: self.rename(old, new))
 
     def rename(self, old: str, new: str) -> bool:
-        ok = self.model.edit(commands.RenameGroup, f"Rename group {old} to {new}",
+        ok = self.model.edit(commands.SpecCommand, f"Rename group {old} to {new}",
                              lambda s: edits.rename_group(s, old, new))
         if ok:
             self.model.select_group(new.strip())
@@ -327,13 +328,13 @@ class GroupsPanel(QWidget):
         color = color or self.pick_color(theme.group_color(self.model.spec.groups[index], index))
         if color is None or not color.isValid():
             return False
-        return self.model.edit(commands.RecolorGroup, f"Recolor group {name}",
+        return self.model.edit(commands.SpecCommand, f"Recolor group {name}",
                                lambda s: edits.recolor_group(s, name, color.name()))
 
     def unshare(self, name: str | None) -> bool:
         if name is None:
             return False
-        return self.model.edit(commands.Unshare, f"Unshare group {name}", lambda s: edits.remove_group(s, name))
+        return self.model.edit(commands.SpecCommand, f"Unshare group {name}", lambda s: edits.remove_group(s, name))
 
     def on_tree_context_menu(self, pos: QPoint) -> None:
         name = self.tree.target_at(pos)

@@ -49,7 +49,7 @@ class Insight(QObject):
         self.planner.set_spec(model.spec)
 
     def on_sweeps_apply_requested(self, spec) -> None:
-        self.window.model.propose(commands.ApplyScheme, spec, "Apply scheme from the frontier")
+        self.window.model.propose(commands.SpecCommand, spec, "Apply scheme from the frontier")
 
     def on_run_finished(self, result) -> None:
         if result.design.samples_ms:
@@ -60,7 +60,7 @@ class Insight(QObject):
     def import_hf(self, path: str | None = None, with_head: bool = False) -> bool:
         """A transformers config.json as a new design: the base model, or with `with_head` the
         model of its `architectures[0]` (the CLI's --with-head), LM or task head included."""
-        from explorer.spec.hf_import import import_hf_config
+        from explorer.design.hf_import import import_hf_config
 
         title = "Import a Hugging Face config" + (" with its head" if with_head else "")
         path = path or QFileDialog.getOpenFileName(self.window, title, "", "config.json (*.json)")[0]
@@ -113,7 +113,7 @@ class Insight(QObject):
             return False
 
         def export() -> str:
-            from explorer.build.export import export_file
+            from explorer.torchmodel.export import export_file
 
             export_file(spec, path)
             return path

@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 
 from explorer.errors import SpecError
 from explorer import fmt
-from explorer.gui import commands, edits, theme
+from explorer.design import edits
+from explorer.gui import commands, theme
 from explorer.gui.design_model import DesignModel
-from explorer.spec.model import (
+from explorer.design.model import (
     ACTIVATIONS,
     HEAD_TASKS,
     KIND_FIELDS,

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (QDialog, QGroupBox, QLabel, QMainWindow, QPlainTe
                                QVBoxLayout, QWidget)
 
 from explorer import fmt
-from explorer.gui import commands, edits
+from explorer.design import edits
+from explorer.gui import commands
 from explorer.gui.design_model import DesignModel
 from explorer.gui.document import Document
 from explorer.gui.graph_view import GraphView
@@ -22,7 +23,7 @@ from explorer.gui.metrics_panel import MetricsPanel
 from explorer.gui.palette_panel import PalettePanel
 from explorer.gui.stack_view import StackView
 from explorer.presets import bundled_presets
-from explorer.spec.model import StackSpec
+from explorer.design.model import StackSpec
 
 STATUS_MS = 10000
 MAX_MESSAGES = 200
@@ -237,7 +238,7 @@ class MainWindow(QMainWindow):
             self.model.message.emit("select layers to delete first")
             return False
         first = min(self.model.spec.layer_index(i) for i in ids)
-        if not self.model.edit(commands.DeleteLayer, f"Delete {', '.join(ids)}",
+        if not self.model.edit(commands.SpecCommand, f"Delete {', '.join(ids)}",
                                lambda s: edits.delete_layers(s, ids)):
             return False
         layers = self.model.spec.layers          # the layer now in that place stays selected, for the keyboard
@@ -250,7 +251,7 @@ class MainWindow(QMainWindow):
         if len(ids) != 1:
             self.model.message.emit("select exactly one layer to duplicate")
             return False
-        ok = self.model.edit(commands.DuplicateLayer, f"Duplicate {ids[0]}",
+        ok = self.model.edit(commands.SpecCommand, f"Duplicate {ids[0]}",
                              lambda s: edits.duplicate_layer(s, ids[0]))
         if ok:
             index = self.model.spec.layer_index(ids[0]) + 1
@@ -262,7 +263,7 @@ class MainWindow(QMainWindow):
         if not ids:
             self.model.message.emit("select layers to unshare first")
             return False
-        return self.model.edit(commands.Unshare, f"Unshare {', '.join(ids)}", lambda s: edits.leave_groups(s, ids))
+        return self.model.edit(commands.SpecCommand, f"Unshare {', '.join(ids)}", lambda s: edits.leave_groups(s, ids))
 
     def select_all(self) -> None:
         self.model.select_layers(tuple(layer.id for layer in self.model.spec.layers))

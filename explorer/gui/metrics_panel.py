@@ -13,7 +13,7 @@ from explorer import fmt
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, SIAxis
 from explorer.gui.design_model import DesignModel
-from explorer.spec.model import RUN_DTYPES
+from explorer.design.model import RUN_DTYPES
 
 DTYPES = RUN_DTYPES
 COMPONENTS = ("attention", "ffn", "embedding", "head", "other")

@@ -10,7 +10,7 @@ import json
 
 from PySide6.QtCore import QMimeData
 
-from explorer.spec.model import Member
+from explorer.design.model import Member
 
 KIND_MIME = "application/x-sharing-explorer-kind"
 LAYER_MIME = "application/x-sharing-explorer-layer"

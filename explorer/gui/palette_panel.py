@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 from explorer.errors import SpecError
 from explorer.gui import commands, mime, theme
 from explorer.gui.design_model import DesignModel
-from explorer.spec.model import KINDS
-from explorer.spec.diff import describe_change
-from explorer.spec.strategies import SCHEMES, apply_scheme
+from explorer.design.model import KINDS
+from explorer.design.diff import describe_change
+from explorer.design.strategies import SCHEMES, apply_scheme
 
 FAMILIES = (("layers", "Layer sharing"), ("heads", "Heads and K/V"), ("embeddings", "Embeddings"),
             ("factorized", "Factorized"), ("other", "RNN, conv, tasks"))
@@ -149,13 +149,13 @@ class PalettePanel(QWidget):
         kinds.itemDoubleClicked.connect(self.on_kinds_item_double_clicked)
 
     def on_kinds_item_double_clicked(self, item: QListWidgetItem) -> None:
-        from explorer.gui.edits import insert_layer
+        from explorer.design.edits import insert_layer
 
         kind = item.data(Qt.ItemDataRole.UserRole)
         spec = self.model.spec
         selected = [spec.layer_index(i) for i in self.model.selected_layers]
         index = max(selected) + 1 if selected else len(spec.layers)
-        if self.model.edit(commands.InsertLayer, f"Insert {kind}", lambda s: insert_layer(s, index, kind)):
+        if self.model.edit(commands.SpecCommand, f"Insert {kind}", lambda s: insert_layer(s, index, kind)):
             self.model.select_layers((self.model.spec.layers[index].id,))
 
     def apply(self, name: str, **options) -> bool:
@@ -169,7 +169,7 @@ class PalettePanel(QWidget):
         elif name == "unshare" and self.scope_selected.isChecked():
             options["layers"] = list(self.model.selected_layers)
         before = self.model.spec
-        ok = self.model.edit(commands.ApplyScheme, f"Apply {scheme.title}",
+        ok = self.model.edit(commands.SpecCommand, f"Apply {scheme.title}",
                              lambda s: apply_scheme(s, name, **options))
         if ok:       # what changed, in words: schemes stack, and may take members from groups there
             self.model.message.emit(self.model.outcome(f"{scheme.title}: {describe_change(before, self.model.spec)}"))

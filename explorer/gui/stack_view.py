@@ -14,11 +14,12 @@ from PySide6.QtGui import QDrag, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QApplication, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QMenu
 
 from explorer.errors import SpecError
-from explorer.gui import commands, edits, mime, theme
+from explorer.design import edits
+from explorer.gui import commands, mime, theme
 from explorer.gui.card_layout import CARD_GAP, CARD_HEIGHT, card_infos
 from explorer.gui.design_model import DesignModel
 from explorer.gui.layer_card import LayerCard
-from explorer.spec.model import Member
+from explorer.design.model import Member
 
 PITCH = CARD_HEIGHT + CARD_GAP
 MARGIN = 10.0
@@ -226,14 +227,14 @@ class StackView(QGraphicsView):
             return False
         kind = mime.read_kind(data)
         if kind is not None and target.gap is not None:
-            ok = self.model.edit(commands.InsertLayer, f"Insert {kind}",
+            ok = self.model.edit(commands.SpecCommand, f"Insert {kind}",
                                  lambda s: edits.insert_layer(s, target.gap, kind))
             if ok:
                 self.model.select_layers((self.model.spec.layers[min(target.gap, len(self.model.spec.layers) - 1)].id,))
             return ok
         layer_ids = mime.read_layers(data)
         if layer_ids is not None and target.gap is not None:
-            return self.model.edit(commands.MoveLayer, f"Move {', '.join(layer_ids)}",
+            return self.model.edit(commands.SpecCommand, f"Move {', '.join(layer_ids)}",
                                    lambda s: edits.move_layers(s, layer_ids, target.gap))
         sources = mime.read_slots(data)
         if layer_ids is not None:
@@ -244,7 +245,7 @@ class StackView(QGraphicsView):
                 return False
             sources = [s for s in sources if s.layer != target.member.layer]
             what = f"{', '.join(map(str, sources))} with {target.member}"
-            return self.model.edit(commands.JoinGroup, f"Share {what}", self._slot_change(sources, target.member))
+            return self.model.edit(commands.SpecCommand, f"Share {what}", self._slot_change(sources, target.member))
         return False
 
     def _show_hint(self, target: DropTarget | None) -> None:
@@ -398,7 +399,7 @@ class StackView(QGraphicsView):
             if target.layer in {s.layer for s in sources} or not self._offers(other, slot):
                 continue
             action = share.addAction(target.layer, lambda t=target: self.model.edit(
-                commands.JoinGroup, f"Share {', '.join(map(str, sources))} with {t}", self._slot_change(sources, t)))
+                commands.SpecCommand, f"Share {', '.join(map(str, sources))} with {t}", self._slot_change(sources, t)))
             # refusals shown up front on stacks small enough to check every target at once;
             # on a 96-layer stack a refused choice says why when it is picked
             reason = self._share_target(sources, target) if len(self.cards) <= 32 else None
@@ -411,15 +412,16 @@ class StackView(QGraphicsView):
             if all(m in g.members for m in sources):
                 continue
             add.addAction(g.name, lambda name=g.name: self.model.edit(
-                commands.JoinGroup, f"{', '.join(map(str, sources))} joins {name}",
+                commands.SpecCommand, f"{', '.join(map(str, sources))} joins {name}",
                 lambda s: edits.join_group(s, name, sources)))
         add.setEnabled(bool(add.actions()))
         form = menu.addAction(f"New group from the {len(sources)} selected", lambda: self.model.edit(
-            commands.NewGroup, f"New group from {', '.join(map(str, sources))}", lambda s: edits.new_group(s, sources)))
+            commands.SpecCommand, f"New group from {', '.join(map(str, sources))}",
+            lambda s: edits.new_group(s, sources)))
         form.setEnabled(len(sources) >= 2)
         grouped = [s for s in sources if edits.group_of_member(spec, s) is not None]
         unshare = menu.addAction(f"Unshare {slot}", lambda: self.model.edit(
-            commands.Unshare, f"Unshare {', '.join(map(str, grouped))}", lambda s: edits.leave_group(s, grouped)))
+            commands.SpecCommand, f"Unshare {', '.join(map(str, grouped))}", lambda s: edits.leave_group(s, grouped)))
         unshare.setEnabled(bool(grouped))
         menu.addSeparator()
         for _text, action in self.context_actions:

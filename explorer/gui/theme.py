@@ -21,7 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPalette, QPen
 from PySide6.QtWidgets import QApplication
 
 from explorer import bundled
-from explorer.spec.model import SharingGroup
+from explorer.design.model import SharingGroup
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ def preload_torch() -> threading.Thread | None:
 
     def load() -> None:
         try:
-            import explorer.build  # noqa: F401  (imports torch)
+            import explorer.torchmodel  # noqa: F401  (imports torch)
         except Exception:  # noqa: BLE001 - a broken torch shows up, with its reason, where it is used
             log.warning("background import of torch failed", exc_info=True)
 

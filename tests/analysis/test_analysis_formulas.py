@@ -8,14 +8,14 @@ import pytest
 
 from explorer.analysis import analyze, count_flops, count_params, estimate_memory
 from explorer.errors import SpecError
-from explorer.spec.model import (
+from explorer.design.model import (
     LayerSpec,
     Member,
     ModelSettings,
     SharingGroup,
     StackSpec,
 )
-from explorer.spec.strategies import apply_scheme
+from explorer.design.strategies import apply_scheme
 
 B, S = 2, 8
 N = B * S                       # tokens

@@ -10,14 +10,14 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "spec"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "design"))
 
 from design_strategies import SCHEME_OPTIONS, designs, schemed_designs, try_scheme
 
 from explorer.analysis import analyze, count_flops, count_params, estimate_memory
 from explorer.analysis.params import DTYPE_BYTES
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec, unshared_twin
-from explorer.spec.strategies import SCHEMES, apply_scheme
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec, unshared_twin
+from explorer.design.strategies import SCHEMES, apply_scheme
 
 PURE = sorted(name for name, s in SCHEMES.items() if s.pure)
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.filter_too_much]

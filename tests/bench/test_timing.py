@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from explorer.errors import BenchError
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
-from explorer.spec.strategies import apply_scheme
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.strategies import apply_scheme
 
 torch = pytest.importorskip("torch")
 
@@ -90,7 +90,7 @@ def test_peak_table():
 
 def test_cli_bench_json_twin(capsys, tmp_path):
     from explorer.cli import main
-    from explorer.spec import yaml_io
+    from explorer.design import yaml_io
 
     path = tmp_path / "tiny.yaml"
     yaml_io.save(apply_scheme(TINY, "albert"), path)
@@ -102,7 +102,7 @@ def test_cli_bench_json_twin(capsys, tmp_path):
 
 
 def _live_models() -> int:
-    from explorer.build.runtime import SharedStack
+    from explorer.torchmodel.runtime import SharedStack
 
     gc.collect()
     return sum(type(o) is SharedStack for o in gc.get_objects())

@@ -10,7 +10,7 @@ import pytest
 
 from explorer.cli import main
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 TUTORIAL = PRESETS_DIR / "tutorial-unshared.yaml"
 SHARED = PRESETS_DIR / "tutorial-all-shared.yaml"
@@ -48,8 +48,8 @@ def test_report_table_and_verify():
 
 
 def test_verify_mismatch_exits_nonzero(monkeypatch, capsys):
-    import explorer.build as build
-    from explorer.build.verify import Verification
+    import explorer.torchmodel as build
+    from explorer.torchmodel.verify import Verification
 
     monkeypatch.setattr(build, "verify", lambda spec, b, s: Verification(10, 11, 1, 1, 5, 5))
     assert main(["report", str(SHARED), "--verify"]) == 1

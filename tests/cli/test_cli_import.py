@@ -8,7 +8,7 @@ import sys
 
 from explorer.analysis import analyze
 from explorer.cli import main
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 BERT = {"model_type": "bert", "architectures": ["BertForMaskedLM"], "hidden_size": 768, "num_hidden_layers": 12,
         "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 30522, "max_position_embeddings": 512,

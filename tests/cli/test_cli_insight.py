@@ -10,7 +10,7 @@ from explorer.analysis import analyze
 from explorer.analysis.planner import plan_grid
 from explorer.cli import main
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 TUTORIAL = PRESETS_DIR / "tutorial-unshared.yaml"
 
@@ -88,7 +88,7 @@ def test_scheme_table_left_aligns_text_without_trailing_blanks_and_gqa_differs_f
 def test_bench_progress_counts_warm_up_apart():
     from explorer.bench.config import BenchConfig
     from explorer.bench.timing import run_bench
-    from explorer.gui.edits import builtin_design
+    from explorer.design.edits import builtin_design
 
     import dataclasses
 

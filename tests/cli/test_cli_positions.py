@@ -165,7 +165,7 @@ def test_a_bench_failure_names_the_file(tmp_path, capsys, monkeypatch):
 def test_verify_turns_a_torch_failure_into_one_line(tmp_path, capsys, monkeypatch):
     import importlib
 
-    verify_module = importlib.import_module("explorer.build.verify")    # explorer.build.verify is also a function
+    verify_module = importlib.import_module("explorer.torchmodel.verify")    # the package also exports a verify()
 
     def fail(*_args, **_kwargs):
         raise RuntimeError("Attempting to broadcast a dimension\nmore")

@@ -26,7 +26,7 @@ def make_window(qtbot, tmp_path):
     from explorer.gui.main_window import MainWindow
 
     def make(spec=None, path=None):
-        from explorer.gui.edits import builtin_design
+        from explorer.design.edits import builtin_design
 
         window = MainWindow(spec or builtin_design(), path)
         window.document.ask_save = lambda: "discard"

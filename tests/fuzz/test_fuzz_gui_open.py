@@ -11,7 +11,7 @@ import fuzz_mutations as mut
 from fuzz_stats import record
 
 from explorer.presets import preset_paths
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 N_FILES = 60 * mut.SCALE
 GUARD_S = 5.0

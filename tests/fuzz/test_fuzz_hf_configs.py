@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from explorer.errors import SpecError
-from explorer.spec.hf_import import import_hf_config
-from explorer.spec.validate import validate
+from explorer.design.hf_import import import_hf_config
+from explorer.design.validate import validate
 
 CONFIGS = {p.stem: p.read_bytes() for p in sorted((Path(__file__).parent / "hf_configs").glob("*.json"))}
 LIMIT_S = 2.0

@@ -14,7 +14,7 @@ from fuzz_stats import record
 
 from explorer.errors import SpecError
 from explorer.presets import preset_paths
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 pytestmark = pytest.mark.skipif(not os.environ.get("FUZZ_SLOW"), reason="by hand: FUZZ_SLOW=1 (about a minute)")
 SCALED = [p for p in preset_paths() if re.search(r"repeat: \d+", p.read_text(encoding="utf-8"))]

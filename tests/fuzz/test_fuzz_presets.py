@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from explorer.errors import SpecError
 from explorer.presets import preset_paths
-from explorer.spec import yaml_io
-from explorer.spec.validate import validate
+from explorer.design import yaml_io
+from explorer.design.validate import validate
 
 PRESETS = preset_paths()
 TEXTS = {p.name: p.read_bytes() for p in PRESETS}

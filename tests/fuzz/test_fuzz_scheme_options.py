@@ -14,9 +14,9 @@ import pytest
 from fuzz_stats import record
 
 from explorer.errors import SpecError
-from explorer.spec import yaml_io
-from explorer.spec.strategies import SCHEMES
-from explorer.spec.validate import validate
+from explorer.design import yaml_io
+from explorer.design.strategies import SCHEMES
+from explorer.design.validate import validate
 
 HEAD = """format_version: 1
 model: {d_model: 64, n_heads: 4, d_ff: 128, vocab_size: 100, max_positions: 64}

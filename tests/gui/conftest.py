@@ -46,7 +46,7 @@ def make_window(qtbot, tmp_path):
     windows = []
 
     def make(spec=None, path=None):
-        from explorer.gui.edits import builtin_design
+        from explorer.design.edits import builtin_design
 
         window = MainWindow(spec or builtin_design(), path)
         window.document.ask_save = lambda: "discard"

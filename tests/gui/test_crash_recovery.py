@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
-from explorer.spec.strategies import apply_scheme
+from explorer.design import yaml_io
+from explorer.design.strategies import apply_scheme
 
 APP = r"""
 import os, sys, time

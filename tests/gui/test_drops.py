@@ -5,9 +5,9 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragMoveEvent, QDropEvent
 
 from explorer.gui import mime
-from explorer.gui.edits import builtin_design
-from explorer.spec.model import Member
-from explorer.spec.validate import validate
+from explorer.design.edits import builtin_design
+from explorer.design.model import Member
+from explorer.design.validate import validate
 
 
 def ids(window) -> list[str]:

@@ -8,10 +8,10 @@ from PySide6.QtCore import Qt
 from explorer.analysis import analyze
 from explorer.analysis.structure import structural_entries
 from explorer.gui.card_layout import LABEL_STRIP
-from explorer.gui.edits import builtin_design
+from explorer.design.edits import builtin_design
 from explorer.gui.groups_panel import STRUCTURAL_ROLE
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 
 def rows(window) -> list[tuple[str, str, str]]:
@@ -164,7 +164,7 @@ def _action(menu, text: str):
 
 
 def test_context_menu_has_every_drag_as_a_command(make_window):
-    from explorer.spec.model import Member
+    from explorer.design.model import Member
 
     window = make_window(builtin_design(6))
     view = window.stack_view

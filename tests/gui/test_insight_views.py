@@ -14,8 +14,8 @@ from explorer.gui.planner_view import PlannerView
 from explorer.gui.plot_export import export_plot
 from explorer.gui.sweep_view import SweepView
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
-from explorer.spec.strategies import apply_scheme
+from explorer.design import yaml_io
+from explorer.design.strategies import apply_scheme
 
 TUTORIAL = yaml_io.load(PRESETS_DIR / "tutorial-unshared.yaml")
 
@@ -107,7 +107,7 @@ def test_plots_save_as_png_and_svg(sweep_view, tmp_path):
 
 def test_seq_sweep_measures_time_on_the_cpu(qtbot):
     pytest.importorskip("torch")
-    from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+    from explorer.design.model import LayerSpec, ModelSettings, StackSpec
 
     tiny = StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, positional="none"),
                      layers=tuple(LayerSpec(f"b{i}", "block") for i in range(2)), name="tiny")

@@ -3,8 +3,8 @@ applied; valid ones become one merged undo step. Large stacks stay light."""
 
 import time
 
-from explorer.gui.edits import builtin_design
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.edits import builtin_design
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
 
 
 def test_typing_invalid_value_is_marked_and_not_applied(make_window, qtbot):

@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QLineEdit
 
-from explorer.spec import yaml_io
-from explorer.spec.model import Member
+from explorer.design import yaml_io
+from explorer.design.model import Member
 from real_events import StallWatch, click, key, scene_to_window, to_window
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -61,7 +61,7 @@ def test_bert_to_albert_undo_redo_by_mouse_and_keys(active_window, qtbot, capsys
 
 
 def test_select_by_clicks_share_the_selection_and_rename_by_keyboard(active_window, qtbot):
-    from explorer.gui.edits import builtin_design
+    from explorer.design.edits import builtin_design
 
     window = active_window(builtin_design(6))
     model = window.model
@@ -86,7 +86,7 @@ def test_select_by_clicks_share_the_selection_and_rename_by_keyboard(active_wind
 
 
 def test_delete_duplicate_and_undo_all_by_keys(active_window, qtbot):
-    from explorer.gui.edits import builtin_design
+    from explorer.design.edits import builtin_design
 
     window = active_window(builtin_design(6))
     model = window.model
@@ -104,7 +104,7 @@ def test_delete_duplicate_and_undo_all_by_keys(active_window, qtbot):
 
 
 def test_save_as_and_reopen_by_shortcuts(active_window, qtbot, tmp_path):
-    from explorer.gui.edits import builtin_design
+    from explorer.design.edits import builtin_design
 
     window = active_window(builtin_design(4))
     doc = window.document

@@ -6,10 +6,10 @@ from PySide6.QtCore import Qt
 
 from explorer.analysis import analyze
 from explorer import fmt
-from explorer.gui.edits import builtin_design
+from explorer.design.edits import builtin_design
 from explorer.gui.metrics_panel import COMPONENTS
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
-from explorer.spec.strategies import apply_scheme
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.strategies import apply_scheme
 
 
 def shown_int(label) -> int:

@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QFileDialog, QGraphicsLineItem, QGraphicsRectItem
 
 from explorer.gui import graph_view, theme
 from explorer.gui.axes import IntegerAxis, PlainAxis, SIAxis, si
-from explorer.gui.edits import builtin_design
+from explorer.design.edits import builtin_design
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
-from explorer.spec.strategies import apply_scheme
+from explorer.design import yaml_io
+from explorer.design.strategies import apply_scheme
 
 HEAD_SHARING = yaml_io.load(PRESETS_DIR / "head-sharing.yaml")
 

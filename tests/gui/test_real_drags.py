@@ -10,10 +10,11 @@ real X server: `tests/gui/test_under_x11.py` runs tests/gui under Xvfb with xcb.
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from explorer.gui import commands, edits
+from explorer.design import edits
+from explorer.gui import commands
 from explorer.gui.card_layout import CARD_HEIGHT
-from explorer.gui.edits import builtin_design
-from explorer.spec.model import Member
+from explorer.design.edits import builtin_design
+from explorer.design.model import Member
 from real_events import has_drag_loop, real_drag, scene_to_window, to_window
 
 
@@ -52,7 +53,7 @@ def members(window, name: str) -> set[Member]:
 def window_with_ffn_group(make_window):
     window = make_window(builtin_design())
     first_two = [Member("block0", "ffn"), Member("block1", "ffn")]
-    window.model.edit(commands.NewGroup, "setup", lambda s: edits.new_group(s, first_two))
+    window.model.edit(commands.SpecCommand, "setup", lambda s: edits.new_group(s, first_two))
     (group,) = window.model.spec.groups
     return window, group.name
 
@@ -75,7 +76,7 @@ def test_card_dropped_on_a_group_row_joins_with_its_block(make_window, qtbot):
     window = make_window(builtin_design())
     window.palette_panel.apply("albert")
     (group,) = window.model.spec.groups
-    window.model.edit(commands.Unshare, "setup", lambda s: edits.leave_groups(s, ["block5"]))
+    window.model.edit(commands.SpecCommand, "setup", lambda s: edits.leave_groups(s, ["block5"]))
     assert Member("block5", "block") not in members(window, group.name)
     # on the way: over another card and over empty group space, then the row
     real_drag(qtbot, window, card_name(window, "block5"),
@@ -181,7 +182,7 @@ def test_refused_drop_says_why_and_changes_nothing(make_window, qtbot):
     assert any("equal shapes" in m for m in record.messages)
     # and onto a group whose shapes differ
     first_two = [Member("block0", "ffn"), Member("block1", "ffn")]
-    window.model.edit(commands.NewGroup, "setup", lambda s: edits.new_group(s, first_two))
+    window.model.edit(commands.SpecCommand, "setup", lambda s: edits.new_group(s, first_two))
     name = window.model.spec.groups[0].name
     before, steps = window.model.spec, window.model.undo_stack.count()
     record = real_drag(qtbot, window, chip(window, "block5", "ffn"), [group_row(window, name)],

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
-from explorer.spec.strategies import apply_scheme
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.strategies import apply_scheme
 
 torch = pytest.importorskip("torch")
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
-from explorer.spec.strategies import apply_scheme
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.strategies import apply_scheme
 
 pytest.importorskip("torch")
 

@@ -15,8 +15,9 @@ import time
 
 import pytest
 
-from explorer.gui import commands, edits
-from explorer.spec.strategies import SCHEMES
+from explorer.design import edits
+from explorer.gui import commands
+from explorer.design.strategies import SCHEMES
 
 EDITS = int(os.environ.get("SOAK_EDITS", "2000"))
 KINDS = ("block", "ffn", "attention", "norm", "linear")
@@ -26,7 +27,7 @@ FIELDS = (("d_ff", (256, 384, 512)), ("n_heads", (4, 8)), ("activation", ("gelu"
 
 
 def small_design():
-    from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+    from explorer.design.model import LayerSpec, ModelSettings, StackSpec
 
     return StackSpec(settings=ModelSettings(d_model=128, n_heads=4, d_ff=256, vocab_size=1000, max_positions=256),
                      layers=(LayerSpec("embedding", "embedding"),)

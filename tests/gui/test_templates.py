@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from explorer.bundled import presets_dir
 from explorer.cli import main as cli
 from explorer.errors import SpecError
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 PRESETS = presets_dir()
 

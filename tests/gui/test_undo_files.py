@@ -7,9 +7,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from explorer.gui import app as gui_app
-from explorer.gui.edits import builtin_design
+from explorer.design.edits import builtin_design
 from explorer.presets import bundled_presets
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 
 def test_undo_to_start_and_redo_forward(make_window, qtbot):

@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QGraphicsSimpleTextItem, QLineEdit
 
-from explorer.gui.edits import builtin_design
+from explorer.design.edits import builtin_design
 from real_events import click as real_click, to_window
-from explorer.spec.model import Member
+from explorer.design.model import Member
 
 
 def click(qtbot, view, scene_point, modifier=Qt.KeyboardModifier.NoModifier):

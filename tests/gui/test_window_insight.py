@@ -9,8 +9,8 @@ import json
 
 from explorer.analysis import analyze
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
-from explorer.spec.strategies import apply_scheme
+from explorer.design import yaml_io
+from explorer.design.strategies import apply_scheme
 
 TUTORIAL = yaml_io.load(PRESETS_DIR / "tutorial-unshared.yaml")
 
@@ -69,7 +69,7 @@ def test_import_hf_config(make_window, tmp_path):
 def test_import_hf_config_with_its_head_from_the_menu(make_window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    from explorer.spec.hf_import import import_hf_config
+    from explorer.design.hf_import import import_hf_config
 
     window = make_window(TUTORIAL)
     cfg = tmp_path / "config.json"

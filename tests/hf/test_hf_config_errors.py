@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from explorer.errors import SpecError
-from explorer.spec import yaml_io
-from explorer.spec.hf_import import (
+from explorer.design import yaml_io
+from explorer.design.hf_import import (
     MAX_CONFIG_BYTES,
     SUPPORTED_MODEL_TYPES,
     import_hf_config,
@@ -195,7 +195,7 @@ def test_import_to_yaml_writes_a_loadable_design(tmp_path):
 
 
 def test_import_is_pure():
-    code = ("import sys; from explorer.spec.hf_import import import_hf_config; "
+    code = ("import sys; from explorer.design.hf_import import import_hf_config; "
             f"s = import_hf_config({LLAMA!r}, True); "
             "from explorer.analysis import analyze; analyze(s, 1, 16); "
             "bad = [m for m in ('torch', 'transformers', 'PySide6') if m in sys.modules]; assert not bad, bad")

@@ -18,9 +18,9 @@ transformers = pytest.importorskip("transformers")
 from hf_reference import hf_flops, hf_model, hf_params
 
 from explorer.analysis import analyze
-from explorer.build import verify
-from explorer.spec import yaml_io
-from explorer.spec.hf_import import import_hf_config, supported_architectures
+from explorer.torchmodel import verify
+from explorer.design import yaml_io
+from explorer.design.hf_import import import_hf_config, supported_architectures
 
 T = transformers
 TINY = {"vocab_size": 101, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
@@ -297,7 +297,7 @@ def test_albert_schedule_is_the_one_transformers_runs(tmp_path, layers, groups, 
 
 
 def test_albert_groups_agree_with_the_albert_scheme(tmp_path):
-    from explorer.spec.strategies import apply_scheme
+    from explorer.design.strategies import apply_scheme
 
     config = T.AlbertConfig(hidden_size=32, embedding_size=8, num_hidden_layers=12, num_hidden_groups=3,
                             num_attention_heads=2, intermediate_size=32, **TINY)

@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from explorer.analysis import analyze
-from explorer.spec.hf_import import import_hf_config
+from explorer.design.hf_import import import_hf_config
 
 V, P, D, L, H = 50257, 2048, 12288, 96, 96
 GPT3 = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": V, "n_positions": P,

@@ -11,7 +11,7 @@ import pytest
 
 from explorer.analysis import analyze
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 torch = pytest.importorskip("torch")
 
@@ -26,7 +26,7 @@ def load_module(path):
 @pytest.mark.parametrize("preset", ["albert-base", "head-sharing", "relaxed-recursion", "lstm-shared-cell",
                                     "universal-transformer", "cross-layer-kv", "factorized-embedding"])
 def test_export_round_trip(tmp_path, preset):
-    from explorer.build.export import export_file
+    from explorer.torchmodel.export import export_file
 
     spec = yaml_io.load(PRESETS_DIR / f"{preset}.yaml")
     path = tmp_path / f"{preset.replace('-', '_')}.py"
@@ -40,9 +40,9 @@ def test_export_round_trip(tmp_path, preset):
 
 
 def test_exported_weights_equal_the_apps_and_it_trains(tmp_path):
-    from explorer.build import build_model
-    from explorer.build.export import export_file
-    from explorer.spec.strategies import apply_scheme
+    from explorer.torchmodel import build_model
+    from explorer.torchmodel.export import export_file
+    from explorer.design.strategies import apply_scheme
 
     spec = apply_scheme(yaml_io.load(PRESETS_DIR / "gpt2-tied.yaml"), "cycle", blocks=2)
     small = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, d_model=64, n_heads=4, d_ff=128,

@@ -10,7 +10,7 @@ from explorer.analysis import count_params
 from explorer.analysis.planner import GIB, Setup, per_gpu, plan_grid
 from explorer.analysis.sweeps import attention_ffn_crossover, parse_int_list, sweep_depth, sweep_schemes, sweep_seq
 from explorer.errors import SpecError
-from explorer.spec.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec
 
 
 def encoder(d=512, heads=8, d_ff=None, layers=4, **settings) -> StackSpec:
@@ -87,7 +87,7 @@ def test_planner_by_hand():
 
 
 def test_sharing_shrinks_every_shard_but_not_activations():
-    from explorer.spec.strategies import apply_scheme
+    from explorer.design.strategies import apply_scheme
 
     spec = encoder(128, 4, layers=8)
     shared = apply_scheme(spec, "albert")

@@ -11,12 +11,12 @@ import time
 import pytest
 
 from explorer.presets import PRESETS_DIR
-from explorer.spec import yaml_io
+from explorer.design import yaml_io
 
 WRITER = r"""
 import sys, dataclasses
-from explorer.spec import yaml_io
-from explorer.spec.model import LayerSpec
+from explorer.design import yaml_io
+from explorer.design.model import LayerSpec
 spec = yaml_io.load(sys.argv[1])
 big = dataclasses.replace(spec, layers=spec.layers + tuple(LayerSpec(f"x{i}", "norm") for i in range(3000)),
                           name="new")

@@ -55,7 +55,7 @@ def test_no_eval_exec_or_pickle():
 def test_the_yaml_loader_is_a_safe_one():
     import yaml
 
-    from explorer.spec import yaml_io
+    from explorer.design import yaml_io
 
     assert issubclass(yaml_io._LOADER, yaml.SafeLoader) or yaml_io._LOADER is getattr(yaml, "CSafeLoader", None)
     assert "SafeConstructor" in [c.__name__ for c in yaml_io._LOADER.__mro__]

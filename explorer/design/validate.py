@@ -1,0 +1,215 @@
+"""Semantic checks of a design: dimensions, stack structure, layer references, groups.
+
+`problems(spec)` lists every problem as a SpecError (key path + reason); `validate(spec)`
+raises the first and returns the compiled SharingPlan when there is none.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from explorer.errors import SpecError
+from explorer.design.model import (
+    ACTIVATIONS,
+    HEAD_TASKS,
+    KIND_FIELDS,
+    KINDS,
+    LAYER_OPTIONS,
+    LAYER_OVERRIDES,
+    MAX_DIM,
+    MAX_LAYERS,
+    MAX_POSITIONS,
+    MAX_VOCAB,
+    NORM_POSITIONS,
+    NORMS,
+    POSITIONALS,
+    LayerSpec,
+    SETTINGS_DEFAULTS,
+    SETTINGS_FIELDS,
+    ModelSettings,
+    StackSpec,
+    dims,
+)
+from explorer.design.sharing import SharingPlan, compile_plan
+
+ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+
+_CHOICES = {
+    "activation": ACTIVATIONS,
+    "norm": NORMS,
+    "norm_position": NORM_POSITIONS,
+    "positional": POSITIONALS,
+    "task": HEAD_TASKS,
+}
+_LIMITS = {
+    "d_model": (1, MAX_DIM),
+    "n_heads": (1, 65536),
+    "n_kv_heads": (1, 65536),
+    "head_dim": (1, MAX_DIM),
+    "d_ff": (1, MAX_DIM * 8),
+    "vocab_size": (1, MAX_VOCAB),
+    "embedding_size": (1, MAX_DIM),
+    "max_positions": (1, MAX_POSITIONS),
+    "type_vocab_size": (0, MAX_VOCAB),
+    "lora_rank": (0, MAX_DIM),
+    "low_rank": (0, MAX_DIM),
+    "kernel_size": (1, 4096),
+    "groups": (1, MAX_DIM),
+    "n_outputs": (1, MAX_VOCAB),
+}
+
+
+def check_value(key: str, value, path: str) -> None:
+    """Type and range check of one settings or layer value (None = inherit is fine)."""
+    if value is None:
+        return
+    if key in _CHOICES:
+        if value not in _CHOICES[key]:
+            raise SpecError(f"'{value}' is not one of {', '.join(_CHOICES[key])}", path)
+    elif key in _LIMITS:
+        lo, hi = _LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(f"expected an integer, got {_show(value)}", path)
+        if value < lo:
+            raise SpecError(f"must be at least {lo}, got {value}", path)
+        if value > hi:
+            raise SpecError(f"{value} is absurdly large (limit {hi:,})", path)
+    elif key in ("bias", "attention_bias", "ffn_bias", "o_bias", "causal", "halting", "timestep_signal",
+                 "embedding_norm", "transform"):
+        if not isinstance(value, bool):
+            raise SpecError(f"expected true or false, got {_show(value)}", path)
+    elif key == "norm_eps":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < 1):
+            raise SpecError(f"expected a small positive number, got {_show(value)}", path)
+    elif key == "kv_from":
+        if not isinstance(value, str) or not ID_RE.match(value):
+            raise SpecError(f"expected a layer id, got {_show(value)}", path)
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def problems(spec: StackSpec) -> list[SpecError]:
+    """Every problem of the design except group conflicts (see compile_plan)."""
+    out: list[SpecError] = []
+    s = spec.settings
+    for key in SETTINGS_FIELDS:
+        if getattr(s, key) is None and SETTINGS_DEFAULTS[key] is not None:
+            out.append(SpecError("needs a value", f"model.{key}"))
+            continue
+        try:
+            check_value(key, getattr(s, key), f"model.{key}")
+        except SpecError as err:
+            out.append(err)
+    if out:
+        return out
+    if len(spec.layers) > MAX_LAYERS:
+        return [SpecError(f"{len(spec.layers)} layers is more than the limit of {MAX_LAYERS}", "stack")]
+    ids: dict[str, int] = {}
+    has_trunk = False
+    for i, layer in enumerate(spec.layers):
+        where = f"stack[{i}]"
+        if layer.kind not in KINDS:
+            out.append(SpecError(f"unknown layer kind '{layer.kind}' (kinds: {', '.join(KINDS)})", f"{where}.kind"))
+            continue
+        if not isinstance(layer.id, str) or not ID_RE.match(layer.id):
+            out.append(SpecError(f"layer id {_show(layer.id)} must be letters, digits, '_' or '-'", f"{where}.id"))
+        elif layer.id in ids:
+            out.append(SpecError(f"layer id '{layer.id}' is used by stack[{ids[layer.id]}] too", f"{where}.id"))
+        else:
+            ids[layer.id] = i
+        out += _layer_problems(spec, layer, i, ids)
+        if layer.kind == "embedding" and has_trunk:
+            out.append(SpecError("an embedding must be the first layer of the stack", f"{where}.kind"))
+        has_trunk = True
+    return out
+
+
+def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str, int]) -> list[SpecError]:
+    where = f"stack[{i}]"
+    # the cache key carries the value types: 32.0 == 32 and True == 1, so equal specs may differ in validity
+    types = layer.value_types()
+    out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings, types)]
+    if not out and layer.kind in ("block", "attention") and layer.kv_from is not None:
+        out += _kv_problems(spec, layer, dims(layer, spec.settings), where, earlier)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _own_problems(layer: LayerSpec, s: ModelSettings, _types: tuple = ()) -> tuple[tuple[str, str], ...]:
+    """(key, reason) of every problem of one layer that depends on it and the settings alone
+    (`_types`: the types of the layer's values, part of the cache key only)."""
+    out: list[tuple[str, str]] = []
+    allowed = KIND_FIELDS[layer.kind]
+    defaults = _DEFAULT_LAYERS[layer.kind]
+    for key in LAYER_OVERRIDES + LAYER_OPTIONS:
+        value = getattr(layer, key)
+        if value == getattr(defaults, key):
+            continue
+        if key not in allowed:
+            out.append((key, f"a {layer.kind} layer has no setting '{key}'"))
+            continue
+        if value is None and key in LAYER_OPTIONS and key != "kv_from":
+            out.append((key, "needs a value"))
+            continue
+        try:
+            check_value(key, value, key)
+        except SpecError as err:
+            out.append((key, err.message))
+    if out:
+        return tuple(out)
+    d = dims(layer, s)
+    if layer.kind in ("block", "attention"):
+        explicit_hd = layer.head_dim is not None or s.head_dim is not None
+        if not explicit_hd and s.d_model % d.n_heads:
+            out.append(("n_heads", f"d_model {s.d_model} is not divisible by n_heads {d.n_heads} (set head_dim "
+                                   f"to choose another head width)"))
+        if d.n_kv_heads > d.n_heads or d.n_heads % d.n_kv_heads:
+            out.append(("n_kv_heads", f"n_kv_heads {d.n_kv_heads} must divide n_heads {d.n_heads}"))
+        if d.head_dim <= 0:
+            out.append(("head_dim", f"head width is {d.head_dim} (d_model {s.d_model} / n_heads {d.n_heads})"))
+        if d.positional == "rotary" and d.head_dim % 2:
+            out.append(("head_dim", f"rotary positions need an even head_dim, got {d.head_dim}"))
+        if d.q_width > MAX_DIM * 8:
+            out.append(("head_dim", f"n_heads x head_dim = {d.q_width:,} is absurdly large"))
+    if layer.kind == "block" and layer.low_rank and layer.low_rank > min(s.d_model, d.d_ff):
+        out.append(("low_rank", f"low_rank {layer.low_rank} is larger than the matrices it factorizes "
+                                f"(d_model {s.d_model})"))
+    if layer.kind == "conv" and s.d_model % layer.groups:
+        out.append(("groups", f"groups {layer.groups} must divide d_model {s.d_model}"))
+    return tuple(out)
+
+
+_DEFAULT_LAYERS = {kind: LayerSpec("x", kind) for kind in KINDS}
+
+
+def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict[str, int]) -> list[SpecError]:
+    path = f"{where}.kv_from"
+    if layer.kv_from == layer.id:
+        return [SpecError(f"kv_from '{layer.kv_from}' is this layer itself; K/V can only come from an earlier layer",
+                          path)]
+    if layer.kv_from not in earlier:
+        known = layer.kv_from in {x.id for x in spec.layers}
+        reason = "comes later in the stack" if known else "is not a layer of this stack"
+        return [SpecError(f"kv_from '{layer.kv_from}' {reason}; K/V can only come from an earlier layer", path)]
+    source = spec.layers[earlier[layer.kv_from]]
+    if source.kind not in ("block", "attention"):
+        return [SpecError(f"kv_from '{layer.kv_from}' is a {source.kind} layer, which computes no K/V", path)]
+    if source.kv_from is not None:
+        return [SpecError(f"kv_from '{layer.kv_from}' reuses K/V itself; point at '{source.kv_from}'", path)]
+    sd = dims(source, spec.settings)
+    if (sd.n_kv_heads, sd.head_dim) != (d.n_kv_heads, d.head_dim):
+        return [SpecError(f"K/V of '{layer.kv_from}' are {sd.n_kv_heads} heads x {sd.head_dim} but this layer "
+                          f"needs {d.n_kv_heads} x {d.head_dim}", path)]
+    return []
+
+
+def validate(spec: StackSpec) -> SharingPlan:
+    """Raise the first problem of `spec` as a SpecError; return its SharingPlan if none."""
+    found = problems(spec)
+    if found:
+        raise found[0]
+    return compile_plan(spec)
