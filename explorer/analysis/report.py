@@ -9,7 +9,7 @@ from explorer.analysis.memory import MemoryEstimate, estimate_memory
 from explorer.analysis.params import DTYPE_BYTES, ParamCount, count_params
 from explorer.errors import SpecError
 from explorer.design.model import StackSpec, dims, unshared_twin
-from explorer.design.sharing import EMPTY_PLAN
+from explorer.design.sharing import EMPTY_PLAN, SharingPlan
 from explorer.design.validate import validate
 
 MAX_BATCH = 1 << 20
@@ -28,6 +28,7 @@ class Report:
     twin_flops: FlopCount
     memory: MemoryEstimate
     twin_memory: MemoryEstimate
+    plan: SharingPlan = EMPTY_PLAN       # compiled once per design version; build and views read it
 
     def to_json(self) -> dict:
         p, f, m = self.params, self.flops, self.memory
@@ -119,4 +120,5 @@ def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32"
         twin_flops=twin_flops,
         memory=estimate_memory(spec, params, batch, seq, dtype),
         twin_memory=estimate_memory(twin, twin_params, batch, seq, dtype),
+        plan=plan,
     )

@@ -10,7 +10,7 @@ import dataclasses
 import re
 
 from explorer.errors import SpecError
-from explorer.design.model import SETTINGS_FIELDS, LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
+from explorer.design.model import SETTINGS_FIELDS, LayerSpec, Member, ModelSettings, SharingGroup, Slot, StackSpec
 from explorer.design.strategies import add_groups, without_members
 
 _ID_TAIL = re.compile(r"^(.*?)(\d+)$")
@@ -118,7 +118,8 @@ def new_group(spec: StackSpec, members: list[Member], name: str = "") -> StackSp
 def share_slots(spec: StackSpec, source: Member, target: Member) -> StackSpec:
     """Make two slots share: join the target's group, else the source's, else form a new one.
     Head slices may differ in position (head 0 of one layer with head 3 of another), not in width."""
-    if source.slot != target.slot and _head_width(source.slot) != _head_width(target.slot):
+    widths = {Slot.parse(source.slot).width, Slot.parse(target.slot).width}
+    if source.slot != target.slot and (len(widths) > 1 or widths == {0}):
         raise SpecError(f"{source} can only share with the same slot of another layer, or as many heads, "
                         f"not {target}", "group")
     if source.layer == target.layer:
@@ -128,14 +129,6 @@ def share_slots(spec: StackSpec, source: Member, target: Member) -> StackSpec:
         if g is not None:
             return join_group(spec, g.name, [joiner])
     return new_group(spec, [target, source])
-
-
-def _head_width(slot: str) -> int | None:
-    """How many heads a `heads[i:j]` slot holds (None for any other slot)."""
-    if not slot.startswith("heads["):
-        return None
-    lo, hi = map(int, slot[6:-1].split(":"))
-    return hi - lo
 
 
 def share_with(spec: StackSpec, sources: list[Member], target: Member) -> StackSpec:

@@ -7,6 +7,7 @@ never tensors. A layer's unset override (None) falls back to the global setting.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -198,6 +199,52 @@ class Member:
 
     def __str__(self) -> str:
         return f"{self.layer}:{self.slot}"
+
+
+_HEADS = re.compile(r"^heads\[(\d+):(\d+)\]$")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A slot as a value: its name ("block", "ffn", "attention.q", ...) or, for a slice of
+    attention heads, "heads" with the range [lo, hi). Files and members keep the text form
+    (`str(slot)`: "heads[2:4]"); code that needs the range parses it once, here."""
+
+    name: str
+    lo: int = 0
+    hi: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "Slot":
+        m = _HEADS.match(text)
+        return cls("heads", int(m.group(1)), int(m.group(2))) if m else cls(text)
+
+    @classmethod
+    def head(cls, i: int) -> "Slot":
+        return cls("heads", i, i + 1)
+
+    @property
+    def is_heads(self) -> bool:
+        return self.name == "heads" and self.hi > self.lo
+
+    @property
+    def width(self) -> int:
+        """How many heads (0 for any other slot)."""
+        return self.hi - self.lo
+
+    def covers_head(self, i: int) -> bool:
+        return self.is_heads and self.lo <= i < self.hi
+
+    def starting_at(self, lo: int) -> "Slot":
+        """The same number of heads from head `lo`."""
+        return Slot("heads", lo, lo + self.width)
+
+    def heads(self) -> tuple["Slot", ...]:
+        """One single-head slot per head of the range."""
+        return tuple(Slot.head(i) for i in range(self.lo, self.hi))
+
+    def __str__(self) -> str:
+        return f"heads[{self.lo}:{self.hi}]" if self.is_heads else self.name
 
 
 @dataclass(frozen=True, slots=True)

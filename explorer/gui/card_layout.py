@@ -11,7 +11,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 
 from explorer.gui import theme
-from explorer.design.model import LayerDims, LayerSpec, ModelSettings, StackSpec, dims
+from explorer.design.model import LayerDims, LayerSpec, ModelSettings, Slot, StackSpec, dims
+from explorer.design.sharing import SharingPlan
 from explorer.design.slots import SlotError, slot_pieces
 
 CARD_HEIGHT = 68.0
@@ -145,7 +146,7 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
             step = (w - 8) / n
             for i in range(n):
                 rect = QRectF(x + 4 + i * step, y0 + LABEL_STRIP, max(step - 2, 1.5), h - LABEL_STRIP - 3)
-                chips.append(Chip(f"heads[{i}:{i + 1}]", str(i), rect, is_head=True))
+                chips.append(Chip(str(Slot.head(i)), str(i), rect, is_head=True))
 
     kind = layer.kind
     if kind == "block":
@@ -185,8 +186,8 @@ def parent_slot(slot: str) -> str | None:
 def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, ChipStyle], dict[str, str]]:
     """Style of every chip and notes, from a layer's memberships ((slot, group index, group) ...)."""
     direct = {slot: (gi, g) for slot, gi, g in memberships}
-    heads = sorted((int(slot[6:-1].split(":")[0]), int(slot[6:-1].split(":")[1]), gi, g)
-                   for slot, gi, g in memberships if slot.startswith("heads["))
+    heads = sorted((s.lo, s.hi, gi, g) for s, gi, g in ((Slot.parse(slot), gi, g) for slot, gi, g in memberships)
+                   if s.is_heads)
     memo: dict[str, ChipStyle] = {}
 
     def style(slot: str) -> ChipStyle:
@@ -194,7 +195,7 @@ def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, C
             return memo[slot]
         found = direct.get(slot)
         if found is None and heads and slot.startswith("heads["):
-            head = int(slot[6:-1].split(":")[0])
+            head = Slot.parse(slot).lo
             found = next(((gi, g) for lo, hi, gi, g in heads if lo <= head < hi), None)
         if found is not None:
             gi, g = found
@@ -217,20 +218,18 @@ def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, C
     return styles, notes
 
 
-def card_infos(spec: StackSpec, width: float, selected_group: str | None) -> list[CardInfo]:
-    """Everything the cards paint, from the spec alone. Layers that look alike share styles."""
+def card_infos(spec: StackSpec, plan: SharingPlan | None, width: float, selected_group: str | None) -> list[CardInfo]:
+    """Everything the cards paint, from the design and the sharing plan compiled for it (no
+    plan: nothing drawn as shared). Layers that look alike share styles."""
     memberships: dict[str, list] = {}
-    for gi, g in enumerate(spec.groups):
-        for m in g.members:
-            memberships.setdefault(m.layer, []).append((m.slot, gi, g))
+    for (layer_id, slot), gi in sorted((plan.member_group if plan else {}).items(), key=lambda item: item[1]):
+        memberships.setdefault(layer_id, []).append((slot, gi, spec.groups[gi]))
     selected = next((g for g in spec.groups if g.name == selected_group), None)
     highlight: dict[str, set[str]] = {}
     for m in (selected.members if selected else ()):
         slots = highlight.setdefault(m.layer, set())
         slots.add(m.slot)
-        if m.slot.startswith("heads["):
-            lo, hi = map(int, m.slot[6:-1].split(":"))
-            slots |= {f"heads[{i}:{i + 1}]" for i in range(lo, hi)}
+        slots |= {str(head) for head in Slot.parse(m.slot).heads()}
     own = ChipStyle(theme.color("own_fill"))
     shared_styles: dict[tuple, tuple] = {}
     infos = []

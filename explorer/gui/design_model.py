@@ -83,11 +83,15 @@ class DesignModel(QObject):
 
     @property
     def plan(self) -> SharingPlan | None:
-        """The compiled sharing plan (validated on demand; None when the design is invalid)."""
-        if self._report is None:
-            return None
+        """The sharing plan compiled once for this design version: the report's, or (when only the
+        run shape is refused) the design's own; None when the design is invalid."""
+        if self._report is not None:
+            return self._report.plan
         if self._plan is None:
-            self._plan = validate(self._spec)
+            try:
+                self._plan = validate(self._spec)
+            except SpecError:
+                return None
         return self._plan
 
     def set_spec(self, spec: StackSpec) -> None:

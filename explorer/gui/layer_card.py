@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem
 
 from explorer.gui.card_layout import BADGE_WIDTH, CARD_HEIGHT, HEADER_WIDTH, LABEL_STRIP, CardInfo, Chip, ChipStyle
+from explorer.design.model import Slot
 from explorer.gui import theme
 
 MAX_CHIP_PIXMAPS = 256
@@ -127,10 +128,7 @@ class LayerCard(QGraphicsItem):
         slot = self.hint[0]
         if slot == chip.slot:
             return True
-        if chip.is_head and slot.startswith("heads["):
-            lo, hi = map(int, slot[6:-1].split(":"))
-            return lo <= int(chip.slot[6:-1].split(":")[0]) < hi
-        return False
+        return chip.is_head and Slot.parse(slot).covers_head(Slot.parse(chip.slot).lo)
 
     def _paint_chip(self, painter: QPainter, chip: Chip, font: QFont) -> None:
         info = self.info

@@ -19,7 +19,7 @@ from explorer.gui import commands, mime, theme
 from explorer.gui.card_layout import CARD_GAP, CARD_HEIGHT, card_infos
 from explorer.gui.design_model import DesignModel
 from explorer.gui.layer_card import LayerCard
-from explorer.design.model import Member
+from explorer.design.model import Member, Slot
 
 PITCH = CARD_HEIGHT + CARD_GAP
 MARGIN = 10.0
@@ -106,7 +106,7 @@ class StackView(QGraphicsView):
         if force:                               # a palette change: the theme's light or dark line
             self._insert_line.setPen(QPen(theme.color("insert_line"), 3))
         width = self.card_width()
-        infos = card_infos(spec, width, self.model.selected_group)
+        infos = card_infos(spec, self.model.plan, width, self.model.selected_group)
         while len(self.cards) < len(infos):
             card = LayerCard(width)
             self.scene().addItem(card)
@@ -196,10 +196,8 @@ class StackView(QGraphicsView):
             return None
         slot = sources[0].slot
         chip = card.chip_at(card.mapFromScene(scene_pos))
-        if chip is not None and chip.is_head and slot.startswith("heads["):
-            lo, hi = map(int, slot[6:-1].split(":"))
-            at = int(chip.slot[6:-1].split(":")[0])
-            slot = f"heads[{at}:{at + hi - lo}]"
+        if chip is not None and chip.is_head and Slot.parse(slot).is_heads:
+            slot = str(Slot.parse(slot).starting_at(Slot.parse(chip.slot).lo))
         return self._share_target(sources, Member(card.info.layer.id, slot))
 
     def in_card_body(self, card: LayerCard, scene_pos: QPointF) -> bool:

@@ -108,10 +108,13 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[dict]:
 
 
 def build_model(spec: StackSpec, device: str | torch.device = "cpu", dtype: str = "fp32", seed: int = 0,
-                on_layer: Callable[[int, int], None] | None = None) -> SharedStack:
+                on_layer: Callable[[int, int], None] | None = None, plan: SharingPlan | None = None) -> SharedStack:
     """Build `spec` on `device` ('meta' to count without allocating). Raises SpecError/BuildError.
-    `on_layer(i, n)` runs before each layer is built: progress, or an exception to cancel."""
-    plan = validate(spec)
+    `on_layer(i, n)` runs before each layer is built: progress, or an exception to cancel.
+    `plan`: the SharingPlan the analysis compiled for this very spec (Report.plan); without
+    it the spec is validated here."""
+    if plan is None:
+        plan = validate(spec)
     if dtype not in TORCH_DTYPES:
         raise BuildError(f"dtype {dtype!r} cannot be built (dtypes: {', '.join(TORCH_DTYPES)})")
     try:

@@ -52,7 +52,7 @@ def verify(spec: StackSpec, batch: int = 1, seq: int = 128) -> Verification:
     """Build `spec` on the meta device and compare torch's counts with the analysis."""
     report = analyze(spec, batch, seq)
     try:
-        model = build_model(spec, device="meta")
+        model = build_model(spec, device="meta", plan=report.plan)
         params = list(model.parameters())
         flops = torch_flops(model, batch, seq)
     except (RuntimeError, ValueError, TypeError, IndexError) as err:

@@ -1,0 +1,42 @@
+"""The Slot value type, and the sharing plan compiled once and carried (report -> build, cards)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from explorer.analysis import analyze
+from explorer.design.edits import builtin_design
+from explorer.design.model import Slot
+from explorer.design.strategies import apply_scheme
+
+
+@given(st.integers(0, 500), st.integers(1, 64))
+def test_head_slots_round_trip_through_text(lo, width):
+    slot = Slot("heads", lo, lo + width)
+    assert Slot.parse(str(slot)) == slot and str(slot) == f"heads[{lo}:{lo + width}]"
+    assert slot.width == width and [s.lo for s in slot.heads()] == list(range(lo, lo + width))
+    assert slot.covers_head(lo) and not slot.covers_head(lo + width)
+    assert slot.starting_at(3) == Slot("heads", 3, 3 + width)
+
+
+@pytest.mark.parametrize("text", ["block", "ffn", "attention.q", "norm1", "heads[1:x]", "heads"])
+def test_other_slots_are_their_names(text):
+    slot = Slot.parse(text)
+    assert str(slot) == text and not slot.is_heads and slot.width == 0
+
+
+def test_the_report_carries_the_plan_the_build_uses(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from explorer.torchmodel import stack
+
+    spec = apply_scheme(builtin_design(4), "albert-ffn")
+    report = analyze(spec)
+    assert [g.name for g in report.plan.groups] == [g.name for g in spec.groups]
+
+    def no_second_validation(_spec):
+        raise AssertionError("the spec was validated again")
+
+    monkeypatch.setattr(stack, "validate", no_second_validation)
+    model = stack.build_model(spec, device="meta", plan=report.plan)
+    assert sum(p.numel() for p in model.parameters()) == report.params.unique
+    assert isinstance(model, torch.nn.Module)
