@@ -18,7 +18,7 @@ from explorer.analysis import count_params
 from explorer.torchmodel import modules as modules_source
 from explorer.torchmodel import runtime as runtime_source
 from explorer.torchmodel.modules import Chunks
-from explorer.torchmodel.runtime import init_kind
+from explorer.torchmodel.runtime import LayerConfig, init_kind
 from explorer.torchmodel.stack import ParamStore, layer_configs
 from explorer.errors import SpecError
 from explorer.design.model import StackSpec
@@ -95,10 +95,9 @@ if __name__ == "__main__":
 '''
 
 
-def _max_seq(configs: list[dict]) -> int | None:
+def _max_seq(configs: list[LayerConfig]) -> int | None:
     """The shortest learned position table of the design, or None when no table limits the length."""
-    tables = [c["dims"]["max_positions"] for c in configs
-              if c["kind"] == "embedding" and c["dims"]["positional"] == "learned"]
+    tables = [c.dims.max_positions for c in configs if c.kind == "embedding" and c.dims.positional == "learned"]
     return min(tables) if tables else None
 
 

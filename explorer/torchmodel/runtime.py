@@ -2,14 +2,13 @@
 
 No explorer imports beyond build/modules.py: `explorer export` writes this file's source
 into a standalone model file, so the exported model is assembled by the very same code.
-Each layer config is a dict: id, kind, dims (the resolved LayerDims as a dict), eps,
-tensors [(name, shape)], core_group (layers with the same group reuse one core object),
-lora (paths), step (timestep index or None), kv_from, keeps_kv.
+Each layer is a typed LayerConfig (below); its Dims are the design's resolved per-layer
+settings (explorer.design.model.LayerDims, copied field for field: a test checks it).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -28,6 +27,60 @@ from explorer.torchmodel.modules import (
     rotary_tables,
     sinusoid,
 )
+
+class Dims(NamedTuple):
+    """A layer's effective settings (every override resolved), as the torch side reads them.
+    (NamedTuples, not dataclasses: an exported file loaded with importlib, outside sys.modules,
+    cannot define dataclasses under `from __future__ import annotations`.)"""
+
+    kind: str
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ff: int
+    activation: str
+    norm: str
+    norm_position: str
+    attention_bias: bool
+    ffn_bias: bool
+    o_bias: bool
+    bias: bool
+    causal: bool
+    vocab_size: int
+    embedding_size: int
+    max_positions: int
+    type_vocab_size: int
+    positional: str
+    kv_from: str | None
+    lora_rank: int
+    low_rank: int
+    halting: bool
+    timestep_signal: bool
+    embedding_norm: bool
+    kernel_size: int
+    groups: int
+    transform: bool
+    n_outputs: int
+    task: str
+
+
+class LayerConfig(NamedTuple):
+    """One layer to build. `core_group`: layers with the same value reuse one core object;
+    `lora`: linear paths with a per-layer LoRA; `step`: the timestep index of a Universal
+    Transformer step; `kv_from`: the layer whose K/V it reads; `keeps_kv`: a later layer reads its K/V."""
+
+    id: str
+    kind: str
+    dims: Dims
+    eps: float
+    tensors: tuple[tuple[str, tuple[int, ...]], ...]
+    core_group: int | None = None
+    lora: tuple[str, ...] = ()
+    step: int | None = None
+    kv_from: str | None = None
+    keeps_kv: bool = False
+
 
 class LayerRunner(nn.Module):
     """One executed layer: a (possibly shared) core plus what is the layer's own."""
@@ -166,10 +219,10 @@ def init_tensor(t: torch.Tensor, kind: str, generator) -> None:
             t.normal_(0.0, 0.02, generator=generator)
 
 
-def make_core(cfg: dict, params: dict, device, dtype) -> nn.Module:
-    """The layer's shareable part from its parameters (tensor names as in spec/slots.py)."""
-    d = cfg["dims"]
-    eps = cfg["eps"]
+def make_core(cfg: LayerConfig, params: dict, device, dtype) -> nn.Module:
+    """The layer's shareable part from its parameters (tensor names as in design/slots.py)."""
+    d = cfg.dims
+    eps = cfg.eps
 
     def linear(prefix: str) -> Linear | None:
         if f"{prefix}.A" in params:
@@ -181,50 +234,50 @@ def make_core(cfg: dict, params: dict, device, dtype) -> nn.Module:
     def norm(prefix: str) -> Norm | None:
         if f"{prefix}.weight" not in params:
             return None
-        return Norm(d["norm"], params[f"{prefix}.weight"], params.get(f"{prefix}.bias"), eps)
+        return Norm(d.norm, params[f"{prefix}.weight"], params.get(f"{prefix}.bias"), eps)
 
-    k = cfg["kind"]
+    k = cfg.kind
     if k == "embedding":
         return Embedding(params["embedding.weight"], params.get("position.weight"), params.get("token_type.weight"),
-                         d["positional"] == "sinusoidal", norm("norm"), linear("projection"))
+                         d.positional == "sinusoidal", norm("norm"), linear("projection"))
     if k in ("block", "attention", "ffn"):
         attention = ffn = None
         if k in ("block", "attention"):
             attention = Attention(linear("attention.q"), linear("attention.k"), linear("attention.v"),
-                                  linear("attention.o"), d["n_heads"], d["n_kv_heads"], d["head_dim"], d["causal"],
-                                  d["positional"] == "rotary")
+                                  linear("attention.o"), d.n_heads, d.n_kv_heads, d.head_dim, d.causal,
+                                  d.positional == "rotary")
         if k in ("block", "ffn"):
-            ffn = FFN(linear("ffn.up"), linear("ffn.gate"), linear("ffn.down"), d["activation"])
+            ffn = FFN(linear("ffn.up"), linear("ffn.gate"), linear("ffn.down"), d.activation)
         if k == "attention":
             return attention
         if k == "ffn":
             return ffn
-        return Block(attention, ffn, norm("norm1"), norm("norm2"), d["norm_position"] == "pre", linear("halting"))
+        return Block(attention, ffn, norm("norm1"), norm("norm2"), d.norm_position == "pre", linear("halting"))
     if k == "norm":
         return norm("norm")
     if k == "linear":
         return linear("linear")
     if k in ("lstm", "gru"):
         cls = nn.LSTM if k == "lstm" else nn.GRU
-        rnn = cls(d["d_model"], d["d_model"], batch_first=True, bias=d["bias"], device="meta", dtype=dtype)
+        rnn = cls(d.d_model, d.d_model, batch_first=True, bias=d.bias, device="meta", dtype=dtype)
         for name, attr in (("weight_ih", "weight_ih_l0"), ("weight_hh", "weight_hh_l0"),
                            ("bias_ih", "bias_ih_l0"), ("bias_hh", "bias_hh_l0")):
             if f"cell.{name}" in params:
                 setattr(rnn, attr, params[f"cell.{name}"])
         return Recurrent(rnn)
     if k == "conv":
-        return Conv(params["conv.weight"], params.get("conv.bias"), d["groups"])
+        return Conv(params["conv.weight"], params.get("conv.bias"), d.groups)
     if k == "pooler":
         return linear("pooler")
     if k == "lm_head":
-        return LMHead(linear("transform"), norm("transform_norm"), d["activation"], params["decoder.weight"],
+        return LMHead(linear("transform"), norm("transform_norm"), d.activation, params["decoder.weight"],
                       params.get("decoder.bias"))
     if k == "head":
-        return _Head(linear("classifier"), d["task"])
+        return _Head(linear("classifier"), d.task)
     raise ValueError(f"cannot build layer kind {k!r}")
 
 
-def assemble(d_model: int, layers: list[dict], get: Callable[[int, str], object], device,
+def assemble(d_model: int, layers: list[LayerConfig], get: Callable[[int, str], object], device,
              dtype, on_layer: Callable[[int, int], None] | None = None) -> SharedStack:
     """Build every layer, reusing one core object per whole-block group. `get(i, tensor)` gives the
     Parameter (or Chunks) of layer i's tensor, the same object for every member of a group.
@@ -236,26 +289,26 @@ def assemble(d_model: int, layers: list[dict], get: Callable[[int, str], object]
     for i, cfg in enumerate(layers):
         if on_layer is not None:
             on_layer(i, len(layers))
-        d = cfg["dims"]
-        group = cfg["core_group"]
+        d = cfg.dims
+        group = cfg.core_group
         if group is not None and group in cores:
             core = cores[group]                    # the very same block object
         else:
-            params = {t: get(i, t) for t, _shape in cfg["tensors"] if not t.startswith("lora.")}
+            params = {t: get(i, t) for t, _shape in cfg.tensors if not t.startswith("lora.")}
             core = make_core(cfg, params, device, dtype)
             if group is not None:
                 cores[group] = core
         lora = None
-        if cfg["lora"]:
+        if cfg.lora:
             lora = nn.ModuleDict({path.replace(".", "_"): LoRA(get(i, f"lora.{path}.down"), get(i, f"lora.{path}.up"))
-                                  for path in cfg["lora"]})
+                                  for path in cfg.lora})
         step = None
-        if cfg["step"] is not None:
-            step = sinusoid(cfg["step"] + 1, d["d_model"], device, dtype)[cfg["step"]]
-        if cfg["kind"] in ("block", "attention") and d["positional"] == "rotary":
-            rotary_dim = d["head_dim"]
-        if cfg["kind"] == "embedding":
-            vocab_size = d["vocab_size"]
-        runners.append(LayerRunner(cfg["id"], cfg["kind"], core, lora, step, cfg["kv_from"], cfg["keeps_kv"]))
-    takes_ids = bool(layers) and layers[0]["kind"] == "embedding"
+        if cfg.step is not None:
+            step = sinusoid(cfg.step + 1, d.d_model, device, dtype)[cfg.step]
+        if cfg.kind in ("block", "attention") and d.positional == "rotary":
+            rotary_dim = d.head_dim
+        if cfg.kind == "embedding":
+            vocab_size = d.vocab_size
+        runners.append(LayerRunner(cfg.id, cfg.kind, core, lora, step, cfg.kv_from, cfg.keeps_kv))
+    takes_ids = bool(layers) and layers[0].kind == "embedding"
     return SharedStack(d_model, vocab_size, runners, rotary_dim, takes_ids)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from explorer.torchmodel.modules import Chunks
-from explorer.torchmodel.runtime import SharedStack, assemble, init_kind, init_tensor
+from explorer.torchmodel.runtime import Dims, LayerConfig, SharedStack, assemble, init_kind, init_tensor
 from explorer.errors import BuildError
 from explorer.design.model import StackSpec, dims, unshared_twin
 from explorer.design.sharing import SharingPlan
@@ -72,8 +72,8 @@ def _slice_shape(shape: tuple[int, ...], axis: int, size: int) -> tuple[int, ...
     return tuple(out)
 
 
-def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[dict]:
-    """The plain per-layer configs runtime.assemble() reads (see its docstring)."""
+def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[LayerConfig]:
+    """The typed per-layer configs runtime.assemble() reads."""
     needed_kv = {layer.kv_from for layer in spec.layers if layer.kv_from}
     out = []
     block_index = 0
@@ -91,19 +91,19 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[dict]:
         if layer.kind == "block":
             step = block_index if d.timestep_signal else None
             block_index += 1
-        lora = [path for path, *_ in block_linears(d)] if d.lora_rank and layer.kind == "block" else []
-        out.append({
-            "id": layer.id,
-            "kind": layer.kind,
-            "dims": d.as_dict(),
-            "eps": spec.settings.norm_eps,
-            "tensors": [(t.name, t.shape) for t in layer_tensors(layer, spec.settings)],
-            "core_group": core_group,
-            "lora": lora,
-            "step": step,
-            "kv_from": layer.kv_from,
-            "keeps_kv": layer.id in needed_kv,
-        })
+        lora = tuple(path for path, *_ in block_linears(d)) if d.lora_rank and layer.kind == "block" else ()
+        out.append(LayerConfig(
+            id=layer.id,
+            kind=layer.kind,
+            dims=Dims(**d.as_dict()),
+            eps=spec.settings.norm_eps,
+            tensors=tuple((t.name, t.shape) for t in layer_tensors(layer, spec.settings)),
+            core_group=core_group,
+            lora=lora,
+            step=step,
+            kv_from=layer.kv_from,
+            keeps_kv=layer.id in needed_kv,
+        ))
     return out
 
 

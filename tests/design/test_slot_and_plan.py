@@ -40,3 +40,16 @@ def test_the_report_carries_the_plan_the_build_uses(monkeypatch):
     model = stack.build_model(spec, device="meta", plan=report.plan)
     assert sum(p.numel() for p in model.parameters()) == report.params.unique
     assert isinstance(model, torch.nn.Module)
+
+
+def test_the_torch_side_reads_typed_configs_with_every_layer_dims_field():
+    pytest.importorskip("torch")
+    from explorer.design.model import DIMS_FIELDS
+    from explorer.torchmodel.runtime import Dims, LayerConfig
+    from explorer.torchmodel.stack import layer_configs
+
+    assert Dims._fields == tuple(DIMS_FIELDS)
+    spec = apply_scheme(builtin_design(3), "universal", halting=True, timestep_signal=True)
+    configs = layer_configs(spec, analyze(spec).plan)
+    assert all(isinstance(c, LayerConfig) and isinstance(c.dims, Dims) for c in configs)
+    assert [c.step for c in configs if c.kind == "block"] == [0, 1, 2]
