@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.bench.timing import BenchConfig, run_bench
+from explorer.bench.config import BenchConfig
+from explorer.bench.timing import run_bench
 from explorer.presets import PRESETS_DIR
 from explorer.design import yaml_io
 

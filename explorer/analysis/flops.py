@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from explorer.analysis.params import COMPONENTS
 from explorer.design.model import LayerDims, StackSpec, dims
-from explorer.design.slots import block_linears
+from explorer.kinds import kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,73 +35,14 @@ class FlopCount:
         return 3 * self.forward
 
 
-def _linear_flops(tokens: int, out_f: int, in_f: int, low_rank: int, lora_rank: int) -> int:
-    if low_rank:
-        f = 2 * tokens * low_rank * (in_f + out_f)
-    else:
-        f = 2 * tokens * in_f * out_f
-    if lora_rank:
-        f += 2 * tokens * lora_rank * (in_f + out_f)
-    return f
-
-
 @lru_cache(maxsize=65536)
 def layer_flops(d: LayerDims, batch: int, seq: int) -> tuple[tuple[tuple[str, int], ...], int]:
-    """((component, matmul FLOPs) pairs, element-wise op estimate) of one layer's forward (cached)."""
-    n = batch * seq
-    width = d.d_model
+    """((component, matmul FLOPs) pairs, element-wise op estimate) of one layer's forward (cached);
+    each kind's module says what its layer computes."""
+    by_component, elementwise = kind(d.kind).flops(d, batch, seq)
     f = dict.fromkeys(COMPONENTS, 0)
-    ew = 0
-    k = d.kind
-    if k == "embedding":
-        if d.embedding_size != width:
-            f["embedding"] += 2 * n * d.embedding_size * width
-        ew += n * d.embedding_size * (2 + (5 if d.embedding_norm else 0))
-    elif k in ("block", "attention", "ffn"):
-        with_attn = k in ("block", "attention")
-        with_ffn = k in ("block", "ffn")
-        lora = d.lora_rank if k == "block" else 0
-        low = d.low_rank if k == "block" else 0
-        for _path, out_f, in_f, _bias, comp in block_linears(d, with_attn, with_ffn):
-            f[comp] += _linear_flops(n, out_f, in_f, low, lora)
-            ew += n * out_f  # bias add / LoRA add
-        if with_attn:
-            # scores Q K^T and context A V: B * H * S * S * head_dim multiply-adds each
-            f["attention"] += 2 * 2 * batch * d.n_heads * seq * seq * d.head_dim
-            ew += 5 * batch * d.n_heads * seq * seq + n * width
-        if with_ffn:
-            ew += n * d.d_ff * (8 if d.gated else 4) + n * width
-        if k == "block":
-            ew += 2 * 5 * n * width
-            if d.halting:
-                f["other"] += 2 * n * width
-                ew += 6 * n
-            if d.timestep_signal:
-                ew += n * width
-    elif k == "norm":
-        ew += 5 * n * width
-    elif k == "linear":
-        f["other"] += 2 * n * width * width
-    elif k in ("lstm", "gru"):
-        gates = 4 if k == "lstm" else 3
-        f["other"] += 2 * n * (2 * width) * gates * width
-        ew += n * gates * width * 4
-    elif k == "conv":
-        f["other"] += 2 * n * width * (width // max(d.groups, 1)) * d.kernel_size
-    elif k == "pooler":
-        f["head"] += 2 * batch * width * width
-        ew += batch * width
-    elif k == "lm_head":
-        decoder_in = width
-        if d.transform:
-            f["head"] += 2 * n * width * d.embedding_size
-            ew += n * d.embedding_size * 9
-            decoder_in = d.embedding_size
-        f["head"] += 2 * n * decoder_in * d.vocab_size
-    elif k == "head":
-        rows = batch if d.task == "sequence" else n
-        f["head"] += 2 * rows * width * d.n_outputs
-    return tuple(f.items()), ew
+    f.update(by_component)
+    return tuple(f.items()), elementwise
 
 
 def count_flops(spec: StackSpec, batch: int = 1, seq: int = 128) -> FlopCount:

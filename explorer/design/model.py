@@ -11,21 +11,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-KINDS = (
-    "embedding",
-    "block",
-    "attention",
-    "ffn",
-    "norm",
-    "linear",
-    "lstm",
-    "gru",
-    "conv",
-    "pooler",
-    "lm_head",
-    "head",
-)
-"""Layer kinds, bottom to top of a typical stack."""
+from explorer.kinds import REGISTRY
+
+KINDS = tuple(REGISTRY)
+"""Layer kinds, bottom to top of a typical stack: the registry's (explorer/kinds/)."""
 
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu")
 GATED_ACTIVATIONS = frozenset({"swiglu", "geglu"})
@@ -169,24 +158,7 @@ LAYER_OPTIONS = (
     "task",
 )
 
-KIND_FIELDS: dict[str, frozenset[str]] = {
-    "embedding": frozenset({"vocab_size", "embedding_size", "max_positions", "type_vocab_size", "positional",
-                            "embedding_norm", "norm", "bias"}),
-    "block": frozenset({"n_heads", "n_kv_heads", "head_dim", "d_ff", "activation", "norm", "norm_position",
-                        "bias", "attention_bias", "ffn_bias", "o_bias", "causal", "kv_from", "lora_rank", "low_rank",
-                        "halting", "timestep_signal", "positional", "max_positions"}),
-    "attention": frozenset({"n_heads", "n_kv_heads", "head_dim", "bias", "attention_bias", "o_bias", "causal",
-                            "kv_from", "positional", "max_positions"}),
-    "ffn": frozenset({"d_ff", "activation", "bias", "ffn_bias"}),
-    "norm": frozenset({"norm"}),
-    "linear": frozenset({"bias"}),
-    "lstm": frozenset({"bias"}),
-    "gru": frozenset({"bias"}),
-    "conv": frozenset({"bias", "kernel_size", "groups"}),
-    "pooler": frozenset({"bias"}),
-    "lm_head": frozenset({"bias", "vocab_size", "embedding_size", "transform", "activation", "norm"}),
-    "head": frozenset({"bias", "n_outputs", "task"}),
-}
+KIND_FIELDS: dict[str, frozenset[str]] = {name: k.fields for name, k in REGISTRY.items()}
 """Which optional fields each kind accepts (others are an error, so typos are caught)."""
 
 

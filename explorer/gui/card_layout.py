@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 from explorer.gui import theme
 from explorer.design.model import LayerDims, LayerSpec, ModelSettings, Slot, StackSpec, dims
 from explorer.design.sharing import SharingPlan
+from explorer.kinds import kind
 from explorer.design.slots import SlotError, slot_pieces
 
 CARD_HEIGHT = 68.0
@@ -75,27 +76,7 @@ class CardInfo:
 
 
 def summary_of(d: LayerDims) -> str:
-    k = d.kind
-    if k in ("block", "attention"):
-        kv = f" kv{d.n_kv_heads}" if d.n_kv_heads != d.n_heads else ""
-        text = f"d{d.d_model} h{d.n_heads}{kv}×{d.head_dim}"
-        if k == "block":
-            text += f" ff{d.d_ff}"
-        if d.kv_from:
-            text += f" kv←{d.kv_from}"
-        return text
-    if k == "ffn":
-        return f"d{d.d_model} ff{d.d_ff} {d.activation}"
-    if k == "embedding":
-        emb = f" E{d.embedding_size}" if d.embedding_size != d.d_model else ""
-        return f"V{d.vocab_size} d{d.d_model}{emb}"
-    if k == "lm_head":
-        return f"d{d.d_model} → V{d.vocab_size}"
-    if k == "head":
-        return f"{d.task}, {d.n_outputs} outputs"
-    if k == "conv":
-        return f"d{d.d_model} k{d.kernel_size} g{d.groups}"
-    return f"d{d.d_model}"
+    return kind(d.kind).summary(d)
 
 
 def _has(layer: LayerSpec, settings: ModelSettings, slot: str) -> bool:
@@ -148,28 +129,16 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
                 rect = QRectF(x + 4 + i * step, y0 + LABEL_STRIP, max(step - 2, 1.5), h - LABEL_STRIP - 3)
                 chips.append(Chip(str(Slot.head(i)), str(i), rect, is_head=True))
 
-    kind = layer.kind
-    if kind == "block":
-        aw, fw = avail * 0.56, avail * 0.28
-        attention_chips(x0, aw - 4)
-        chips.append(Chip("ffn", f"ffn {d.d_ff}", QRectF(x0 + aw, y0, fw - 4, h)))
-        chips.append(Chip("norm", "norm", QRectF(x0 + aw + fw, y0, avail - aw - fw, h)))
-    elif kind == "attention":
-        attention_chips(x0, avail)
-    else:
-        names = {"embedding": ["embedding", "position", "token_type", "norm", "projection"],
-                 "lm_head": ["transform", "head"], "head": ["head"], "ffn": ["ffn"], "norm": ["norm"]}
-        slots = [s for s in names.get(kind, ["block"]) if _has(layer, settings, s)]
-        labels = {"embedding": f"tokens {d.vocab_size}×{d.embedding_size}", "position": "positions",
-                  "token_type": "types", "head": "decoder" if kind == "lm_head" else "classifier",
-                  "block": kind, "ffn": f"ffn {d.d_ff}"}
-        weights = {"embedding": 3.0, "head": 2.5, "ffn": 3.0}
-        total = sum(weights.get(s, 1.0) for s in slots) or 1.0
-        x = x0
-        for s in slots:
-            w = avail * weights.get(s, 1.0) / total
-            chips.append(Chip(s, labels.get(s, s), QRectF(x, y0, w - 4, h)))
-            x += w
+    card = kind(d.kind).card(d)                    # the kind's module says which chips, how wide
+    total = sum(c.weight for c in card) or 1.0
+    x = x0
+    for c in card:
+        w = avail * c.weight / total
+        if c.slot == "attention":
+            attention_chips(x, w - 4)
+        else:
+            chips.append(Chip(c.slot, c.label, QRectF(x, y0, w - 4, h)))
+        x += w
     shown = {c.slot for c in chips}
     extra = [s for s in extra_slots if s not in shown and s != "block" and not s.startswith("heads[")]
     for j, s in enumerate(extra):       # grouped slots without a chip of their own (factors, norm1 ...)

@@ -26,21 +26,12 @@ from explorer.errors import SpecError
 from explorer.gui import commands, mime, theme
 from explorer.gui.design_model import DesignModel
 from explorer.design.model import KINDS
+from explorer.kinds import kind as kind_of
 from explorer.design.diff import describe_change
 from explorer.design.strategies import SCHEMES, apply_scheme
 
 FAMILIES = (("layers", "Layer sharing"), ("heads", "Heads and K/V"), ("embeddings", "Embeddings"),
             ("factorized", "Factorized"), ("other", "RNN, conv, tasks"))
-
-KIND_TIPS = {
-    "embedding": "Token (+ position, type) embedding tables; must be the first layer",
-    "block": "Transformer block: attention + FFN + two norms",
-    "attention": "Multi-head attention alone", "ffn": "Feed-forward network alone",
-    "norm": "LayerNorm / RMSNorm", "linear": "d -> d linear map", "lstm": "LSTM layer (d -> d)",
-    "gru": "GRU layer (d -> d)", "conv": "1-D convolution over the sequence (optionally grouped)",
-    "pooler": "BERT pooler: dense + tanh on the first token", "lm_head": "Language-model head (d -> vocab)",
-    "head": "Task head (classifier); several heads = multi-task sharing",
-}
 
 
 class KindList(QListWidget):
@@ -60,7 +51,7 @@ class KindList(QListWidget):
         for kind in KINDS:
             item = QListWidgetItem(kind)
             item.setData(Qt.ItemDataRole.UserRole, kind)
-            item.setToolTip(f"{KIND_TIPS.get(kind, kind)}.\nDrag into the stack, or double-click to insert "
+            item.setToolTip(f"{kind_of(kind).tip or kind}.\nDrag into the stack, or double-click to insert "
                             f"above the selected layer.")
             self.addItem(item)
         self.setFixedHeight((metrics.height() + 7) * 6 + 6)

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from explorer.fmt import nbytes
+from explorer.cli.formatters import bench_readout_lines
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
@@ -373,46 +373,6 @@ class RunPanel(QWidget):
 
     @staticmethod
     def describe(result, baseline: tuple[str, float] | None = None) -> str:
-        """The readout: timing (live or final), counts checked against the analysis, memory, device."""
-        d, t = result.design, result.twin
-        lines = []
-        if d.samples_ms:
-            line = (f"design {d.median_ms:.2f} ms median (p10 {d.percentile(0.1):.2f}, p90 {d.percentile(0.9):.2f},"
-                    f" {len(d.samples_ms)} passes) · {result.tokens_per_s(d):,.0f} tokens/s · "
-                    f"{result.tflops(d):.3f} TFLOP/s")
-            frac = result.peak_fraction(d)
-            if frac is not None:
-                line += f" · {100 * frac:.1f}% of bf16 peak"
-            lines.append(line)
-            if t is not None and t.samples_ms:
-                lines.append(f"unshared twin {t.median_ms:.2f} ms median (p10 {t.percentile(0.1):.2f}, "
-                             f"p90 {t.percentile(0.9):.2f}) · design/twin {d.median_ms / t.median_ms:.3f}")
-            if baseline is not None:
-                lines.append(f"vs pinned baseline {baseline[0]} ({baseline[1]:.2f} ms): "
-                             f"{d.median_ms / baseline[1]:.3f}")
-        elif result.cancelled:
-            lines.append("no measured iterations (stopped during warm-up)")
-        else:
-            lines.append("built; timing…")
-        check = "verified" if result.verified else "MISMATCH"
-        counts = (f"built {d.params_built:,} parameters in {d.unique_tensors} tensors ({check} against the "
-                  f"analysis {result.params_analysis:,})")
-        if t is not None:
-            counts += f"; twin {t.params_built:,} in {t.unique_tensors} tensors"
-        lines.append(counts)
-        cuda = result.config.device.startswith("cuda")
-        where = "CUDA allocated" if cuda else "torch storages"
-        memory = f"weights ({where}): design {nbytes(d.weights_bytes)} (analysis {nbytes(result.weights_analysis)})"
-        if t is not None:
-            memory += f", twin {nbytes(t.weights_bytes)} (analysis {nbytes(result.twin_weights_analysis)})"
-        if cuda and d.activation_peak_bytes:
-            memory += f"; a pass adds up to {nbytes(d.activation_peak_bytes)}"
-            if t is not None:
-                memory += f" (twin {nbytes(t.activation_peak_bytes)})"
-        if result.resident_peak_delta_bytes is not None:
-            memory += f"; process resident peak +{nbytes(result.resident_peak_delta_bytes)} over the run"
-        lines.append(memory)
-        c = result.config
-        lines.append(f"{result.device_name} · {c.dtype} · batch {c.batch} x seq {c.seq} · {c.mode}"
-                     f"{' · torch.compile' if c.compile else ''}")
-        return "\n".join(lines)
+        """The readout: timing (live or final), counts checked against the analysis, memory, device;
+        the same lines `explorer bench` prints (cli/formatters.py)."""
+        return "\n".join(bench_readout_lines(result, baseline))

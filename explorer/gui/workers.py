@@ -55,10 +55,10 @@ class _TimingWorker(QObject):
 class BenchWorker(_TimingWorker):
     """Builds and times one design (and its twin). Stop() is honoured between iterations."""
 
-    sample = Signal(object)         # bench.timing.Sample
+    sample = Signal(object)         # bench.config.Sample
     progress = Signal(str)
     built = Signal(object)          # a copy of the BenchResult once the models exist (counts, weight memory)
-    finished = Signal(object)       # bench.timing.BenchResult (cancelled=True after Stop)
+    finished = Signal(object)       # bench.results.BenchResult (cancelled=True after Stop)
     failure = "timing run failed"
 
     def __init__(self, spec, config) -> None:
@@ -141,7 +141,7 @@ class DeviceProbe(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            from explorer.bench.timing import device_labels
+            from explorer.bench.devices import device_labels
 
             self.done.emit(device_labels())
         except Exception:  # noqa: BLE001

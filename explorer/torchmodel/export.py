@@ -8,6 +8,7 @@ sharing, same count, and (same seed, same device) the same initial weights.
 
 from __future__ import annotations
 
+import importlib
 import pprint
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import torch
 
 from explorer import __version__
 from explorer.analysis import count_params
+from explorer.kinds import load_torch_halves, torch_halves
 from explorer.torchmodel import modules as modules_source
 from explorer.torchmodel import runtime as runtime_source
 from explorer.torchmodel.modules import Chunks
@@ -131,7 +133,10 @@ def export_source(spec: StackSpec) -> str:
               f"PARAMS = {pprint.pformat(store.table, width=110, sort_dicts=False)}\n"
               f"TENSORS = {pprint.pformat(tensors, width=110, sort_dicts=False)}\n"
               f"LAYERS = {pprint.pformat(configs, width=110, sort_dicts=False)}\n")
-    body = _body(modules_source) + "\n\n" + _body(runtime_source).replace("import torch\nfrom torch import nn\n", "")
+    load_torch_halves()
+    halves = "".join("\n\n" + _body(importlib.import_module(name)) for name in torch_halves())
+    runtime = _body(runtime_source).replace("import torch\nfrom torch import nn\n", "")
+    body = _body(modules_source) + "\n\n" + runtime + halves
     return header + body + tables + _TAIL
 
 

@@ -13,20 +13,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from explorer.torchmodel.modules import (
-    FFN,
-    Attention,
-    Block,
-    Conv,
-    Embedding,
-    Linear,
-    LMHead,
-    LoRA,
-    Norm,
-    Recurrent,
-    rotary_tables,
-    sinusoid,
-)
+from explorer.torchmodel.modules import Linear, LoRA, Norm, rotary_tables, sinusoid
 
 class Dims(NamedTuple):
     """A layer's effective settings (every override resolved), as the torch side reads them.
@@ -82,6 +69,80 @@ class LayerConfig(NamedTuple):
     keeps_kv: bool = False
 
 
+class Context:
+    """What one forward pass carries from layer to layer: the rotary tables, K/V kept for
+    later layers, BERT's pooled first token, the outputs so far, and an ACT run's state."""
+
+    def __init__(self, rope) -> None:
+        self.rope = rope
+        self.kv: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.pooled: torch.Tensor | None = None
+        self.out: dict[str, torch.Tensor] = {}
+        self.act = None                      # (accumulated halting prob, weighted state) of an ACT run
+
+    def finish_act(self, h: torch.Tensor) -> torch.Tensor:
+        """End an ACT run: the remainder of the halting mass goes to the last state."""
+        acc, state = self.act
+        self.act = None
+        return state + (1.0 - acc) * h
+
+
+class Runner:
+    """A layer kind's torch half (explorer/kinds/<kind>_torch.py): `make` builds the layer's
+    shareable core from its parameters, `forward(r, h, ctx)` runs one layer. Registered by kind."""
+
+    reads_ids = False                        # the first layer takes token ids (an embedding)
+
+    @staticmethod
+    def make(cfg: LayerConfig, params: dict, parts: "Parts", dtype) -> nn.Module:
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(r: "LayerRunner", h: torch.Tensor, ctx: Context) -> torch.Tensor:
+        return r.core(h)
+
+    @staticmethod
+    def continues_act(r: "LayerRunner") -> bool:
+        """Whether this layer is one more step of a running ACT loop."""
+        return False
+
+    @staticmethod
+    def rotary_dim(cfg: LayerConfig) -> int | None:
+        return None
+
+
+RUNNERS: dict[str, type[Runner]] = {}
+
+
+def runner(*kinds: str):
+    """Class decorator: the torch half of these kinds."""
+    def register(cls: type[Runner]) -> type[Runner]:
+        for name in kinds:
+            RUNNERS[name] = cls
+        return cls
+    return register
+
+
+class Parts:
+    """Linear maps and norms by tensor-name prefix, from one layer's parameters."""
+
+    def __init__(self, params: dict, norm_kind: str, eps: float) -> None:
+        self.params, self.norm_kind, self.eps = params, norm_kind, eps
+
+    def linear(self, prefix: str) -> Linear | None:
+        p = self.params
+        if f"{prefix}.A" in p:
+            return Linear(None, p.get(f"{prefix}.bias"), p[f"{prefix}.A"], p[f"{prefix}.B"])
+        if f"{prefix}.weight" not in p:
+            return None
+        return Linear(p[f"{prefix}.weight"], p.get(f"{prefix}.bias"))
+
+    def norm(self, prefix: str) -> Norm | None:
+        if f"{prefix}.weight" not in self.params:
+            return None
+        return Norm(self.norm_kind, self.params[f"{prefix}.weight"], self.params.get(f"{prefix}.bias"), self.eps)
+
+
 class LayerRunner(nn.Module):
     """One executed layer: a (possibly shared) core plus what is the layer's own."""
 
@@ -128,57 +189,24 @@ class SharedStack(nn.Module):
         return torch.randn(batch, seq, self.d_model, generator=g, device=device).to(dtype)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out: dict[str, torch.Tensor] = {}
         h = x
-        S = x.shape[1]
         rope = None
         if self.rotary_dim:
             p = next(self.parameters())
-            rope = rotary_tables(S, self.rotary_dim, h.device, p.dtype)
-        kv_store: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        pooled = None
-        act = None                              # (accumulated halting prob, weighted state) of an ACT run
+            rope = rotary_tables(x.shape[1], self.rotary_dim, h.device, p.dtype)
+        ctx = Context(rope)
         for r in self.runners:
-            kind = r.kind
-            if act is not None and not (kind == "block" and r.core.halting is not None):
-                h = act[1] + (1.0 - act[0]) * h  # ACT: the remainder goes to the last state
-                act = None
-            if kind == "embedding":
-                h = r.core(h)
-            elif kind in ("block", "attention", "ffn"):
-                if r.step_signal is not None:
-                    h = h + r.step_signal
-                kv_in = kv_store.get(r.reads_kv) if r.reads_kv else None
-                if kind == "block":
-                    h, kv = r.core(h, kv_in, rope, r._lora_map)
-                elif kind == "attention":
-                    a, kv = r.core(h, kv_in, rope)
-                    h = h + a
-                else:
-                    h, kv = h + r.core(h), None
-                if r.keeps_kv and kv is not None:
-                    kv_store[r.layer_id] = kv
-                if kind == "block" and r.core.halting is not None:
-                    act = _act_step(act, h, r.core.halting)
-            elif kind in ("norm", "linear", "conv", "lstm", "gru"):
-                h = r.core(h)
-            elif kind == "pooler":
-                pooled = torch.tanh(r.core(h[:, 0]))
-                out[r.layer_id] = pooled
-            elif kind == "lm_head":
-                out[r.layer_id] = r.core(h)
-            elif kind == "head":
-                if r.core.task == "token":
-                    out[r.layer_id] = r.core.linear(h)
-                else:
-                    out[r.layer_id] = r.core.linear(pooled if pooled is not None else h[:, 0])
-        if act is not None:
-            h = act[1] + (1.0 - act[0]) * h
-        out["hidden"] = h
-        return out
+            kind = RUNNERS[r.kind]
+            if ctx.act is not None and not kind.continues_act(r):
+                h = ctx.finish_act(h)
+            h = kind.forward(r, h, ctx)
+        if ctx.act is not None:
+            h = ctx.finish_act(h)
+        ctx.out["hidden"] = h
+        return ctx.out
 
 
-def _act_step(act, h: torch.Tensor, halting: Linear, eps: float = 0.01):
+def act_step(act, h: torch.Tensor, halting: Linear, eps: float = 0.01):
     """One Adaptive Computation Time step (all steps run; weights sum to 1 per position)."""
     p = torch.sigmoid(halting(h))                                     # (B, S, 1)
     if act is None:
@@ -189,13 +217,6 @@ def _act_step(act, h: torch.Tensor, halting: Linear, eps: float = 0.01):
     running = (acc < 1.0 - eps).to(h.dtype)
     w = torch.where(acc + p > 1.0 - eps, 1.0 - acc, p) * running
     return acc + w, state + w * h
-
-
-class _Head(nn.Module):
-    def __init__(self, linear: Linear, task: str) -> None:
-        super().__init__()
-        self.linear = linear
-        self.task = task
 
 
 def init_kind(name: str, shape: tuple[int, ...]) -> str:
@@ -209,72 +230,22 @@ def init_kind(name: str, shape: tuple[int, ...]) -> str:
     return "normal"
 
 
-def init_tensor(t: torch.Tensor, kind: str, generator) -> None:
+def init_tensor(t: torch.Tensor, rule: str, generator) -> None:
+    """Initialize `t` by its rule from init_kind(): zeros, ones or normal(0, 0.02)."""
     with torch.no_grad():
-        if kind == "zeros":
+        if rule == "zeros":
             t.zero_()
-        elif kind == "ones":
+        elif rule == "ones":
             t.fill_(1.0)
         else:
             t.normal_(0.0, 0.02, generator=generator)
 
 
 def make_core(cfg: LayerConfig, params: dict, device, dtype) -> nn.Module:
-    """The layer's shareable part from its parameters (tensor names as in design/slots.py)."""
-    d = cfg.dims
-    eps = cfg.eps
-
-    def linear(prefix: str) -> Linear | None:
-        if f"{prefix}.A" in params:
-            return Linear(None, params.get(f"{prefix}.bias"), params[f"{prefix}.A"], params[f"{prefix}.B"])
-        if f"{prefix}.weight" not in params:
-            return None
-        return Linear(params[f"{prefix}.weight"], params.get(f"{prefix}.bias"))
-
-    def norm(prefix: str) -> Norm | None:
-        if f"{prefix}.weight" not in params:
-            return None
-        return Norm(d.norm, params[f"{prefix}.weight"], params.get(f"{prefix}.bias"), eps)
-
-    k = cfg.kind
-    if k == "embedding":
-        return Embedding(params["embedding.weight"], params.get("position.weight"), params.get("token_type.weight"),
-                         d.positional == "sinusoidal", norm("norm"), linear("projection"))
-    if k in ("block", "attention", "ffn"):
-        attention = ffn = None
-        if k in ("block", "attention"):
-            attention = Attention(linear("attention.q"), linear("attention.k"), linear("attention.v"),
-                                  linear("attention.o"), d.n_heads, d.n_kv_heads, d.head_dim, d.causal,
-                                  d.positional == "rotary")
-        if k in ("block", "ffn"):
-            ffn = FFN(linear("ffn.up"), linear("ffn.gate"), linear("ffn.down"), d.activation)
-        if k == "attention":
-            return attention
-        if k == "ffn":
-            return ffn
-        return Block(attention, ffn, norm("norm1"), norm("norm2"), d.norm_position == "pre", linear("halting"))
-    if k == "norm":
-        return norm("norm")
-    if k == "linear":
-        return linear("linear")
-    if k in ("lstm", "gru"):
-        cls = nn.LSTM if k == "lstm" else nn.GRU
-        rnn = cls(d.d_model, d.d_model, batch_first=True, bias=d.bias, device="meta", dtype=dtype)
-        for name, attr in (("weight_ih", "weight_ih_l0"), ("weight_hh", "weight_hh_l0"),
-                           ("bias_ih", "bias_ih_l0"), ("bias_hh", "bias_hh_l0")):
-            if f"cell.{name}" in params:
-                setattr(rnn, attr, params[f"cell.{name}"])
-        return Recurrent(rnn)
-    if k == "conv":
-        return Conv(params["conv.weight"], params.get("conv.bias"), d.groups)
-    if k == "pooler":
-        return linear("pooler")
-    if k == "lm_head":
-        return LMHead(linear("transform"), norm("transform_norm"), d.activation, params["decoder.weight"],
-                      params.get("decoder.bias"))
-    if k == "head":
-        return _Head(linear("classifier"), d.task)
-    raise ValueError(f"cannot build layer kind {k!r}")
+    """The layer's shareable part from its parameters (tensor names as in explorer/kinds/)."""
+    if cfg.kind not in RUNNERS:
+        raise ValueError(f"cannot build layer kind {cfg.kind!r}")
+    return RUNNERS[cfg.kind].make(cfg, params, Parts(params, cfg.dims.norm, cfg.eps), dtype)
 
 
 def assemble(d_model: int, layers: list[LayerConfig], get: Callable[[int, str], object], device,
@@ -305,10 +276,9 @@ def assemble(d_model: int, layers: list[LayerConfig], get: Callable[[int, str], 
         step = None
         if cfg.step is not None:
             step = sinusoid(cfg.step + 1, d.d_model, device, dtype)[cfg.step]
-        if cfg.kind in ("block", "attention") and d.positional == "rotary":
-            rotary_dim = d.head_dim
-        if cfg.kind == "embedding":
+        rotary_dim = RUNNERS[cfg.kind].rotary_dim(cfg) or rotary_dim
+        if RUNNERS[cfg.kind].reads_ids:
             vocab_size = d.vocab_size
         runners.append(LayerRunner(cfg.id, cfg.kind, core, lora, step, cfg.kv_from, cfg.keeps_kv))
-    takes_ids = bool(layers) and layers[0].kind == "embedding"
+    takes_ids = bool(layers) and RUNNERS[layers[0].kind].reads_ids
     return SharedStack(d_model, vocab_size, runners, rotary_dim, takes_ids)

@@ -17,7 +17,9 @@ from explorer.torchmodel.runtime import Dims, LayerConfig, SharedStack, assemble
 from explorer.errors import BuildError
 from explorer.design.model import StackSpec, dims, unshared_twin
 from explorer.design.sharing import SharingPlan
-from explorer.design.slots import TensorSpec, block_linears, layer_tensors
+from explorer.design.slots import TensorSpec, layer_tensors
+from explorer.kinds import load_torch_halves
+from explorer.kinds.block import block_linears
 from explorer.design.validate import validate
 
 TORCH_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -121,6 +123,7 @@ def build_model(spec: StackSpec, device: str | torch.device = "cpu", dtype: str 
         torch_device = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise BuildError(f"unknown device {device!r} (cpu, meta, cuda, cuda:N or mps)") from None
+    load_torch_halves()                   # every kind's runner registered before the layers are made
     store = ParamStore(spec, plan, torch_device, TORCH_DTYPES[dtype], seed)
     tensors = [{t.name: t for t in layer_tensors(layer, spec.settings)} for layer in spec.layers]
     ids = [layer.id for layer in spec.layers]

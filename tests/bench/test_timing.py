@@ -15,7 +15,9 @@ from explorer.design.strategies import apply_scheme
 torch = pytest.importorskip("torch")
 
 from explorer.bench import timing  # noqa: E402
-from explorer.bench.timing import BenchConfig, bf16_peak, run_bench  # noqa: E402
+from explorer.bench.config import BenchConfig  # noqa: E402
+from explorer.bench.devices import bf16_peak  # noqa: E402
+from explorer.bench.timing import run_bench  # noqa: E402
 
 TINY = StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, vocab_size=50, max_positions=16),
                  layers=(LayerSpec("emb", "embedding"),) + tuple(LayerSpec(f"b{i}", "block") for i in range(4)),

@@ -1,0 +1,276 @@
+"""What each `explorer` command does: load the design, analyse or run it, print the answer.
+
+The text comes from formatters.py; torch is imported only inside the commands that build a model.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from explorer.cli import formatters
+from explorer.errors import BenchError, BuildError, SpecError
+
+
+def _load(path: str):
+    """A design file, or a bundled preset by name (`explorer report albert-base`)."""
+    from explorer.presets import resolve
+    from explorer.design import yaml_io
+
+    resolved = resolve(path)
+    if not Path(resolved).exists() and Path(path).parent == Path("."):     # a bare name, neither file nor preset
+        raise SpecError("no such file, and no bundled preset of that name (`explorer presets` lists them)",
+                        source=path)
+    return yaml_io.load(resolved)
+
+
+@contextmanager
+def _naming(source: str):
+    """Errors raised inside name the design's file (e.g. seq > max_positions, a failed timing run)."""
+    try:
+        yield
+    except SpecError as err:
+        raise (err if err.source else err.with_source(source)) from None
+    except (BuildError, BenchError) as err:
+        raise type(err)(f"{source}: {err}") from None
+
+
+def _analyze(spec, source: str, batch: int, seq: int, dtype: str):
+    """analyze(), with the file named in any error about the run shape (e.g. seq > max_positions)."""
+    from explorer.analysis import analyze
+
+    with _naming(source):
+        return analyze(spec, batch, seq, dtype)
+
+
+def _run_shape_of(spec, args) -> None:
+    """Fill unset --batch/--seq/--dtype from the design's saved run shape (or the defaults)."""
+    from explorer.design.model import RunShape
+
+    saved = spec.run or RunShape()
+    for key in ("batch", "seq", "dtype"):
+        if getattr(args, key) is None:
+            setattr(args, key, getattr(saved, key))
+
+
+def cmd_report(args) -> int:
+    spec = _load(args.preset)
+    _run_shape_of(spec, args)
+    report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype)
+    verification = None
+    if args.verify:
+        from explorer.torchmodel import verify
+
+        with _naming(args.preset):
+            verification = verify(spec, args.batch, args.seq)
+    if args.json:
+        data = report.to_json()
+        if verification is not None:
+            data["verified"] = {"ok": verification.ok, "params_torch": verification.params_torch,
+                                "tensors_torch": verification.tensors_torch,
+                                "flops_torch": verification.flops_torch}
+        print(json.dumps(data, indent=2))
+    elif args.csv or args.markdown:
+        from explorer.analysis.export_report import to_csv, to_markdown
+
+        print((to_csv if args.csv else to_markdown)(report), end="")
+    else:
+        print("\n".join(formatters.report_lines(report, verification)))
+    if verification is not None and not verification.ok:
+        print(f"error: {args.preset}: " + "; ".join(verification.mismatches()), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_compare(args) -> int:
+    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype)
+    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype)
+    rows = formatters.compare_rows(a, b)
+    if args.json:
+        print(json.dumps({
+            "a": {"design": a.spec.name, "file": args.a},
+            "b": {"design": b.spec.name, "file": args.b},
+            "batch": args.batch, "seq": args.seq, "dtype": args.dtype,
+            "rows": {key: {"a": va, "b": vb, "ratio": (vb / va) if va else None} for key, va, vb in rows},
+        }, indent=2))
+        return 0
+    print("\n".join(formatters.compare_lines(a, b, args.a, args.b, rows)))
+    return 0
+
+
+def _parse_option(text: str):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SpecError(f"expected KEY=VALUE, got {text!r}", "--param")
+    value = value.strip()
+    if "," in value:
+        return key, [v.strip() for v in value.split(",") if v.strip()]
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    if value.lstrip("-").isdigit():
+        return key, int(value)
+    if key == "layers":
+        return key, [value]
+    return key, value
+
+
+def cmd_apply(args) -> int:
+    from explorer.analysis import analyze
+    from explorer.design import yaml_io
+    from explorer.design.strategies import apply_scheme
+
+    spec = _load(args.preset)
+    options = dict(_parse_option(p) for p in args.param)
+    try:
+        new = apply_scheme(spec, args.scheme, **options)
+    except SpecError as err:
+        raise SpecError(err.message, err.path or "scheme", f"{args.preset} ({args.scheme})") from None
+    report = analyze(new)
+    yaml_io.save(new, args.output)
+    print(f"{args.output}: {args.scheme} applied, {formatters.count(len(new.groups), 'group')}, "
+          f"{report.params.unique:,} unique parameters ({report.params.saving_factor:.2f}x fewer than unshared)")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from explorer.bench.config import BenchConfig
+    from explorer.bench.timing import run_bench
+
+    spec = _load(args.preset)
+    config = BenchConfig(device=args.device, dtype=args.dtype, batch=args.batch, seq=args.seq, iters=args.iters,
+                         warmup=args.warmup, mode=args.mode, compile=args.compile, twin=args.twin,
+                         threads=args.threads)
+    progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+    with _naming(args.preset):
+        result = run_bench(spec, config, on_progress=progress)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    print(spec.name)
+    print("\n".join(formatters.bench_readout_lines(result)))
+    if result.cancelled and result.design.samples_ms:
+        print("stopped before the last iteration")
+    return 0
+
+
+def _emit_rows(args, header: list[str], rows: list[list]) -> None:
+    if args.json:
+        print(json.dumps([dict(zip(header, r)) for r in rows], indent=2))
+    elif args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows(rows)
+    else:
+        print("\n".join(formatters.table_lines(header, rows)))
+
+
+def cmd_sweep(args) -> int:
+    from explorer.analysis import sweeps
+
+    spec = _load(args.preset)
+    if args.seqs:
+        seqs = sweeps.parse_int_list(args.seqs, "--seq")
+        _analyze(spec, args.preset, args.batch, max(seqs), args.dtype)
+        result = sweeps.sweep_seq(spec, seqs, args.batch)
+        rows = [[p.seq, p.attention, p.ffn, p.forward] for p in result.points]
+        header = ["seq", "attention", "ffn", "forward"]
+        if args.device:
+            from explorer.bench.config import BenchConfig
+            from explorer.bench.timing import run_bench
+
+            header.append("measured_median_ms")
+            for row, n in zip(rows, seqs):
+                config = BenchConfig(device=args.device, batch=args.batch, seq=n, iters=args.iters, warmup=1)
+                with _naming(args.preset):
+                    row.append(round(run_bench(spec, config).design.median_ms, 4))
+        _emit_rows(args, header, rows)
+        if not (args.json or args.csv):
+            print(result.sentence())
+        return 0
+    _analyze(spec, args.preset, args.batch, args.at_seq, args.dtype)     # e.g. --at-seq past a learned table
+    if args.layers:
+        depths = sweeps.parse_int_list(args.layers, "--layers")
+        points = sweeps.sweep_depth(spec, depths, batch=args.batch, seq=args.at_seq, dtype=args.dtype)
+        rows = [[p.layers, p.scheme, p.unique, p.forward, p.training_bytes, p.error] for p in points]
+        _emit_rows(args, ["layers", "scheme", "unique_params", "forward_flops", "training_bytes", "error"], rows)
+        return 0
+    points = sweeps.sweep_schemes(spec, args.batch, args.at_seq, args.dtype)
+    rows = [[p.scheme, p.unique, p.unshared, p.forward, p.training_bytes, p.error] for p in points]
+    _emit_rows(args, ["scheme", "unique_params", "unshared_params", "forward_flops", "training_bytes", "error"], rows)
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from explorer.analysis.planner import plan_grid
+
+    spec = _load(args.preset)
+    _analyze(spec, args.preset, args.micro_batch, args.seq, args.dtype)
+    rows = plan_grid(spec, args.gpus, args.micro_batch, args.seq, args.dtype)
+    if args.json:
+        print(json.dumps([{"setup": r.setup.label, "tp": r.setup.tp, "dp": r.setup.dp, "zero": r.setup.zero,
+                           "checkpointing": r.setup.checkpointing, "weights": r.weights, "gradients": r.gradients,
+                           "optimizer": r.optimizer, "activations": r.activations, "total": r.total,
+                           "fits": r.fits(args.gpu_gib)} for r in rows], indent=2))
+        return 0
+    print("\n".join(formatters.plan_lines(spec.name, rows, args.gpus, args.gpu_gib, args.micro_batch, args.seq,
+                                           args.dtype)))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from explorer.torchmodel.export import export_file
+
+    spec = _load(args.preset)
+    with _naming(args.preset):
+        export_file(spec, args.output)
+    print(f"{args.output}: standalone PyTorch file for {spec.name}; build_model() returns it")
+    return 0
+
+
+def cmd_import_hf(args) -> int:
+    from explorer.analysis.params import count_params
+    from explorer.design.hf_import import import_hf_to_yaml
+
+    spec = import_hf_to_yaml(args.config, args.output, args.with_head)
+    params = count_params(spec)
+    print(f"{args.output}: {spec.name}, {len(spec.layers)} layers, {params.unique:,} parameters"
+          f"{', ' + formatters.count(len(spec.groups), 'sharing group') if spec.groups else ''}")
+    return 0
+
+
+def cmd_schemes(_args) -> int:
+    import inspect
+
+    from explorer.design.strategies import SCHEMES
+
+    for s in SCHEMES.values():
+        params = [f"{n}={p.default!r}" for n, p in inspect.signature(s.fn).parameters.items()
+                  if n not in ("spec",)]
+        print(f"{s.name:22}{'pure' if s.pure else 'arch':6}{s.doc}")
+        print(f"{'':28}options: {', '.join(params)}")
+    return 0
+
+
+def cmd_presets(_args) -> int:
+    from explorer.presets import bundled_presets
+
+    for path, description in bundled_presets():
+        print(f"{path.name:34}{description}")
+    return 0
+
+
+def cmd_desktop_entry(args) -> int:
+    from explorer.desktop import install_desktop_entry
+
+    for path in install_desktop_entry(Path(args.data_home) if args.data_home else None):
+        print(f"wrote {path}")
+    return 0
+
+
+HANDLERS = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "import-hf": cmd_import_hf,
+            "bench": cmd_bench, "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
+            "schemes": cmd_schemes, "presets": cmd_presets, "desktop-entry": cmd_desktop_entry}

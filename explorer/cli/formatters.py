@@ -1,0 +1,174 @@
+"""Text of the command line's answers, and of the app's timing readout (gui/run_panel.py).
+
+Pure: strings from reports and results, no torch and no Qt, so `explorer report` and the
+GUI thread import it at once. The timing readout is one function, `bench_readout_lines`,
+that `explorer bench` prints and the Timing tab shows, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from explorer.fmt import nbytes
+
+COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
+
+
+def count(n: int, noun: str) -> str:
+    """'1 group', '3 groups' (no thousands separator, unlike explorer.fmt.plural)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def ratio(a: float, b: float) -> str:
+    """a / b as '2.50x', or '-' when b is zero."""
+    if not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+# ---------------------------------------------------------------- report and compare
+def report_lines(report, verification=None) -> list[str]:
+    """`explorer report`: the design beside its unshared twin, then the groups and torch's check."""
+    spec, p, f, m = report.spec, report.params, report.flops, report.memory
+    tw = report.twin_flops
+    lines = [f"{spec.name}: {spec.description}" if spec.description else spec.name,
+             f"{len(spec.layers)} layers, batch {report.batch} x seq {report.seq}, {report.dtype}", ""]
+    lines.append(f"{'':24}{'design':>18}{'unshared twin':>18}{'twin/design':>14}")
+    lines.append(f"{'parameters':24}{p.unique:>18,}{p.unshared:>18,}{ratio(p.unshared, p.unique):>14}")
+    lines.append(f"{'  unique tensors':24}{p.unique_tensors:>18,}")
+    lines.append(f"{'  weights (' + report.dtype + ')':24}{nbytes(m.weights):>18}"
+                 f"{nbytes(report.twin_memory.weights):>18}")
+    lines.append(f"{'forward FLOPs':24}{f.forward:>18,}{tw.forward:>18,}{ratio(tw.forward, f.forward):>14}")
+    for comp in COMPONENTS:
+        if f.by_component[comp] or tw.by_component[comp]:
+            lines.append(f"{'  ' + comp:24}{f.by_component[comp]:>18,}{tw.by_component[comp]:>18,}")
+    lines.append(f"{'  element-wise (est.)':24}{f.elementwise:>18,}")
+    lines.append(f"{'memory, inference':24}{nbytes(m.inference):>18}{nbytes(report.twin_memory.inference):>18}")
+    lines.append(f"{'  activations (est.)':24}{nbytes(m.activations_inference):>18}")
+    if m.kv_cache:
+        lines.append(f"{'  KV cache':24}{nbytes(m.kv_cache):>18}{nbytes(report.twin_memory.kv_cache):>18}")
+    lines.append(f"{'memory, training (Adam)':24}{nbytes(m.training):>18}{nbytes(report.twin_memory.training):>18}")
+    if p.per_group:
+        lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
+        for g in p.per_group:
+            lines.append(f"{g.name[:23]:24}{g.members:>10}{g.numel:>16,}{g.saved:>18,}")
+    if verification is not None:
+        lines.append("")
+        if verification.ok:
+            lines.append(f"verified on the meta device: torch counts {verification.params_torch:,} parameters in "
+                         f"{verification.tensors_torch:,} tensors and {verification.flops_torch:,} forward FLOPs")
+        else:
+            lines += [f"MISMATCH {m}" for m in verification.mismatches()]
+    return lines
+
+
+def compare_rows(a, b) -> list[tuple[str, int, int]]:
+    """(metric, A, B) for `explorer compare`, in its order; the JSON and the table both read them."""
+    return [
+        ("params.unique", a.params.unique, b.params.unique),
+        ("params.unshared", a.params.unshared, b.params.unshared),
+        ("flops.forward", a.flops.forward, b.flops.forward),
+        *[(f"flops.{c}", a.flops.by_component[c], b.flops.by_component[c]) for c in COMPONENTS],
+        ("memory.weights", a.memory.weights, b.memory.weights),
+        ("memory.inference", a.memory.inference, b.memory.inference),
+        ("memory.training", a.memory.training, b.memory.training),
+    ]
+
+
+def compare_lines(a, b, file_a: str, file_b: str, rows: list[tuple[str, int, int]]) -> list[str]:
+    """`explorer compare`: both designs named, then one row per metric with B/A (`*` where they differ)."""
+    lines = [f"A: {a.spec.name} ({file_a})", f"B: {b.spec.name} ({file_b})",
+             f"batch {a.batch} x seq {a.seq}, {a.dtype}", "", f"{'':22}{'A':>20}{'B':>20}{'B/A':>10}"]
+    for key, va, vb in rows:
+        mark = "" if va == vb else "  *"
+        lines.append(f"{key:22}{va:>20,}{vb:>20,}{ratio(vb, va):>10}{mark}")
+    return lines
+
+
+# ---------------------------------------------------------------- tables of rows
+def table_lines(header: list[str], rows: list[list]) -> list[str]:
+    """Rows as aligned text: numbers right-aligned, text left-aligned, no trailing blanks."""
+    cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in r] for r in rows]
+    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) for r in rows) for i in range(len(header))]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if right else v.ljust(w)
+                         for v, w, right in zip(values, widths, numeric)).rstrip()
+
+    return [line(header)] + [line(c) for c in cells]
+
+
+def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int, seq: int, dtype: str) -> list[str]:
+    """`explorer plan`: memory per GPU (GiB) of each parallel setup, and whether it fits."""
+    gib = 1 << 30
+    lines = [f"{spec_name}: {count(gpus, 'GPU')} of {gpu_gib:g} GiB, micro-batch {micro_batch} x seq {seq}, {dtype}",
+             f"{'setup':30}{'weights':>10}{'grads':>10}{'optim':>10}{'activ':>10}{'total GiB':>11}  fits"]
+    for r in rows:
+        lines.append(f"{r.setup.label:30}{r.weights / gib:>10.2f}{r.gradients / gib:>10.2f}{r.optimizer / gib:>10.2f}"
+                     f"{r.activations / gib:>10.2f}{r.total / gib:>11.2f}  {'yes' if r.fits(gpu_gib) else 'no'}")
+    return lines
+
+
+# ---------------------------------------------------------------- timing runs
+def bench_readout_lines(result, baseline: tuple[str, float] | None = None) -> list[str]:
+    """A timing run (bench.results.BenchResult), live or final: timing, torch's counts checked
+    against the analysis, memory, and the run's device and shape. `explorer bench` prints these
+    lines; the Timing tab shows them, with `baseline` = (label, median ms) of a pinned run."""
+    d, t = result.design, result.twin
+    lines = []
+    if d.samples_ms:
+        lines.append(_series_line("design", d, result))
+        if t is not None and t.samples_ms:
+            lines.append(_series_line("unshared twin", t, result) + f" · design/twin {d.median_ms / t.median_ms:.3f}")
+        if baseline is not None:
+            lines.append(f"vs pinned baseline {baseline[0]} ({baseline[1]:.2f} ms): {d.median_ms / baseline[1]:.3f}")
+    elif result.cancelled:
+        lines.append("no measured iterations (stopped during warm-up)")
+    else:
+        lines.append("built; timing…")
+    return lines + [bench_counts_line(result), bench_memory_line(result), bench_run_line(result)]
+
+
+def _series_line(label: str, series, result) -> str:
+    line = (f"{label} {series.median_ms:.2f} ms median (p10 {series.percentile(0.1):.2f}, "
+            f"p90 {series.percentile(0.9):.2f}, {len(series.samples_ms)} passes) · "
+            f"{result.tokens_per_s(series):,.0f} tokens/s · {result.tflops(series):.3f} TFLOP/s")
+    frac = result.peak_fraction(series)
+    if frac is not None:
+        line += f" · {100 * frac:.1f}% of bf16 peak"
+    return line
+
+
+def bench_counts_line(result) -> str:
+    """Parameters and tensors torch built, checked against the analysis."""
+    d, t = result.design, result.twin
+    check = "verified" if result.verified else "MISMATCH"
+    line = (f"built {d.params_built:,} parameters in {d.unique_tensors} tensors ({check} against the "
+            f"analysis {result.params_analysis:,})")
+    if t is not None:
+        line += f"; twin {t.params_built:,} in {t.unique_tensors} tensors"
+    return line
+
+
+def bench_memory_line(result) -> str:
+    """The weights' memory measured (and by the analysis), a pass's extra on CUDA, the process's peak."""
+    d, t = result.design, result.twin
+    cuda = result.config.device.startswith("cuda")
+    where = "CUDA allocated" if cuda else "torch storages"
+    line = f"weights ({where}): design {nbytes(d.weights_bytes)} (analysis {nbytes(result.weights_analysis)})"
+    if t is not None:
+        line += f", twin {nbytes(t.weights_bytes)} (analysis {nbytes(result.twin_weights_analysis)})"
+    if cuda and d.activation_peak_bytes:
+        line += f"; a pass adds up to {nbytes(d.activation_peak_bytes)}"
+        if t is not None:
+            line += f" (twin {nbytes(t.activation_peak_bytes)})"
+    if result.resident_peak_delta_bytes is not None:
+        line += (f"; process resident peak +{nbytes(result.resident_peak_delta_bytes)} over the run "
+                 f"(models, inputs and passes{', both series' if t is not None else ''})")
+    return line
+
+
+def bench_run_line(result) -> str:
+    """Where and how the run timed: device, dtype, batch x seq, mode, compiled or not."""
+    c = result.config
+    return (f"{result.device_name} · {c.dtype} · batch {c.batch} x seq {c.seq} · {c.mode}"
+            f"{' · torch.compile' if c.compile else ''}")

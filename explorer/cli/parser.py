@@ -1,0 +1,94 @@
+"""The `explorer` command's arguments: one subparser per command."""
+
+from __future__ import annotations
+
+import argparse
+
+COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "sweep", "plan", "export", "schemes", "presets",
+            "desktop-entry")
+DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
+
+
+def add_run_shape(p: argparse.ArgumentParser, from_file: bool = False) -> None:
+    """--batch/--seq/--dtype; with `from_file`, unset ones come from the design's `run:` section."""
+    where = "the file's run: section, else " if from_file else ""
+    p.add_argument("--batch", type=int, default=None if from_file else 1, help=f"batch size (default {where}1)")
+    p.add_argument("--seq", type=int, default=None if from_file else 128,
+                   help=f"sequence length (default {where}128)")
+    p.add_argument("--dtype", choices=DTYPES, default=None if from_file else "fp32",
+                   help=f"weight dtype for memory (default {where}fp32)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="explorer", description="Sharing Explorer: design cross-layer "
+                                     "parameter sharing and measure it. Without a command, opens the app.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("report", help="exact parameters, FLOPs and memory of a preset")
+    p.add_argument("preset")
+    add_run_shape(p, from_file=True)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV rows: metric, design, unshared twin")
+    fmt.add_argument("--markdown", action="store_true", help="print a Markdown summary")
+    p.add_argument("--verify", action="store_true",
+                   help="also build the model on the meta device; exit 1 if torch's counts differ")
+    p = sub.add_parser("compare", help="two designs side by side, with ratios")
+    p.add_argument("a")
+    p.add_argument("b")
+    add_run_shape(p)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("apply", help="apply a sharing scheme and write the new design")
+    p.add_argument("preset")
+    p.add_argument("scheme")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="scheme option, e.g. -p blocks=3 or -p layers=block0,block1")
+    p.add_argument("-o", "--output", required=True)
+    p = sub.add_parser("import-hf", help="turn a Hugging Face config.json into an editable design")
+    p.add_argument("config")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--with-head", action="store_true",
+                   help="add the head of architectures[0] (e.g. MaskedLM, CausalLM); default: the base model")
+    p = sub.add_parser("bench", help="build the real model and time forward passes (with --twin beside its "
+                       "unshared twin, interleaved)")
+    p.add_argument("preset")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--iters", type=int, default=20, help="measured iterations (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="warm-up iterations, not in statistics (default 3)")
+    p.add_argument("--mode", choices=("forward", "train"), default="forward")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model first")
+    p.add_argument("--twin", action="store_true", help="also time the unshared twin, interleaved")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes")
+    p.add_argument("preset")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--seq", dest="seqs", metavar="LIST", help="e.g. 128,256,512 or 128:8192:x2")
+    what.add_argument("--layers", metavar="LIST", help="e.g. 2:24:2 or 6,12,24")
+    what.add_argument("--schemes", action="store_true", help="every scheme on this design")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--at-seq", type=int, default=128, help="sequence length for --layers/--schemes")
+    p.add_argument("--device", default=None, help="with --seq: also time the built model on this device (cpu, cuda)")
+    p.add_argument("--iters", type=int, default=5, help="with --device: measured iterations per point")
+    p.add_argument("--dtype", choices=DTYPES, default="fp32")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    p = sub.add_parser("desktop-entry", help="install the app's menu entry and icon for Linux desktops (per user)")
+    p.add_argument("--data-home", default=None, help="instead of $XDG_DATA_HOME (~/.local/share)")
+    p = sub.add_parser("plan", help="training memory per GPU under DP, ZeRO 1-3 and tensor parallelism")
+    p.add_argument("preset")
+    p.add_argument("--gpus", type=int, default=8)
+    p.add_argument("--micro-batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=2048)
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="bf16")
+    p.add_argument("--gpu-gib", type=float, default=80.0, help="memory of one GPU (default 80)")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("export", help="write a standalone PyTorch file (imports only torch) of the design")
+    p.add_argument("preset")
+    p.add_argument("-o", "--output", required=True)
+    sub.add_parser("schemes", help="list sharing schemes and their options")
+    sub.add_parser("presets", help="list bundled presets")
+    return parser

@@ -1,0 +1,100 @@
+"""What every layer kind declares: its tensors and slots, FLOPs, memory and card hints (pure).
+
+A kind is one module under explorer/kinds/ holding one LayerKind; the registry
+(explorer/kinds/__init__.py) lists them. Design, analysis and the window read kinds only
+through this interface, so adding a kind is its module plus one registry line. The
+functions take the layer's resolved settings (`explorer.design.model.LayerDims`, here `d`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """One parameter tensor of a layer. `component` is where its FLOPs and bytes are reported."""
+
+    name: str
+    shape: tuple[int, ...]
+    component: str               # attention | ffn | embedding | head | other
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class CardChip:
+    """A chip of the layer's card: the slot it drags, its label, its share of the width.
+    The slot "attention" is drawn as the attention box with q/k/v/o and one chip per head."""
+
+    slot: str
+    label: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """One layer kind. Subclasses override what their layers have; defaults are a d -> d layer
+    without parameters of its own."""
+
+    name: str
+    fields: frozenset[str] = frozenset()            # optional per-layer settings this kind accepts
+    slots: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"block": ("*",)})
+    tip: str = ""                                    # one line for the palette
+    has_heads: bool = False                          # heads[i:j] slots exist
+    transforms_hidden: bool = True                   # False: reads the hidden state, leaves it (heads)
+
+    def tensors(self, d) -> list[TensorSpec]:
+        """Every parameter tensor of a layer with settings `d`, nothing shared."""
+        return []
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        """(matmul FLOPs by component, element-wise op estimate) of one forward pass."""
+        return {}, 0
+
+    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+        """(peak live elements in inference, elements saved for backward) for n = batch x seq tokens."""
+        return n * 3 * d.d_model, n * 2 * d.d_model
+
+    def kv_cache(self, d, n: int) -> int:
+        """Elements of the decoding K/V cache this layer keeps for n tokens (0: none)."""
+        return 0
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        """The chips of its card, left to right."""
+        return (CardChip("block", self.name),)
+
+    def summary(self, d) -> str:
+        """The card's one-line shape summary."""
+        return f"d{d.d_model}"
+
+
+def linear(prefix: str, out_f: int, in_f: int, bias: bool, component: str, low_rank: int = 0) -> list[TensorSpec]:
+    """A linear map's tensors; with `low_rank` W = A @ B, A (out, r) per layer and B (r, in) the shareable factor."""
+    if low_rank:
+        out = [TensorSpec(f"{prefix}.A", (out_f, low_rank), component),
+               TensorSpec(f"{prefix}.B", (low_rank, in_f), component)]
+    else:
+        out = [TensorSpec(f"{prefix}.weight", (out_f, in_f), component)]
+    if bias:
+        out.append(TensorSpec(f"{prefix}.bias", (out_f,), component))
+    return out
+
+
+def norm(prefix: str, kind: str, width: int, component: str) -> list[TensorSpec]:
+    """LayerNorm has a gain and a bias, RMSNorm a gain."""
+    out = [TensorSpec(f"{prefix}.weight", (width,), component)]
+    if kind == "layernorm":
+        out.append(TensorSpec(f"{prefix}.bias", (width,), component))
+    return out
+
+
+def flop_dict(**by_component: int) -> dict[str, int]:
+    out = dict.fromkeys(COMPONENTS, 0)
+    out.update(by_component)
+    return out

@@ -1,0 +1,75 @@
+"""The Transformer block: attention + FFN + two norms, with what recurrence and factorized
+sharing add (ACT halting unit, Universal Transformer timestep signal, per-layer LoRA,
+low-rank factors)."""
+
+from __future__ import annotations
+
+from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
+                                      attention_saved, attention_summary, linear_flops)
+from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
+from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved
+
+
+def block_linears(d) -> list[tuple[str, int, int, bool, str]]:
+    """(path, out, in, bias, component) of every linear map of a block, in forward order."""
+    return attention_linears(d) + ffn_linears(d)
+
+
+class Block(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        out: list[TensorSpec] = []
+        for path, out_f, in_f, bias, comp in block_linears(d):
+            out += linear(path, out_f, in_f, bias, comp, d.low_rank)
+        out += norm("norm1", d.norm, d.d_model, "other")
+        out += norm("norm2", d.norm, d.d_model, "other")
+        if d.halting:
+            out += linear("halting", 1, d.d_model, True, "other")
+        if d.lora_rank:
+            r = d.lora_rank
+            for path, out_f, in_f, _bias, comp in block_linears(d):
+                out.append(TensorSpec(f"lora.{path}.down", (r, in_f), comp))
+                out.append(TensorSpec(f"lora.{path}.up", (out_f, r), comp))
+        return out
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        n, w = batch * seq, d.d_model
+        f = flop_dict()
+        ew = 0
+        for _path, out_f, in_f, _bias, comp in block_linears(d):
+            f[comp] += linear_flops(n, out_f, in_f, d.low_rank, d.lora_rank)
+            ew += n * out_f                       # bias add / LoRA add
+        core, core_ew = attention_core_flops(d, batch, seq)
+        f["attention"] += core
+        ew += core_ew + ffn_elementwise(d, n) + 2 * 5 * n * w
+        if d.halting:
+            f["other"] += 2 * n * w
+            ew += 6 * n
+        if d.timestep_signal:
+            ew += n * w
+        return f, ew
+
+    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+        attn_live, attn_saved = attention_saved(d, n, batch)
+        ffn_live, ffn_kept = ffn_saved(d, n)
+        return max(attn_live, ffn_live), attn_saved + ffn_kept
+
+    def kv_cache(self, d, n: int) -> int:
+        return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        return (CardChip("attention", "attention", 0.56), CardChip("ffn", f"ffn {d.d_ff}", 0.28),
+                CardChip("norm", "norm", 0.16))
+
+    def summary(self, d) -> str:
+        return attention_summary(d) + f" ff{d.d_ff}" + (f" kv←{d.kv_from}" if d.kv_from else "")
+
+
+KIND = Block(
+    "block",
+    ATTENTION_FIELDS | FFN_FIELDS | frozenset({"norm", "norm_position", "lora_rank", "low_rank", "halting",
+                                               "timestep_signal"}),
+    {"block": ("*",), **ATTENTION_SLOTS, "ffn": ("ffn",), "norm": ("norm1", "norm2"), "norm1": ("norm1",),
+     "norm2": ("norm2",), "halting": ("halting",), "lora": ("lora",), "factors": ("@B",)},
+    "Transformer block: attention + FFN + two norms",
+    has_heads=True,
+)

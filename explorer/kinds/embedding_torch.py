@@ -1,0 +1,16 @@
+"""The embedding's torch half: token (+ position, type) tables, norm, projection."""
+
+from __future__ import annotations
+
+from explorer.torchmodel.modules import Embedding
+from explorer.torchmodel.runtime import Runner, runner
+
+
+@runner("embedding")
+class EmbeddingRunner(Runner):
+    reads_ids = True
+
+    @staticmethod
+    def make(cfg, params, parts, dtype):
+        return Embedding(params["embedding.weight"], params.get("position.weight"), params.get("token_type.weight"),
+                         cfg.dims.positional == "sinusoidal", parts.norm("norm"), parts.linear("projection"))

@@ -1,0 +1,55 @@
+"""The feed-forward network alone (residual included): up, optional gate, down. Its parts are
+reused by the Transformer block."""
+
+from __future__ import annotations
+
+from explorer.kinds.attention import linear_flops
+from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear
+
+FFN_FIELDS = frozenset({"d_ff", "activation", "bias", "ffn_bias"})
+
+
+def ffn_linears(d) -> list[tuple[str, int, int, bool, str]]:
+    """(path, out, in, bias, component) of up, gate (gated activations) and down."""
+    out = [("ffn.up", d.d_ff, d.d_model, d.ffn_bias, "ffn")]
+    if d.gated:
+        out.append(("ffn.gate", d.d_ff, d.d_model, d.ffn_bias, "ffn"))
+    out.append(("ffn.down", d.d_model, d.d_ff, d.ffn_bias, "ffn"))
+    return out
+
+
+def ffn_elementwise(d, n: int) -> int:
+    return n * d.d_ff * (8 if d.gated else 4) + n * d.d_model
+
+
+def ffn_saved(d, n: int) -> tuple[int, int]:
+    """(peak live, saved for backward): up (and gate) outputs, the activation, and a gated FFN's product."""
+    w = d.d_model
+    hidden = d.d_ff * (3 if d.gated else 2)
+    return n * (3 * w + hidden), n * (2 * w + d.d_ff * (4 if d.gated else 2))
+
+
+class FFN(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        out: list[TensorSpec] = []
+        for path, out_f, in_f, bias, comp in ffn_linears(d):
+            out += linear(path, out_f, in_f, bias, comp, d.low_rank)
+        return out
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        n = batch * seq
+        matmul = sum(linear_flops(n, out_f, in_f) for _p, out_f, in_f, _b, _c in ffn_linears(d))
+        ew = sum(n * out_f for _p, out_f, *_rest in ffn_linears(d))
+        return flop_dict(ffn=matmul), ew + ffn_elementwise(d, n)
+
+    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+        return ffn_saved(d, n)
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        return (CardChip("ffn", f"ffn {d.d_ff}"),)
+
+    def summary(self, d) -> str:
+        return f"d{d.d_model} ff{d.d_ff} {d.activation}"
+
+
+KIND = FFN("ffn", FFN_FIELDS, {"block": ("*",), "ffn": ("ffn",)}, "Feed-forward network alone")

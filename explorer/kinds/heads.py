@@ -1,0 +1,83 @@
+"""Output layers that read the hidden state and leave it: BERT's pooler, a language-model head
+(optionally with a transform) and task heads (several heads on one trunk = multi-task sharing)."""
+
+from __future__ import annotations
+
+from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
+
+
+def _reads_first_token(d, n: int, batch: int) -> tuple[int, int]:
+    w = d.d_model
+    return batch * w * 2 + n * w, batch * w * 2
+
+
+class Pooler(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        return linear("pooler", d.d_model, d.d_model, d.bias, "head")
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        return flop_dict(head=2 * batch * d.d_model * d.d_model), batch * d.d_model
+
+    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+        return _reads_first_token(d, n, batch)
+
+
+class LMHead(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        out: list[TensorSpec] = []
+        width = d.d_model
+        if d.transform:
+            out += linear("transform", d.embedding_size, d.d_model, True, "head")
+            out += norm("transform_norm", d.norm, d.embedding_size, "head")
+            width = d.embedding_size
+        out.append(TensorSpec("decoder.weight", (d.vocab_size, width), "head"))
+        if d.bias:
+            out.append(TensorSpec("decoder.bias", (d.vocab_size,), "head"))
+        return out
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        n, w = batch * seq, d.d_model
+        head, ew, decoder_in = 0, 0, w
+        if d.transform:
+            head += 2 * n * w * d.embedding_size
+            ew += n * d.embedding_size * 9
+            decoder_in = d.embedding_size
+        return flop_dict(head=head + 2 * n * decoder_in * d.vocab_size), ew
+
+    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+        width = d.embedding_size if d.transform else d.d_model
+        return n * (d.d_model + width + d.vocab_size), n * (width + 2 * d.vocab_size)
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        chips = [CardChip("transform", "transform")] if d.transform else []
+        return (*chips, CardChip("head", "decoder", 2.5))
+
+    def summary(self, d) -> str:
+        return f"d{d.d_model} → V{d.vocab_size}"
+
+
+class TaskHead(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        return linear("classifier", d.n_outputs, d.d_model, d.bias, "head")
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        rows = batch if d.task == "sequence" else batch * seq
+        return flop_dict(head=2 * rows * d.d_model * d.n_outputs), 0
+
+    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+        return _reads_first_token(d, n, batch)
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        return (CardChip("head", "classifier", 2.5),)
+
+    def summary(self, d) -> str:
+        return f"{d.task}, {d.n_outputs} outputs"
+
+
+POOLER = Pooler("pooler", frozenset({"bias"}), tip="BERT pooler: dense + tanh on the first token",
+                transforms_hidden=False)
+LM_HEAD = LMHead("lm_head", frozenset({"bias", "vocab_size", "embedding_size", "transform", "activation", "norm"}),
+                 {"block": ("*",), "head": ("decoder.weight",), "transform": ("transform", "transform_norm")},
+                 "Language-model head (d -> vocab)", transforms_hidden=False)
+HEAD = TaskHead("head", frozenset({"bias", "n_outputs", "task"}), {"block": ("*",), "head": ("classifier.weight",)},
+                "Task head (classifier); several heads = multi-task sharing", transforms_hidden=False)

@@ -1,0 +1,19 @@
+"""A LayerNorm or RMSNorm on its own (a final norm, say)."""
+
+from __future__ import annotations
+
+from explorer.kinds.base import CardChip, LayerKind, TensorSpec, norm
+
+
+class Norm(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        return norm("norm", d.norm, d.d_model, "other")
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        return {}, 5 * batch * seq * d.d_model
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        return (CardChip("norm", "norm"),)
+
+
+KIND = Norm("norm", frozenset({"norm"}), {"block": ("*",), "norm": ("norm",)}, "LayerNorm / RMSNorm")
