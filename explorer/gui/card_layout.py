@@ -22,12 +22,6 @@ CARD_GAP = 6.0
 HEADER_WIDTH = 190.0
 BADGE_WIDTH = 54.0
 
-_PARENT = {"attention.q": "attention", "attention.k": "attention", "attention.v": "attention",
-           "attention.o": "attention", "attention": "block", "ffn": "block", "norm": "block",
-           "embedding": "block", "position": "block", "token_type": "block", "projection": "block",
-           "head": "block", "transform": "block"}
-
-
 @dataclass(frozen=True, slots=True)
 class Chip:
     """A clickable, draggable piece of a card; `slot` is what dragging it carries."""
@@ -146,13 +140,7 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
     return tuple(chips)
 
 
-def parent_slot(slot: str) -> str | None:
-    if slot.startswith("heads["):
-        return "attention"
-    return _PARENT.get(slot)
-
-
-def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, ChipStyle], dict[str, str]]:
+def _chip_styles(layer_kind, chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, ChipStyle], dict[str, str]]:
     """Style of every chip and notes, from a layer's memberships ((slot, group index, group) ...)."""
     direct = {slot: (gi, g) for slot, gi, g in memberships}
     heads = sorted((s.lo, s.hi, gi, g) for s, gi, g in ((Slot.parse(slot), gi, g) for slot, gi, g in memberships)
@@ -170,7 +158,7 @@ def _chip_styles(chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, C
             gi, g = found
             result = ChipStyle(theme.group_color(g, gi), g.name, True, len(g.members))
         else:
-            parent = parent_slot(slot)
+            parent = layer_kind.parent(slot)
             result = own if parent is None else style(parent)
             if result.direct:
                 result = ChipStyle(result.fill, result.group, False, result.uses)
@@ -209,7 +197,7 @@ def card_infos(spec: StackSpec, plan: SharingPlan | None, width: float, selected
         chips = layout_chips(layer, spec.settings, width, slots)
         look = (key, tuple((slot, gi, id(g)) for slot, gi, g in mine))
         if look not in shared_styles:
-            shared_styles[look] = _chip_styles(chips, mine, own)
+            shared_styles[look] = _chip_styles(kind(layer.kind), chips, mine, own)
         styles, notes = shared_styles[look]
         block_style = styles["block"]
         infos.append(CardInfo(layer, index, chips, styles, block_style, summary_of(dims(layer, spec.settings)),

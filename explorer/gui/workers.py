@@ -124,7 +124,10 @@ def preload_torch() -> threading.Thread | None:
 
     def load() -> None:
         try:
-            import explorer.torchmodel  # noqa: F401  (imports torch)
+            import explorer.torchmodel.export  # noqa: F401  (imports torch, the builder and the exporter)
+            from explorer.kinds import load_torch_halves
+
+            load_torch_halves()
         except Exception:  # noqa: BLE001 - a broken torch shows up, with its reason, where it is used
             log.warning("background import of torch failed", exc_info=True)
 

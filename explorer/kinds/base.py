@@ -73,6 +73,29 @@ class LayerKind:
         """The card's one-line shape summary."""
         return f"d{d.d_model}"
 
+    def parent(self, slot: str) -> str | None:
+        """The smallest other slot holding all of `slot`'s tensors (a head -> attention -> block);
+        a chip takes its parent's group color when it has no group of its own."""
+        if slot.startswith("heads["):
+            return "attention" if self.has_heads else None
+        mine = self.slots.get(slot)
+        if mine is None or slot == "block":
+            return None
+        best = None
+        for name, prefixes in self.slots.items():
+            if name != slot and _covers(prefixes, mine) and (best is None or _covers(self.slots[best], prefixes)):
+                best = name
+        return best
+
+
+def _covers(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """Whether slot prefixes `outer` take in every tensor that `inner` names ("*": all but LoRA)."""
+    def takes(p: str, q: str) -> bool:
+        if p == "*":
+            return not q.startswith("lora")
+        return q == p or (p != "@B" and q.startswith(p + "."))
+    return all(any(takes(p, q) for p in outer) for q in inner)
+
 
 def linear(prefix: str, out_f: int, in_f: int, bias: bool, component: str, low_rank: int = 0) -> list[TensorSpec]:
     """A linear map's tensors; with `low_rank` W = A @ B, A (out, r) per layer and B (r, in) the shareable factor."""
