@@ -119,7 +119,7 @@ def preload_torch() -> threading.Thread | None:
     does not wait for it on the GUI thread. Started before the window is built: loading
     libtorch holds the GIL in stretches of a few hundred ms, which then overlap start-up
     instead of freezing a window the user is already using."""
-    if "torch" in sys.modules:
+    if "explorer.torchmodel.export" in sys.modules:      # loaded already (with torch and the kinds' halves)
         return None
 
     def load() -> None:
