@@ -28,10 +28,11 @@ def _layers_with(spec: StackSpec, **changes) -> StackSpec:
     return dataclasses.replace(spec, layers=tuple(dataclasses.replace(layer, **changes) for layer in spec.layers))
 
 
-def structural_entries(spec: StackSpec) -> list[StructuralEntry]:
-    """Every structural feature of a valid design, in a fixed order, with its exact saving."""
+def structural_entries(spec: StackSpec, unique: int | None = None) -> list[StructuralEntry]:
+    """Every structural feature of a valid design, in a fixed order, with its exact saving.
+    `unique`: the design's own count when the caller has it (a report's), else counted here."""
     try:
-        base = count_params(spec).unique
+        base = count_params(spec).unique if unique is None else unique
     except SpecError:
         return []
     resolved = [dims(layer, spec.settings) for layer in spec.layers]

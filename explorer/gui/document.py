@@ -67,10 +67,10 @@ class Document(QObject):
     def dirty(self) -> bool:
         return not self.model.undo_stack.isClean()
 
-    def set_file(self, path: str | Path | None) -> None:
-        """The file Save writes to. A bundled preset is a template: the design stays
-        untitled, "based on" that preset, and Save asks where to save."""
-        if path is not None and is_bundled(path):
+    def set_file(self, path: str | Path | None, template: bool = False) -> None:
+        """The file Save writes to. A bundled preset (or any file opened as a template) is a
+        template: the design stays untitled, "based on" it, and Save asks where to save."""
+        if path is not None and (template or is_bundled(path)):
             self.path, self.based_on = None, Path(path).stem
         else:
             self.path, self.based_on = (Path(path) if path is not None else None), None
@@ -132,10 +132,7 @@ class Document(QObject):
             self.model.message.emit(str(err))
             return False
         self.model.reset(spec)
-        self.set_file(path)
-        if as_template and self.path is not None:
-            self.path, self.based_on = None, Path(path).stem
-            self.update_title()
+        self.set_file(path, template=as_template)
         if self.path is not None:
             self.add_recent(str(self.path.resolve()))
         what = f"preset {self.based_on}, as an untitled design" if self.based_on else Path(path).name

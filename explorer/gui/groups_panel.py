@@ -267,7 +267,7 @@ class GroupsPanel(QWidget):
             self.tree.addTopLevelItem(item)
             if g.name == self.model.selected_group:
                 item.setSelected(True)
-        for entry in (structural_entries(spec) if report else ()):
+        for entry in (structural_entries(spec, report.params.unique) if report else ()):
             item = QTreeWidgetItem([entry.name, fmt.plural(entry.layers, "layer"),
                                     fmt.count(entry.saved)])
             item.setData(0, STRUCTURAL_ROLE, entry.name)

@@ -29,6 +29,12 @@ def linear_flops(tokens: int, out_f: int, in_f: int, low_rank: int = 0, lora_ran
     return f
 
 
+def linears_flops(linears, n: int) -> tuple[int, int]:
+    """(matmul FLOPs, element-wise bias adds) of dense linear maps over n tokens."""
+    return (sum(linear_flops(n, out_f, in_f) for _p, out_f, in_f, _b, _c in linears),
+            sum(n * out_f for _p, out_f, *_rest in linears))
+
+
 def attention_core_flops(d, batch: int, seq: int) -> tuple[int, int]:
     """Scores Q K^T and context A V in full (S x S, also when causal), and their element-wise work."""
     n = batch * seq
@@ -55,9 +61,7 @@ class Attention(LayerKind):
         return out
 
     def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        n = batch * seq
-        matmul = sum(linear_flops(n, out_f, in_f) for _p, out_f, in_f, _b, _c in attention_linears(d))
-        ew = sum(n * out_f for _p, out_f, *_rest in attention_linears(d))
+        matmul, ew = linears_flops(attention_linears(d), batch * seq)
         core, core_ew = attention_core_flops(d, batch, seq)
         return flop_dict(attention=matmul + core), ew + core_ew
 

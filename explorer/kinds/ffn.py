@@ -3,7 +3,7 @@ reused by the Transformer block."""
 
 from __future__ import annotations
 
-from explorer.kinds.attention import linear_flops
+from explorer.kinds.attention import linears_flops
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear
 
 FFN_FIELDS = frozenset({"d_ff", "activation", "bias", "ffn_bias"})
@@ -38,8 +38,7 @@ class FFN(LayerKind):
 
     def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
         n = batch * seq
-        matmul = sum(linear_flops(n, out_f, in_f) for _p, out_f, in_f, _b, _c in ffn_linears(d))
-        ew = sum(n * out_f for _p, out_f, *_rest in ffn_linears(d))
+        matmul, ew = linears_flops(ffn_linears(d), n)
         return flop_dict(ffn=matmul), ew + ffn_elementwise(d, n)
 
     def working_set(self, d, n: int, batch: int) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from explorer.kinds.attention_torch import step_in
 from explorer.torchmodel.modules import FFN
 from explorer.torchmodel.runtime import Runner, runner
 
@@ -18,6 +19,5 @@ class FFNRunner(Runner):
 
     @staticmethod
     def forward(r, h, ctx):
-        if r.step_signal is not None:
-            h = h + r.step_signal
+        h, _kv = step_in(r, h, ctx)            # an FFN layer reads no K/V; the timestep signal still applies
         return h + r.core(h)
