@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from functools import lru_cache
 
-from explorer.design.model import LayerSpec, ModelSettings, StackSpec, unshared_twin
+from explorer.design.model import LayerSpec, ModelSettings, StackSpec, dims, unshared_twin
 from explorer.design.sharing import SharingPlan
-from explorer.design.slots import layer_tensors
+from explorer.design.slots import layer_tensors, pieces_of
 from explorer.design.validate import validate
+from explorer.kinds import kind
 
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
 COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
@@ -43,6 +44,7 @@ class ParamCount:
     per_layer: tuple[LayerParams, ...]
     per_group: tuple[GroupParams, ...]
     by_component: dict[str, int]
+    active: int = 0                  # the most one token reads (mixtures of experts: k experts a layer)
 
     @property
     def saved(self) -> int:
@@ -98,7 +100,32 @@ def count_params(spec: StackSpec, plan: SharingPlan | None = None) -> ParamCount
     twin = unshared_twin(spec)
     unshared = sum(layer_numel(layer, twin.settings) for layer in twin.layers)
     per_group = tuple(GroupParams(g.name, g.uses, g.numel, g.saved) for g in plan.groups)
-    return ParamCount(unique_total, unshared, tensors, tuple(per_layer), per_group, by_component)
+    active = unique_total - unread_expert_elements(spec, plan)
+    return ParamCount(unique_total, unshared, tensors, tuple(per_layer), per_group, by_component, active)
+
+
+def unread_expert_elements(spec: StackSpec, plan: SharingPlan) -> int:
+    """Elements of routed experts no token can read. A layer reads k of its E experts per token,
+    so of a bank of m experts read by U layers at most min(m, k U) are read by one token; the
+    rest is total minus active. Each stretch of experts counts at the layer that adds it."""
+    unread = 0
+    for layer in spec.layers:
+        d = dims(layer, spec.settings)
+        if not kind(d.kind).has_experts:
+            continue
+        per_expert = sum(p.numel for _r, p in pieces_of(d, "experts")) // d.n_experts
+        first = pieces_of(d, "experts")[0][1].tensor
+        claims = plan.claims.get((layer.id, first), ())
+        stretches, pos = [], 0                  # (experts, layers reading them) this layer adds
+        for c in sorted(claims, key=lambda c: c.piece.lo):
+            lo, hi = (0, d.n_experts) if c.piece.axis is None else (c.piece.lo, c.piece.hi)
+            stretches.append((lo - pos, 1))
+            if c.member == 0:
+                stretches.append((hi - lo, plan.groups[c.group].uses))
+            pos = hi
+        stretches.append((d.n_experts - pos, 1))
+        unread += sum(max(0, m - d.top_k * uses) for m, uses in stretches if m > 0) * per_expert
+    return unread
 
 
 @lru_cache(maxsize=65536)

@@ -40,6 +40,7 @@ class Report:
             "dtype": self.dtype,
             "params": {
                 "unique": p.unique,
+                "active": p.active,
                 "unshared": p.unshared,
                 "saved": p.saved,
                 "saving_factor": round(p.saving_factor, 6),

@@ -34,6 +34,8 @@ def report_lines(report, verification=None) -> list[str]:
     lines.append(f"{'':24}{'design':>18}{'unshared twin':>18}{'twin/design':>14}")
     lines.append(f"{'parameters':24}{p.unique:>18,}{p.unshared:>18,}{ratio(p.unshared, p.unique):>14}")
     lines.append(f"{'  unique tensors':24}{p.unique_tensors:>18,}")
+    if p.active != p.unique:
+        lines.append(f"{'  active (per token)':24}{p.active:>18,}{report.twin_params.active:>18,}")
     lines.append(f"{'  weights (' + report.dtype + ')':24}{nbytes(m.weights):>18}"
                  f"{nbytes(report.twin_memory.weights):>18}")
     lines.append(f"{'forward FLOPs':24}{f.forward:>18,}{tw.forward:>18,}{ratio(tw.forward, f.forward):>14}")

@@ -20,7 +20,7 @@ ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu")
 GATED_ACTIVATIONS = frozenset({"swiglu", "geglu"})
 NORMS = ("layernorm", "rmsnorm")
 NORM_POSITIONS = ("pre", "post")
-POSITIONALS = ("learned", "sinusoidal", "rotary", "none")
+POSITIONALS = ("learned", "sinusoidal", "rotary", "relative", "none")
 HEAD_TASKS = ("sequence", "token")
 
 MAX_DIM = 1 << 20          # widths above a million are surely typos
@@ -61,6 +61,8 @@ class ModelSettings:
     o_bias: bool | None = None             # None: = attention_bias (Qwen2: q/k/v biased, o not)
     positional: str = "learned"
     causal: bool = False
+    relative_buckets: int = 32             # T5's relative position bias: buckets ...
+    relative_max_distance: int = 128       # ... and the distance the last bucket starts at
     _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
@@ -129,6 +131,12 @@ class LayerSpec:
     transform: bool = False                # lm_head: dense + act + norm before the decoder
     n_outputs: int = 2                     # head: classes or labels
     task: str = "sequence"                 # head: sequence (first token/pooled) or token
+    n_experts: int = 8                     # moe_block: routed experts
+    top_k: int = 2                         # moe_block: experts each token goes through
+    shared_d_ff: int = 0                   # moe_block: width of the always-on shared expert (0: none)
+    shared_gate: bool = False              # moe_block: a sigmoid gate on the shared expert (Qwen2-MoE)
+    target: bool = False                   # embedding: starts the decoder; what came before is the encoder
+    position_bias: bool = False            # holds the relative position bias its stream's later layers reuse (T5)
     _hash: int = field(default=0, init=False, repr=False, compare=False)
     _types: tuple = field(default=(), init=False, repr=False, compare=False)
 
@@ -156,6 +164,12 @@ LAYER_OPTIONS = (
     "transform",
     "n_outputs",
     "task",
+    "n_experts",
+    "top_k",
+    "shared_d_ff",
+    "shared_gate",
+    "target",
+    "position_bias",
 )
 
 KIND_FIELDS: dict[str, frozenset[str]] = {name: k.fields for name, k in REGISTRY.items()}
@@ -173,14 +187,16 @@ class Member:
         return f"{self.layer}:{self.slot}"
 
 
-_HEADS = re.compile(r"^heads\[(\d+):(\d+)\]$")
+_RANGE = re.compile(r"^(heads|experts)\[(\d+):(\d+)\]$")
+RANGE_SLOTS = ("heads", "experts")
+"""Slots that take a range [i:j]: attention heads, and the experts of a mixture of experts."""
 
 
 @dataclass(frozen=True, slots=True)
 class Slot:
     """A slot as a value: its name ("block", "ffn", "attention.q", ...) or, for a slice of
-    attention heads, "heads" with the range [lo, hi). Files and members keep the text form
-    (`str(slot)`: "heads[2:4]"); code that needs the range parses it once, here."""
+    attention heads or experts, "heads"/"experts" with the range [lo, hi). Files and members
+    keep the text form (`str(slot)`: "heads[2:4]"); code that needs the range parses it once, here."""
 
     name: str
     lo: int = 0
@@ -188,35 +204,51 @@ class Slot:
 
     @classmethod
     def parse(cls, text: str) -> "Slot":
-        m = _HEADS.match(text)
-        return cls("heads", int(m.group(1)), int(m.group(2))) if m else cls(text)
+        m = _RANGE.match(text)
+        return cls(m.group(1), int(m.group(2)), int(m.group(3))) if m else cls(text)
 
     @classmethod
     def head(cls, i: int) -> "Slot":
         return cls("heads", i, i + 1)
+
+    @classmethod
+    def expert(cls, i: int) -> "Slot":
+        return cls("experts", i, i + 1)
+
+    @property
+    def is_range(self) -> bool:
+        return self.name in RANGE_SLOTS and self.hi > self.lo
 
     @property
     def is_heads(self) -> bool:
         return self.name == "heads" and self.hi > self.lo
 
     @property
+    def is_experts(self) -> bool:
+        return self.name == "experts" and self.hi > self.lo
+
+    @property
     def width(self) -> int:
-        """How many heads (0 for any other slot)."""
-        return self.hi - self.lo
+        """How many heads or experts (0 for any other slot)."""
+        return self.hi - self.lo if self.is_range else 0
 
     def covers_head(self, i: int) -> bool:
         return self.is_heads and self.lo <= i < self.hi
 
+    def covers(self, other: "Slot") -> bool:
+        """Whether this range takes in all of `other`'s (same family: heads or experts)."""
+        return self.is_range and other.name == self.name and self.lo <= other.lo and other.hi <= self.hi
+
     def starting_at(self, lo: int) -> "Slot":
-        """The same number of heads from head `lo`."""
-        return Slot("heads", lo, lo + self.width)
+        """The same number of heads (experts) from index `lo`."""
+        return Slot(self.name, lo, lo + self.width)
 
     def heads(self) -> tuple["Slot", ...]:
-        """One single-head slot per head of the range."""
-        return tuple(Slot.head(i) for i in range(self.lo, self.hi))
+        """One single-index slot per head (expert) of the range."""
+        return tuple(Slot(self.name, i, i + 1) for i in range(self.lo, self.hi))
 
     def __str__(self) -> str:
-        return f"heads[{self.lo}:{self.hi}]" if self.is_heads else self.name
+        return f"{self.name}[{self.lo}:{self.hi}]" if self.is_range else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +334,14 @@ class LayerDims:
     transform: bool
     n_outputs: int
     task: str
+    n_experts: int
+    top_k: int
+    shared_d_ff: int
+    shared_gate: bool
+    target: bool
+    position_bias: bool
+    relative_buckets: int
+    relative_max_distance: int
     _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
@@ -382,6 +422,14 @@ def dims(layer: LayerSpec, settings: ModelSettings) -> LayerDims:
         transform=layer.transform,
         n_outputs=layer.n_outputs,
         task=layer.task,
+        n_experts=layer.n_experts,
+        top_k=layer.top_k,
+        shared_d_ff=layer.shared_d_ff,
+        shared_gate=layer.shared_gate,
+        target=layer.target,
+        position_bias=layer.position_bias,
+        relative_buckets=s.relative_buckets,
+        relative_max_distance=s.relative_max_distance,
     )
 
 

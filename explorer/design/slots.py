@@ -16,7 +16,7 @@ from explorer.design.model import LayerDims, LayerSpec, ModelSettings, dims
 from explorer.kinds import kind
 from explorer.kinds.base import TensorSpec
 
-__all__ = ["HEADS_RE", "Piece", "SlotError", "TensorSpec", "has_heads", "layer_tensors", "pieces_of",
+__all__ = ["EXPERTS_RE", "HEADS_RE", "Piece", "SlotError", "TensorSpec", "has_heads", "layer_tensors", "pieces_of",
            "pieces_overlap", "slot_names", "slot_pieces", "slot_signature", "tensors_of"]
 
 
@@ -36,6 +36,7 @@ class Piece:
 
 
 HEADS_RE = re.compile(r"^heads\[(\d+):(\d+)\]$")
+EXPERTS_RE = re.compile(r"^experts\[(\d+):(\d+)\]$")
 
 _PROJECTIONS = ("q", "k", "v", "o")
 
@@ -88,9 +89,13 @@ def pieces_of(d: LayerDims, slot: str) -> tuple[tuple[str, Piece], ...]:
     m = HEADS_RE.match(slot)
     if m:
         return _head_pieces(d, int(m.group(1)), int(m.group(2)))
+    m = EXPERTS_RE.match(slot)
+    if m:
+        return _expert_pieces(d, int(m.group(1)), int(m.group(2)))
     prefixes = kind(d.kind).slots.get(slot)
     if prefixes is None:
-        known = ", ".join(slot_names(d.kind) + (("heads[i:j]",) if has_heads(d.kind) else ()))
+        known = ", ".join(slot_names(d.kind) + (("heads[i:j]",) if has_heads(d.kind) else ())
+                          + (("experts[i:j]",) if kind(d.kind).has_experts else ()))
         raise SlotError(f"{d.kind} layer has no slot '{slot}' (slots: {known})")
     strip = prefixes[0] if len(prefixes) == 1 and prefixes[0] not in ("*", "@B") else None
     out = []
@@ -134,6 +139,19 @@ def _head_pieces(d: LayerDims, lo: int, hi: int) -> tuple[tuple[str, Piece], ...
             bias = f"attention.{p}.bias"
             if bias in names:
                 out.append((bias, Piece(bias, ((b - a) * hd,), 0, a * hd, b * hd)))
+    return tuple(out)
+
+
+def _expert_pieces(d: LayerDims, lo: int, hi: int) -> tuple[tuple[str, Piece], ...]:
+    """Experts lo..hi-1 of a mixture of experts: rows [lo, hi) of its stacked expert tensors."""
+    if not kind(d.kind).has_experts:
+        raise SlotError(f"{d.kind} layer has no experts")
+    if not (0 <= lo < hi <= d.n_experts):
+        raise SlotError(f"expert range [{lo}:{hi}] is outside 0..{d.n_experts}")
+    out = []
+    for t in tensors_of(d):
+        if t.name.startswith("moe.experts."):
+            out.append((t.name, Piece(t.name, (hi - lo,) + t.shape[1:], 0, lo, hi)))
     return tuple(out)
 
 

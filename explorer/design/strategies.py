@@ -17,6 +17,7 @@ from explorer.design.model import (LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, L
                                  StackSpec, dims)
 from explorer.design.slots import SlotError, pieces_overlap, slot_pieces
 from explorer.design.validate import check_value
+from explorer.kinds import REGISTRY, kind
 
 # ----------------------------------------------------------------- schedules (layer -> block)
 
@@ -89,7 +90,7 @@ def _targets(spec: StackSpec, layers, slot: str, kinds=None) -> list[LayerSpec]:
     for layer in spec.layers:
         if kinds is not None and layer.kind not in kinds:
             continue
-        if kinds is None and layer.kind not in ("block", "attention", "ffn"):
+        if kinds is None and layer.kind not in ("block", "attention", "ffn") and not kind(layer.kind).transformer_block:
             continue
         try:
             slot_pieces(layer, spec.settings, slot)
@@ -97,6 +98,13 @@ def _targets(spec: StackSpec, layers, slot: str, kinds=None) -> list[LayerSpec]:
             continue
         out.append(layer)
     return out
+
+
+def _trunk_kinds(spec: StackSpec) -> tuple[str, ...]:
+    """The kind the layer-sharing schemes act on by default: plain Transformer blocks, or where a
+    stack has none, its first other Transformer-block kind (mixture of experts, decoder blocks)."""
+    present = [layer.kind for layer in spec.layers if kind(layer.kind).transformer_block]
+    return ("block",) if "block" in present or not present else (present[0],)
 
 
 def _unique_name(existing: set[str], base: str) -> str:
@@ -183,7 +191,7 @@ def albert(spec: StackSpec, slot: str = "block", groups: int = 1, layers=None) -
     """ALBERT: every layer shares `slot` (block, ffn or attention); with G groups, floor(i*G/N)."""
     if slot not in ("block", "ffn", "attention"):
         raise SpecError(f"ALBERT shares block, ffn or attention, not {slot!r}", "slot")
-    targets = _targets(spec, layers, slot, kinds=("block",) if layers is None else None)
+    targets = _targets(spec, layers, slot, kinds=_trunk_kinds(spec) if layers is None else None)
     _need(targets, "transformer blocks")
     return groups_from_order(spec, targets, albert_order(len(targets), groups), slot, f"albert-{slot}")
 
@@ -210,7 +218,7 @@ def universal(spec: StackSpec, halting: bool = True, timestep_signal: bool = Tru
 
 def _ordered(fn, base: str):
     def scheme(spec: StackSpec, blocks: int = 2, slot: str = "block", layers=None) -> StackSpec:
-        targets = _targets(spec, layers, slot, kinds=("block",) if layers is None else None)
+        targets = _targets(spec, layers, slot, kinds=_trunk_kinds(spec) if layers is None else None)
         _need(targets, "layers")
         return groups_from_order(spec, targets, fn(len(targets), blocks), slot, base)
     scheme.__doc__ = fn.__doc__
@@ -224,21 +232,21 @@ cycle_reverse = _ordered(cycle_reverse_order, "cycle-rev")
 
 def immediate_repeat(spec: StackSpec, repeat: int = 2, slot: str = "block", layers=None) -> StackSpec:
     """Immediate repeat: each unique block runs `repeat` times in a row (MobileLLM)."""
-    targets = _targets(spec, layers, slot, kinds=("block",) if layers is None else None)
+    targets = _targets(spec, layers, slot, kinds=_trunk_kinds(spec) if layers is None else None)
     _need(targets, "layers")
     return groups_from_order(spec, targets, repeat_order(len(targets), repeat), slot, "repeat")
 
 
 def interleaved(spec: StackSpec, slot: str = "block", layers=None) -> StackSpec:
     """Interleaved: every other layer shares one block, the others keep their own."""
-    targets = _targets(spec, layers, slot, kinds=("block",) if layers is None else None)
+    targets = _targets(spec, layers, slot, kinds=_trunk_kinds(spec) if layers is None else None)
     _need(targets, "layers", 4)
     return groups_from_order(spec, targets, interleaved_order(len(targets)), slot, "interleaved")
 
 
 def skip(spec: StackSpec, skip: int = 2, slot: str = "block", layers=None) -> StackSpec:  # noqa: A002
     """Skip-layer: layer i shares with layer i + k."""
-    targets = _targets(spec, layers, slot, kinds=("block",) if layers is None else None)
+    targets = _targets(spec, layers, slot, kinds=_trunk_kinds(spec) if layers is None else None)
     _need(targets, "layers")
     return groups_from_order(spec, targets, skip_order(len(targets), skip), slot, f"skip{skip}")
 
@@ -247,7 +255,7 @@ def head_sharing(spec: StackSpec, heads: str = "0:1", layers=None) -> StackSpec:
     """Share a slice of attention heads (their Q/K/V rows and O columns) across layers."""
     lo, hi = _head_range(heads)
     slot = f"heads[{lo}:{hi}]"
-    targets = _targets(spec, layers, slot, kinds=("block", "attention"))
+    targets = _targets(spec, layers, slot, kinds=_kinds_with("has_heads"))
     _need(targets, "attention layers")
     return groups_from_order(spec, targets, (0,) * len(targets), slot, f"heads{lo}-{hi}")
 
@@ -289,7 +297,7 @@ def multi_query(spec: StackSpec, layers=None) -> StackSpec:
 def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
     """Cross-layer attention: in each run of `every` layers, the first computes K/V, the rest reuse it."""
     _positive(every, "every")
-    targets = _targets(spec, layers, "attention", kinds=("block", "attention"))
+    targets = _targets(spec, layers, "attention", kinds=_kinds_with("has_heads"))
     _need(targets, "attention layers")
     ids = [t.id for t in targets]
     source = {lid: ids[i - i % every] for i, lid in enumerate(ids) if i % every}
@@ -301,6 +309,25 @@ def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
     # groups on K/V projections of layers that no longer have them are dropped
     return dataclasses.replace(spec, groups=without_members(spec, lambda m: m.layer in source and (
         m.slot in ("attention.k", "attention.v") or m.slot.startswith("heads["))))
+
+
+def expert_bank(spec: StackSpec, banks: int = 1, layers=None) -> StackSpec:
+    """Shared expert bank: the routed experts of consecutive MoE layers are one bank (routers stay per layer)."""
+    targets = _targets(spec, layers, "experts", kinds=_kinds_with("has_experts"))
+    _need(targets, "mixture-of-experts layers")
+    return groups_from_order(spec, targets, sequence_order(len(targets), banks), "experts", "expert-bank")
+
+
+def shared_expert_across(spec: StackSpec, layers=None) -> StackSpec:
+    """The always-on shared expert is one across all MoE layers (routed experts stay per layer)."""
+    targets = _targets(spec, layers, "shared_expert", kinds=_kinds_with("has_experts"))
+    _need(targets, "mixture-of-experts layers with a shared expert (shared_d_ff)")
+    return groups_from_order(spec, targets, (0,) * len(targets), "shared_expert", "shared-expert")
+
+
+def _kinds_with(flag: str) -> tuple[str, ...]:
+    """The kinds whose LayerKind sets `flag` (has_heads, has_experts)."""
+    return tuple(name for name, k in REGISTRY.items() if getattr(k, flag))
 
 
 def tie_embeddings(spec: StackSpec, layers=None) -> StackSpec:
@@ -450,6 +477,8 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("gqa", "Grouped-query attention", grouped_query, False, "heads"),
         Scheme("mqa", "Multi-query attention", multi_query, False, "heads"),
         Scheme("cross-layer-kv", "Cross-layer K/V", cross_layer_kv, False, "heads"),
+        Scheme("expert-bank", "Shared expert bank", expert_bank, True, "experts"),
+        Scheme("shared-expert", "Shared expert across layers", shared_expert_across, True, "experts"),
         Scheme("tie-embeddings", "Tie input/output embeddings", tie_embeddings, True, "embeddings"),
         Scheme("factorized-embedding", "Factorized embedding", factorized_embedding, False, "embeddings"),
         Scheme("shared-low-rank", "Shared low-rank factors", shared_low_rank, False, "factorized"),

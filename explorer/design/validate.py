@@ -32,6 +32,7 @@ from explorer.design.model import (
     dims,
 )
 from explorer.design.sharing import SharingPlan, compile_plan
+from explorer.kinds import kind
 
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
@@ -57,6 +58,11 @@ _LIMITS = {
     "kernel_size": (1, 4096),
     "groups": (1, MAX_DIM),
     "n_outputs": (1, MAX_VOCAB),
+    "n_experts": (1, 65536),
+    "top_k": (1, 65536),
+    "shared_d_ff": (0, MAX_DIM * 8),
+    "relative_buckets": (1, 65536),
+    "relative_max_distance": (1, MAX_POSITIONS),
 }
 
 
@@ -76,7 +82,7 @@ def check_value(key: str, value, path: str) -> None:
         if value > hi:
             raise SpecError(f"{value} is absurdly large (limit {hi:,})", path)
     elif key in ("bias", "attention_bias", "ffn_bias", "o_bias", "causal", "halting", "timestep_signal",
-                 "embedding_norm", "transform"):
+                 "embedding_norm", "transform", "shared_gate", "target", "position_bias"):
         if not isinstance(value, bool):
             raise SpecError(f"expected true or false, got {_show(value)}", path)
     elif key == "norm_eps":
@@ -133,7 +139,7 @@ def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str
     # the cache key carries the value types: 32.0 == 32 and True == 1, so equal specs may differ in validity
     types = layer.value_types()
     out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings, types)]
-    if not out and layer.kind in ("block", "attention") and layer.kv_from is not None:
+    if not out and kind(layer.kind).has_heads and layer.kv_from is not None:
         out += _kv_problems(spec, layer, dims(layer, spec.settings), where, earlier)
     return out
 
@@ -162,7 +168,8 @@ def _own_problems(layer: LayerSpec, s: ModelSettings, _types: tuple = ()) -> tup
     if out:
         return tuple(out)
     d = dims(layer, s)
-    if layer.kind in ("block", "attention"):
+    out += kind(layer.kind).problems(d)
+    if kind(layer.kind).has_heads:
         explicit_hd = layer.head_dim is not None or s.head_dim is not None
         if not explicit_hd and s.d_model % d.n_heads:
             out.append(("n_heads", f"d_model {s.d_model} is not divisible by n_heads {d.n_heads} (set head_dim "
@@ -196,7 +203,7 @@ def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict
         reason = "comes later in the stack" if known else "is not a layer of this stack"
         return [SpecError(f"kv_from '{layer.kv_from}' {reason}; K/V can only come from an earlier layer", path)]
     source = spec.layers[earlier[layer.kv_from]]
-    if source.kind not in ("block", "attention"):
+    if not kind(source.kind).has_heads:
         return [SpecError(f"kv_from '{layer.kv_from}' is a {source.kind} layer, which computes no K/V", path)]
     if source.kv_from is not None:
         return [SpecError(f"kv_from '{layer.kv_from}' reuses K/V itself; point at '{source.kv_from}'", path)]

@@ -47,6 +47,9 @@ class LayerKind:
     slots: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"block": ("*",)})
     tip: str = ""                                    # one line for the palette
     has_heads: bool = False                          # heads[i:j] slots exist
+    has_experts: bool = False                        # experts[i:j] slots exist (a mixture of experts)
+    transformer_block: bool = False                  # attention + FFN: the layer-sharing schemes' targets
+    reads_memory: bool = False                       # reads the encoder's output (cross-attention)
     transforms_hidden: bool = True                   # False: reads the hidden state, leaves it (heads)
 
     def tensors(self, d) -> list[TensorSpec]:
@@ -65,6 +68,14 @@ class LayerKind:
         """Elements of the decoding K/V cache this layer keeps for n tokens (0: none)."""
         return 0
 
+    def inactive(self, d) -> int:
+        """Elements one token does not read at this layer (a mixture's unchosen experts; 0 for dense)."""
+        return 0
+
+    def problems(self, d) -> list[tuple[str, str]]:
+        """(key, reason) of what is wrong with a layer of these settings beyond value ranges."""
+        return []
+
     def card(self, d) -> tuple[CardChip, ...]:
         """The chips of its card, left to right."""
         return (CardChip("block", self.name),)
@@ -78,6 +89,8 @@ class LayerKind:
         a chip takes its parent's group color when it has no group of its own."""
         if slot.startswith("heads["):
             return "attention" if self.has_heads else None
+        if slot.startswith("experts["):
+            return "experts" if self.has_experts else None
         mine = self.slots.get(slot)
         if mine is None or slot == "block":
             return None

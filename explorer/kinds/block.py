@@ -72,4 +72,5 @@ KIND = Block(
      "norm2": ("norm2",), "halting": ("halting",), "lora": ("lora",), "factors": ("@B",)},
     "Transformer block: attention + FFN + two norms",
     has_heads=True,
+    transformer_block=True,
 )

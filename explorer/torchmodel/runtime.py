@@ -50,6 +50,14 @@ class Dims(NamedTuple):
     transform: bool
     n_outputs: int
     task: str
+    n_experts: int
+    top_k: int
+    shared_d_ff: int
+    shared_gate: bool
+    target: bool
+    position_bias: bool
+    relative_buckets: int
+    relative_max_distance: int
 
 
 class LayerConfig(NamedTuple):

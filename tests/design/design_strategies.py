@@ -43,6 +43,8 @@ SCHEME_OPTIONS = {
     "multi-task": st.fixed_dictionaries({"tasks": st.sampled_from([(2, 3), (4,), 2]),
                                          "task": st.sampled_from(["sequence", "token"])}),
     "unshare": st.just({}),
+    "expert-bank": st.fixed_dictionaries({}, optional={"banks": st.integers(1, 2)}),
+    "shared-expert": st.just({}),
 }
 assert set(SCHEME_OPTIONS) == set(SCHEMES), "a new scheme needs options here"
 
@@ -88,6 +90,15 @@ def _override(draw, kind: str, settings: ModelSettings, rich: bool = False) -> d
     if kind == "block" and draw(st.integers(0, 4)) == 0:
         out["norm_position"] = draw(st.sampled_from(["pre", "post"]))
         out["norm"] = draw(st.sampled_from(["layernorm", "rmsnorm"]))
+    if kind == "moe_block":
+        out["n_experts"] = draw(st.sampled_from([2, 3, 4]))
+        out["top_k"] = draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            out["shared_d_ff"] = draw(st.sampled_from([4, 8]))
+            out["shared_gate"] = draw(st.booleans())
+        if draw(st.integers(0, 3)) == 0:
+            out["d_ff"] = draw(st.sampled_from([8, 16]))
+            out["activation"] = draw(st.sampled_from(["relu", "swiglu"]))
     if kind == "embedding":
         out["embedding_norm"] = draw(st.booleans())
     if kind == "lm_head":
@@ -117,7 +128,7 @@ def _override(draw, kind: str, settings: ModelSettings, rich: bool = False) -> d
 
 
 @st.composite
-def designs(draw, min_trunk: int = 1, max_trunk: int = 6, families=("transformer", "rnn", "conv", "mixed"),
+def designs(draw, min_trunk: int = 1, max_trunk: int = 6, families=("transformer", "rnn", "conv", "moe", "mixed"),
             overrides: bool = True, rich: bool = False) -> StackSpec:
     """A valid design: optional embedding, a trunk, optional output layers."""
     settings = draw(settings_st())
@@ -127,10 +138,11 @@ def designs(draw, min_trunk: int = 1, max_trunk: int = 6, families=("transformer
         "transformer": ["block"],
         "rnn": ["lstm", "gru"],
         "conv": ["conv"],
-        "mixed": ["block", "attention", "ffn", "norm", "linear", "conv", "lstm", "gru"],
+        "moe": ["moe_block"],
+        "mixed": ["block", "attention", "ffn", "norm", "linear", "conv", "lstm", "gru", "moe_block"],
     }[family]
-    n = draw(st.integers(max(min_trunk, 2) if family == "transformer" else min_trunk, max_trunk))
-    if family == "transformer" or draw(st.booleans()):
+    n = draw(st.integers(max(min_trunk, 2) if family in ("transformer", "moe") else min_trunk, max_trunk))
+    if family in ("transformer", "moe") or draw(st.booleans()):
         kinds = [trunk_kinds[0]] * n if family != "mixed" else [draw(st.sampled_from(trunk_kinds)) for _ in range(n)]
     else:
         kinds = [draw(st.sampled_from(trunk_kinds)) for _ in range(n)]
@@ -152,7 +164,7 @@ def designs(draw, min_trunk: int = 1, max_trunk: int = 6, families=("transformer
         layers.append(LayerSpec(id=f"{kind}{k}", kind=kind, **extra))
     if rich and draw(st.booleans()):
         # K/V reuse from an earlier attention layer
-        attn = [i for i, x in enumerate(layers) if x.kind in ("block", "attention")]
+        attn = [i for i, x in enumerate(layers) if x.kind in ("block", "attention", "moe_block")]
         if len(attn) >= 2:
             src, dst = sorted(draw(st.lists(st.sampled_from(attn), min_size=2, max_size=2, unique=True)))
             layers[dst] = dataclasses.replace(layers[dst], kv_from=layers[src].id)
@@ -178,7 +190,7 @@ def try_scheme(spec: StackSpec, name: str, options: dict) -> StackSpec | None:
 
 
 # every scheme, the group-making ones that often do not fit a random design more often
-_SCHEME_DRAW = sorted(SCHEMES) + ["head-sharing", "head-sharing", "cycle", "sequence", "skip", "tie-embeddings",
+_SCHEME_DRAW = sorted(SCHEMES) + ["expert-bank", "head-sharing", "head-sharing", "cycle", "sequence", "skip", "tie-embeddings",
                                   "albert-ffn", "cross-layer-kv", "immediate-repeat", "cycle-reverse"]
 
 
@@ -212,6 +224,15 @@ def transformer_stack(n_blocks: int = 4, embedding: bool = True, lm_head: bool =
     return StackSpec(settings=ModelSettings(**base), layers=tuple(layers), name="small")
 
 
+def moe_stack(n_blocks: int = 4, n_experts: int = 4, top_k: int = 2, shared_d_ff: int = 8) -> StackSpec:
+    """embedding, n mixture-of-experts blocks b0.. (gated shared expert), final norm, lm_head `out`."""
+    base = transformer_stack(0, activation="swiglu", norm="rmsnorm", bias=False, positional="rotary", causal=True)
+    moe = tuple(LayerSpec(f"b{i}", "moe_block", n_experts=n_experts, top_k=top_k, shared_d_ff=shared_d_ff,
+                          shared_gate=bool(shared_d_ff)) for i in range(n_blocks))
+    return dataclasses.replace(base, layers=base.layers[:1] + moe + (LayerSpec("norm", "norm"),) + base.layers[1:],
+                               name="small moe")
+
+
 def rnn_stack(n: int = 3, bias: bool = True) -> StackSpec:
     layers = [LayerSpec(f"lstm{i}", "lstm") for i in range(n)] + [LayerSpec(f"gru{i}", "gru") for i in range(n)]
     return StackSpec(ModelSettings(d_model=8, n_heads=2, bias=bias), tuple(layers), name="rnn")
@@ -229,6 +250,8 @@ def stack_for_scheme(name: str) -> StackSpec:
         return rnn_stack()
     if name in ("shared-conv-bank", "grouped-conv"):
         return conv_stack()
+    if name in ("expert-bank", "shared-expert"):
+        return moe_stack(4)
     if name == "shared-low-rank":
         return transformer_stack(4, d_model=16)        # rank 64 default is too big: callers pass rank
     return transformer_stack(4)

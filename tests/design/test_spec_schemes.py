@@ -53,6 +53,8 @@ EXPECTED_GROUPS = {
     "grouped-conv": ({"groups": 4}, []),
     "multi-task": ({"tasks": [2, 5]}, []),
     "unshare": ({}, []),
+    "expert-bank": ({}, [blocks("experts", 0, 1, 2, 3)]),
+    "shared-expert": ({}, [blocks("shared_expert", 0, 1, 2, 3)]),
 }
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "design"))
 
-from design_strategies import conv_stack, designs, rnn_stack, schemed_designs
+from design_strategies import conv_stack, designs, moe_stack, rnn_stack, schemed_designs
 
 from explorer.analysis import analyze
 from explorer.torchmodel import build_model, verify
@@ -53,7 +53,7 @@ SCHEME_CASES = {
     "mqa": {}, "cross-layer-kv": {"every": 2}, "tie-embeddings": {}, "factorized-embedding": {"size": 8},
     "shared-low-rank": {"rank": 4}, "relaxed-recursion": {"rank": 2, "blocks": 2},
     "shared-rnn-cell": {}, "shared-conv-bank": {}, "grouped-conv": {"groups": 4},
-    "multi-task": {"tasks": [2, 5]}, "unshare": {},
+    "multi-task": {"tasks": [2, 5]}, "unshare": {}, "expert-bank": {"banks": 2}, "shared-expert": {},
 }
 
 
@@ -66,6 +66,8 @@ BY_VARIANT = {
     "rnn-bias": ["shared-rnn-cell"],
     "rnn-nobias": ["shared-rnn-cell"],
     "conv": ["shared-conv-bank", "grouped-conv"],
+    "moe": ["expert-bank", "shared-expert", "albert", "albert-ffn", "cycle", "head-sharing", "gqa", "tie-embeddings",
+            "cross-layer-kv"],
 }
 
 
@@ -84,6 +86,8 @@ def design(name: str, variant: str) -> StackSpec:
         base = rnn_stack(3, bias=variant == "rnn-bias")
     elif variant == "conv":
         base = conv_stack(3)
+    elif variant == "moe":
+        base = moe_stack(4)
     else:
         base = full_stack(variant)
     return apply_scheme(base, name, **SCHEME_CASES[name])
@@ -137,7 +141,7 @@ def test_unshared_designs_match_torch(variant):
 def test_every_layer_kind_in_one_stack():
     s = ModelSettings(d_model=8, n_heads=2, d_ff=16, vocab_size=11, max_positions=8, positional="none")
     layers = tuple(LayerSpec(f"l{i}", kind) for i, kind in enumerate(
-        ["embedding", "block", "attention", "ffn", "norm", "linear", "lstm", "gru", "conv", "pooler", "lm_head",
+        ["embedding", "block", "moe_block", "attention", "ffn", "norm", "linear", "lstm", "gru", "conv", "pooler", "lm_head",
          "head"]))
     spec = StackSpec(s, layers)
     check = verify(spec, 2, 5)

@@ -1,0 +1,131 @@
+"""A Transformer block whose FFN is a mixture of experts (Mixtral, Qwen2-MoE, DeepSeek-MoE):
+attention, a router (d -> E logits, per layer), E experts of width d_ff each stored as
+stacked tensors (E, d_ff, d), top-k routing, and an optional always-on shared expert
+(width shared_d_ff) with an optional sigmoid gate.
+
+Every token goes through exactly top_k experts, so the FLOPs that run ("active") do not
+depend on where the router sends it; the parameters a token reads at one layer are the
+total less the E - k experts it skips.
+"""
+
+from __future__ import annotations
+
+from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
+                                      attention_saved, attention_summary, linears_flops)
+from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
+
+MOE_FIELDS = frozenset({"d_ff", "activation", "n_experts", "top_k", "shared_d_ff", "shared_gate"})
+
+
+def expert_tensors(d) -> list[TensorSpec]:
+    """The routed experts, stacked: up (and gate) (E, d_ff, d), down (E, d, d_ff); no biases."""
+    e, ff, w = d.n_experts, d.d_ff, d.d_model
+    out = [TensorSpec("moe.experts.up", (e, ff, w), "ffn")]
+    if d.gated:
+        out.append(TensorSpec("moe.experts.gate", (e, ff, w), "ffn"))
+    out.append(TensorSpec("moe.experts.down", (e, w, ff), "ffn"))
+    return out
+
+
+def shared_linears(d) -> list[tuple[str, int, int, bool, str]]:
+    """(path, out, in, bias, component) of the always-on shared expert and its gate."""
+    if not d.shared_d_ff:
+        return []
+    out = [("moe.shared.up", d.shared_d_ff, d.d_model, False, "ffn")]
+    if d.gated:
+        out.append(("moe.shared.gate", d.shared_d_ff, d.d_model, False, "ffn"))
+    out.append(("moe.shared.down", d.d_model, d.shared_d_ff, False, "ffn"))
+    if d.shared_gate:
+        out.append(("moe.shared.score", 1, d.d_model, False, "ffn"))
+    return out
+
+
+def expert_numel(d) -> int:
+    """Elements of one routed expert."""
+    return (3 if d.gated else 2) * d.d_ff * d.d_model
+
+
+def inactive_numel(d) -> int:
+    """Elements of the experts one token skips in this layer: (E - k) experts."""
+    return max(d.n_experts - d.top_k, 0) * expert_numel(d)
+
+
+def moe_flops(d, n: int) -> tuple[int, int]:
+    """(matmul FLOPs, element-wise estimate) of the mixture over n tokens: the router, k experts
+    per token, the shared expert and its gate."""
+    router = 2 * n * d.d_model * d.n_experts
+    experts = 2 * n * d.top_k * expert_numel(d)
+    shared, shared_ew = linears_flops(shared_linears(d), n)
+    per_slot = d.d_ff * (4 if d.gated else 2) + 2 * d.d_model     # activation, product, weighting, sum
+    ew = n * d.n_experts * 4 + n * d.top_k * per_slot + shared_ew
+    if d.shared_d_ff:
+        ew += n * d.shared_d_ff * (4 if d.gated else 2) + n * d.d_model * (3 if d.shared_gate else 1)
+    return router + experts + shared, ew
+
+
+class MoEBlock(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        out: list[TensorSpec] = []
+        for path, out_f, in_f, bias, comp in attention_linears(d):
+            out += linear(path, out_f, in_f, bias, comp)
+        out += norm("norm1", d.norm, d.d_model, "other")
+        out += norm("norm2", d.norm, d.d_model, "other")
+        out.append(TensorSpec("moe.router.weight", (d.n_experts, d.d_model), "ffn"))
+        out += expert_tensors(d)
+        for path, out_f, in_f, bias, comp in shared_linears(d):
+            out += linear(path, out_f, in_f, bias, comp)
+        return out
+
+    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+        n = batch * seq
+        attn, attn_ew = linears_flops(attention_linears(d), n)
+        core, core_ew = attention_core_flops(d, batch, seq)
+        ffn, ffn_ew = moe_flops(d, n)
+        return flop_dict(attention=attn + core, ffn=ffn), attn_ew + core_ew + ffn_ew + 2 * 5 * n * d.d_model
+
+    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+        attn_live, attn_saved = attention_saved(d, n, batch)
+        slots = n * d.top_k
+        hidden = d.d_ff * (3 if d.gated else 2)
+        shared = n * d.shared_d_ff * (3 if d.gated else 2)
+        moe_live = n * (3 * d.d_model + d.n_experts) + slots * (hidden + 2 * d.d_model) + shared
+        moe_saved = n * (2 * d.d_model + 2 * d.n_experts) + slots * (d.d_model + d.d_ff * (4 if d.gated else 2)) \
+            + n * d.shared_d_ff * (4 if d.gated else 2)
+        return max(attn_live, moe_live), attn_saved + moe_saved
+
+    def kv_cache(self, d, n: int) -> int:
+        return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+
+    def inactive(self, d) -> int:
+        return inactive_numel(d)
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        chips = [CardChip("attention", "attention", 0.44), CardChip("router", "router", 0.08),
+                 CardChip("experts", f"{d.n_experts} experts ×{d.d_ff}", 0.34)]
+        if d.shared_d_ff:
+            chips.append(CardChip("shared_expert", "shared", 0.08))
+        chips.append(CardChip("norm", "norm", 0.06))
+        return tuple(chips)
+
+    def problems(self, d) -> list[tuple[str, str]]:
+        if d.top_k > d.n_experts:
+            return [("top_k", f"top_k {d.top_k} is more than the {d.n_experts} experts")]
+        if d.shared_gate and not d.shared_d_ff:
+            return [("shared_gate", "a shared-expert gate needs a shared expert (set shared_d_ff)")]
+        return []
+
+    def summary(self, d) -> str:
+        shared = f" +shared{d.shared_d_ff}" if d.shared_d_ff else ""
+        return attention_summary(d) + f" {d.n_experts}×ff{d.d_ff} top{d.top_k}{shared}"
+
+
+KIND = MoEBlock(
+    "moe_block",
+    ATTENTION_FIELDS | MOE_FIELDS | frozenset({"norm", "norm_position"}),
+    {"block": ("*",), **ATTENTION_SLOTS, "ffn": ("moe",), "router": ("moe.router",), "experts": ("moe.experts",),
+     "shared_expert": ("moe.shared",), "norm": ("norm1", "norm2"), "norm1": ("norm1",), "norm2": ("norm2",)},
+    "Transformer block with a mixture-of-experts FFN (router, top-k experts, shared expert)",
+    has_heads=True,
+    has_experts=True,
+    transformer_block=True,
+)
