@@ -375,10 +375,10 @@ def relaxed_recursion(spec: StackSpec, rank: int = 8, blocks: int = 1, layers=No
 def shared_rnn_cell(spec: StackSpec, layers=None) -> StackSpec:
     """Stacked LSTM/GRU: every layer above the first shares one cell (per kind)."""
     new = []
-    for kind in ("lstm", "gru"):
-        targets = [t for t in _targets(spec, layers, "block", kinds=(kind,)) if t.kind == kind]
+    for cell in ("lstm", "gru"):
+        targets = [t for t in _targets(spec, layers, "block", kinds=(cell,)) if t.kind == cell]
         if len(targets) >= 3:
-            new.append((f"shared-{kind}", tuple(Member(t.id, "block") for t in targets[1:])))
+            new.append((f"shared-{cell}", tuple(Member(t.id, "block") for t in targets[1:])))
     if not new:
         raise SpecError("needs at least 3 stacked LSTM or GRU layers", "layers")
     return add_groups(spec, new)

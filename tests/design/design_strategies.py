@@ -190,8 +190,8 @@ def try_scheme(spec: StackSpec, name: str, options: dict) -> StackSpec | None:
 
 
 # every scheme, the group-making ones that often do not fit a random design more often
-_SCHEME_DRAW = sorted(SCHEMES) + ["expert-bank", "head-sharing", "head-sharing", "cycle", "sequence", "skip", "tie-embeddings",
-                                  "albert-ffn", "cross-layer-kv", "immediate-repeat", "cycle-reverse"]
+_SCHEME_DRAW = sorted(SCHEMES) + ["expert-bank", "head-sharing", "head-sharing", "cycle", "sequence", "skip",
+                                  "tie-embeddings", "albert-ffn", "cross-layer-kv", "immediate-repeat", "cycle-reverse"]
 
 
 @st.composite

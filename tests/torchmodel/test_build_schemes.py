@@ -141,8 +141,8 @@ def test_unshared_designs_match_torch(variant):
 def test_every_layer_kind_in_one_stack():
     s = ModelSettings(d_model=8, n_heads=2, d_ff=16, vocab_size=11, max_positions=8, positional="none")
     layers = tuple(LayerSpec(f"l{i}", kind) for i, kind in enumerate(
-        ["embedding", "block", "moe_block", "attention", "ffn", "norm", "linear", "lstm", "gru", "conv", "pooler", "lm_head",
-         "head"]))
+        ["embedding", "block", "moe_block", "attention", "ffn", "norm", "linear", "lstm", "gru", "conv", "pooler",
+         "lm_head", "head"]))
     spec = StackSpec(s, layers)
     check = verify(spec, 2, 5)
     assert check.ok, check.mismatches()
