@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from explorer.analysis.params import COMPONENTS
 from explorer.design.model import LayerDims, StackSpec, dims
+from explorer.design.streams import layer_lengths
 from explorer.kinds import kind
 
 
@@ -36,22 +37,25 @@ class FlopCount:
 
 
 @lru_cache(maxsize=65536)
-def layer_flops(d: LayerDims, batch: int, seq: int) -> tuple[tuple[tuple[str, int], ...], int]:
+def layer_flops(d: LayerDims, batch: int, seq: int, memory: int = 0) -> tuple[tuple[tuple[str, int], ...], int]:
     """((component, matmul FLOPs) pairs, element-wise op estimate) of one layer's forward (cached);
-    each kind's module says what its layer computes."""
-    by_component, elementwise = kind(d.kind).flops(d, batch, seq)
+    each kind's module says what its layer computes. `memory`: the encoder output's length, for
+    kinds that read it (cross-attention)."""
+    k = kind(d.kind)
+    by_component, elementwise = k.flops(d, batch, seq, memory=memory) if k.reads_memory else k.flops(d, batch, seq)
     f = dict.fromkeys(COMPONENTS, 0)
     f.update(by_component)
     return tuple(f.items()), elementwise
 
 
-def count_flops(spec: StackSpec, batch: int = 1, seq: int = 128) -> FlopCount:
-    """Forward FLOPs of `spec` for a (batch, seq) input. Sharing never changes these."""
+def count_flops(spec: StackSpec, batch: int = 1, seq: int = 128, target_seq: int | None = None) -> FlopCount:
+    """Forward FLOPs of `spec` for a (batch, seq) input (an encoder-decoder's decoder over
+    `target_seq`, default seq). Sharing never changes these."""
     total = dict.fromkeys(COMPONENTS, 0)
     per_layer = []
     ew_total = 0
-    for layer in spec.layers:
-        f, ew = layer_flops(dims(layer, spec.settings), batch, seq)
+    for layer, (length, memory) in zip(spec.layers, layer_lengths(spec, seq, target_seq)):
+        f, ew = layer_flops(dims(layer, spec.settings), batch, length, memory)
         for key, value in f:
             total[key] += value
         per_layer.append((layer.id, sum(v for _k, v in f)))

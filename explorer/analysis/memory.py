@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from explorer.analysis.params import DTYPE_BYTES, ParamCount
 from explorer.design.model import StackSpec, dims
+from explorer.design.streams import layer_lengths
 from explorer.kinds import kind
 
 
@@ -34,23 +35,31 @@ class MemoryEstimate:
         return self.weights + self.gradients + self.optimizer + self.activations_training
 
 
-def _per_layer(spec: StackSpec, batch: int, seq: int):
-    """(layer, dims, peak live elements, elements saved for backward) of each layer."""
-    for layer in spec.layers:
+def _per_layer(spec: StackSpec, batch: int, seq: int, target_seq: int | None = None):
+    """(layer, dims, tokens, peak live elements, elements saved for backward, K/V cache elements)
+    of each layer (an encoder-decoder's decoder layers over the target's length)."""
+    for layer, (length, memory) in zip(spec.layers, layer_lengths(spec, seq, target_seq)):
         d = dims(layer, spec.settings)
-        yield (layer, d, *kind(d.kind).working_set(d, batch * seq, batch))
+        k = kind(d.kind)
+        n = batch * length
+        if k.reads_memory:
+            live, keep = k.working_set(d, n, batch, memory=memory)
+            cache = k.kv_cache(d, n, memory=batch * memory)
+        else:
+            (live, keep), cache = k.working_set(d, n, batch), k.kv_cache(d, n)
+        yield layer, d, n, live, keep, cache
 
 
-def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, dtype: str = "fp32") -> MemoryEstimate:
+def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, dtype: str = "fp32",
+                    target_seq: int | None = None) -> MemoryEstimate:
     b = DTYPE_BYTES[dtype]
-    n = batch * seq
     peak = 0
     saved = 0
     kv_cache = 0
-    for _layer, d, live, keep in _per_layer(spec, batch, seq):
+    for _layer, _d, _n, live, keep, cache in _per_layer(spec, batch, seq, target_seq):
         peak = max(peak, live)
         saved += keep
-        kv_cache += kind(d.kind).kv_cache(d, n)
+        kv_cache += cache
     weights = params.unique * b
     master = 4 if b < 4 else 0
     return MemoryEstimate(
@@ -70,11 +79,10 @@ def training_activation_elements(spec: StackSpec, batch: int, seq: int, checkpoi
     With activation checkpointing only each layer's input (n x d) is kept, plus the
     largest layer's own saved set while it is recomputed.
     """
-    n = batch * seq
     total = 0
     largest = 0
     inputs = 0
-    for _layer, d, _live, keep in _per_layer(spec, batch, seq):
+    for _layer, d, n, _live, keep, _cache in _per_layer(spec, batch, seq):
         total += keep
         largest = max(largest, keep)
         inputs += n * d.d_model

@@ -10,6 +10,7 @@ from explorer.analysis.params import DTYPE_BYTES, ParamCount, count_params
 from explorer.errors import SpecError
 from explorer.design.model import StackSpec, dims, unshared_twin
 from explorer.design.sharing import EMPTY_PLAN, SharingPlan
+from explorer.design.streams import layer_lengths
 from explorer.design.validate import validate
 
 MAX_BATCH = 1 << 20
@@ -29,6 +30,7 @@ class Report:
     memory: MemoryEstimate
     twin_memory: MemoryEstimate
     plan: SharingPlan = EMPTY_PLAN       # compiled once per design version; build and views read it
+    target_seq: int | None = None        # an encoder-decoder's target length (None: = seq)
 
     def to_json(self) -> dict:
         p, f, m = self.params, self.flops, self.memory
@@ -37,6 +39,7 @@ class Report:
             "layers": len(self.spec.layers),
             "batch": self.batch,
             "seq": self.seq,
+            "target_seq": self.seq if self.target_seq is None else self.target_seq,
             "dtype": self.dtype,
             "params": {
                 "unique": p.unique,
@@ -85,31 +88,36 @@ class Report:
         }
 
 
-def check_run_shape(spec: StackSpec, batch: int, seq: int, dtype: str) -> None:
+def check_run_shape(spec: StackSpec, batch: int, seq: int, dtype: str, target_seq: int | None = None) -> None:
     """Batch, sequence and dtype are sane and fit the design's position tables."""
-    for name, value, limit in (("batch", batch, MAX_BATCH), ("seq", seq, MAX_SEQ)):
+    for name, value, limit in (("batch", batch, MAX_BATCH), ("seq", seq, MAX_SEQ), ("target_seq", target_seq, MAX_SEQ)):
+        if name == "target_seq" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
             raise SpecError(f"expected an integer from 1 to {limit:,}, got {value!r}", name)
     if dtype not in DTYPE_BYTES:
         raise SpecError(f"unknown dtype {dtype!r} (dtypes: {', '.join(DTYPE_BYTES)})", "dtype")
-    for layer in spec.layers:
+    for layer, (length, _memory) in zip(spec.layers, layer_lengths(spec, seq, target_seq)):
         if layer.kind == "embedding":
             d = dims(layer, spec.settings)
-            if d.positional == "learned" and seq > d.max_positions:
-                raise SpecError(f"sequence length {seq} is longer than max_positions {d.max_positions} "
-                                f"of layer '{layer.id}'", "seq")
+            if d.positional == "learned" and length > d.max_positions:
+                key = "target_seq" if layer.target and target_seq is not None else "seq"
+                raise SpecError(f"sequence length {length} is longer than max_positions {d.max_positions} "
+                                f"of layer '{layer.id}'", key)
 
 
-def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32") -> Report:
-    """Validate and analyse `spec` and its unshared twin. Raises SpecError."""
+def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32",
+            target_seq: int | None = None) -> Report:
+    """Validate and analyse `spec` and its unshared twin (an encoder-decoder's decoder over
+    `target_seq`, default seq). Raises SpecError."""
     plan = validate(spec)
-    check_run_shape(spec, batch, seq, dtype)
+    check_run_shape(spec, batch, seq, dtype, target_seq)
     params = count_params(spec, plan)
     twin = unshared_twin(spec)
     # the twin of a valid design is valid (it only removes sharing): no second validation
     twin_params = count_params(twin, EMPTY_PLAN) if twin is not spec else params
-    flops = count_flops(spec, batch, seq)
-    twin_flops = count_flops(twin, batch, seq) if twin is not spec else flops
+    flops = count_flops(spec, batch, seq, target_seq)
+    twin_flops = count_flops(twin, batch, seq, target_seq) if twin is not spec else flops
     return Report(
         spec=spec,
         batch=batch,
@@ -119,7 +127,8 @@ def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32"
         twin_params=twin_params,
         flops=flops,
         twin_flops=twin_flops,
-        memory=estimate_memory(spec, params, batch, seq, dtype),
-        twin_memory=estimate_memory(twin, twin_params, batch, seq, dtype),
+        memory=estimate_memory(spec, params, batch, seq, dtype, target_seq),
+        twin_memory=estimate_memory(twin, twin_params, batch, seq, dtype, target_seq),
         plan=plan,
+        target_seq=target_seq,
     )

@@ -190,7 +190,7 @@ def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, resul
         model.train(config.mode == "train")
     if on_built is not None:
         on_built(copy.deepcopy(result))
-    x = models["design"].example_input(config.batch, config.seq, device, seed=config.seed)
+    x = models["design"].example_inputs(config.batch, config.seq, device=device, seed=config.seed)
     steps = {name: _step(model, x, config) for name, model in models.items()}
     cuda = device.type == "cuda"
     total = config.warmup + config.iters
@@ -219,18 +219,18 @@ def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, resul
                  else f"iteration {i - config.warmup + 1}/{config.iters}")
 
 
-def _step(model, x, config: BenchConfig):
+def _step(model, x: tuple, config: BenchConfig):
     fn = torch.compile(model) if config.compile else model
     if config.mode == "forward":
         def forward():
             with torch.inference_mode():
-                fn(x)
+                fn(*x)
         return forward
 
     def train_step():
         for p in model.parameters():
             p.grad = None
-        out = fn(x)
+        out = fn(*x)
         loss = sum(v.float().mean() for v in out.values())
         loss.backward()
     return train_step

@@ -37,12 +37,12 @@ def _naming(source: str):
         raise type(err)(f"{source}: {err}") from None
 
 
-def _analyze(spec, source: str, batch: int, seq: int, dtype: str):
+def _analyze(spec, source: str, batch: int, seq: int, dtype: str, target_seq: int | None = None):
     """analyze(), with the file named in any error about the run shape (e.g. seq > max_positions)."""
     from explorer.analysis import analyze
 
     with _naming(source):
-        return analyze(spec, batch, seq, dtype)
+        return analyze(spec, batch, seq, dtype, target_seq)
 
 
 def _run_shape_of(spec, args) -> None:
@@ -58,13 +58,13 @@ def _run_shape_of(spec, args) -> None:
 def cmd_report(args) -> int:
     spec = _load(args.preset)
     _run_shape_of(spec, args)
-    report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype)
+    report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype, args.target_seq)
     verification = None
     if args.verify:
         from explorer.torchmodel import verify
 
         with _naming(args.preset):
-            verification = verify(spec, args.batch, args.seq)
+            verification = verify(spec, args.batch, args.seq, args.target_seq)
     if args.json:
         data = report.to_json()
         if verification is not None:
@@ -85,8 +85,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype)
-    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype)
+    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype, args.target_seq)
+    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype, args.target_seq)
     rows = formatters.compare_rows(a, b)
     if args.json:
         print(json.dumps({

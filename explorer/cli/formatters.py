@@ -30,7 +30,8 @@ def report_lines(report, verification=None) -> list[str]:
     spec, p, f, m = report.spec, report.params, report.flops, report.memory
     tw = report.twin_flops
     lines = [f"{spec.name}: {spec.description}" if spec.description else spec.name,
-             f"{len(spec.layers)} layers, batch {report.batch} x seq {report.seq}, {report.dtype}", ""]
+             f"{len(spec.layers)} layers, batch {report.batch} x seq {report.seq}"
+             + (f" (target {report.target_seq})" if report.target_seq is not None else "") + f", {report.dtype}", ""]
     lines.append(f"{'':24}{'design':>18}{'unshared twin':>18}{'twin/design':>14}")
     lines.append(f"{'parameters':24}{p.unique:>18,}{p.unshared:>18,}{ratio(p.unshared, p.unique):>14}")
     lines.append(f"{'  unique tensors':24}{p.unique_tensors:>18,}")

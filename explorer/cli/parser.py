@@ -17,6 +17,8 @@ def add_run_shape(p: argparse.ArgumentParser, from_file: bool = False) -> None:
                    help=f"sequence length (default {where}128)")
     p.add_argument("--dtype", choices=DTYPES, default=None if from_file else "fp32",
                    help=f"weight dtype for memory (default {where}fp32)")
+    p.add_argument("--target-seq", type=int, default=None,
+                   help="an encoder-decoder's target (decoder) length (default: --seq)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -330,13 +330,15 @@ def _kinds_with(flag: str) -> tuple[str, ...]:
     return tuple(name for name, k in REGISTRY.items() if getattr(k, flag))
 
 
-def tie_embeddings(spec: StackSpec, layers=None) -> StackSpec:
-    """Input-output tying: the LM head's decoder is the token embedding matrix."""
+def tie_embeddings(spec: StackSpec, head: bool = True, layers=None) -> StackSpec:
+    """Input-output tying: the LM head's decoder is the token embedding matrix (in an encoder-decoder,
+    one table for the encoder's input, the decoder's input and, unless head=false, the output)."""
     emb = [layer for layer in spec.layers if layer.kind == "embedding"]
-    heads = [layer for layer in spec.layers if layer.kind == "lm_head"]
-    if not emb or not heads:
-        raise SpecError("tying needs an embedding layer and an lm_head layer", "layers")
-    members = (Member(emb[0].id, "embedding"),) + tuple(Member(h.id, "head") for h in heads)
+    heads = [layer for layer in spec.layers if layer.kind == "lm_head"] if head else []
+    if not emb or len(emb) + len(heads) < 2:
+        raise SpecError("tying needs an embedding layer and an lm_head layer (or an encoder's and a "
+                        "decoder's embedding)", "layers")
+    members = tuple(Member(e.id, "embedding") for e in emb) + tuple(Member(h.id, "head") for h in heads)
     return add_groups(spec, [("tied-embeddings", members)])
 
 

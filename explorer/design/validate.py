@@ -116,6 +116,7 @@ def problems(spec: StackSpec) -> list[SpecError]:
         return [SpecError(f"{len(spec.layers)} layers is more than the limit of {MAX_LAYERS}", "stack")]
     ids: dict[str, int] = {}
     has_trunk = False
+    stream = _Stream()
     for i, layer in enumerate(spec.layers):
         where = f"stack[{i}]"
         if layer.kind not in KINDS:
@@ -128,10 +129,41 @@ def problems(spec: StackSpec) -> list[SpecError]:
         else:
             ids[layer.id] = i
         out += _layer_problems(spec, layer, i, ids)
-        if layer.kind == "embedding" and has_trunk:
-            out.append(SpecError("an embedding must be the first layer of the stack", f"{where}.kind"))
+        if layer.kind == "embedding" and has_trunk and not layer.target:
+            out.append(SpecError("an embedding must be the first layer of the stack (or, with target: true, "
+                                 "start the decoder)", f"{where}.kind"))
+        out += stream.problems(spec, layer, where)
         has_trunk = True
     return out
+
+
+class _Stream:
+    """Order rules of encoder-decoder stacks: one target embedding after the encoder, cross-attention
+    only after it, and a relative position bias computed before the layers of its stream reuse it."""
+
+    def __init__(self) -> None:
+        self.decoder = False
+        self.bias = False
+
+    def problems(self, spec: StackSpec, layer: LayerSpec, where: str) -> list[SpecError]:
+        out = []
+        if layer.target:
+            if self.decoder:
+                out.append(SpecError("a stack has one decoder: a second target embedding", f"{where}.target"))
+            elif where == "stack[0]":
+                out.append(SpecError("a target embedding starts the decoder, so an encoder must come before it",
+                                     f"{where}.target"))
+            self.decoder, self.bias = True, False
+        if kind(layer.kind).reads_memory and not self.decoder:
+            out.append(SpecError(f"a {layer.kind} layer reads the encoder's output: put it after an embedding "
+                                 f"with target: true", f"{where}.kind"))
+        if layer.kind in KIND_FIELDS and "position_bias" in KIND_FIELDS[layer.kind]:
+            if layer.position_bias:
+                self.bias = True
+            elif dims(layer, spec.settings).positional == "relative" and not self.bias:
+                out.append(SpecError("positional: relative reuses the position bias of an earlier layer of its "
+                                     "stack; set position_bias: true on the first", f"{where}.position_bias"))
+        return out
 
 
 def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str, int]) -> list[SpecError]:

@@ -22,9 +22,14 @@ CARD_GAP = 6.0
 HEADER_WIDTH = 190.0
 BADGE_WIDTH = 54.0
 
+BOX_SLOTS = ("attention", "experts")
+"""Chips drawn as a box: the label in a strip on top, one small chip per head (expert) below."""
+
+
 @dataclass(frozen=True, slots=True)
 class Chip:
-    """A clickable, draggable piece of a card; `slot` is what dragging it carries."""
+    """A clickable, draggable piece of a card; `slot` is what dragging it carries. `is_head`: one
+    head or one expert (a single-index range slot, "heads[2:3]", "experts[5:6]")."""
 
     slot: str
     label: str
@@ -123,6 +128,13 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
                 rect = QRectF(x + 4 + i * step, y0 + LABEL_STRIP, max(step - 2, 1.5), h - LABEL_STRIP - 3)
                 chips.append(Chip(str(Slot.head(i)), str(i), rect, is_head=True))
 
+    def expert_chips(x: float, w: float, label: str) -> None:
+        chips.append(Chip("experts", label, QRectF(x, y0, w, h)))
+        step = (w - 8) / max(d.n_experts, 1)
+        for i in range(d.n_experts):
+            rect = QRectF(x + 4 + i * step, y0 + LABEL_STRIP, max(step - 2, 1.5), h - LABEL_STRIP - 3)
+            chips.append(Chip(str(Slot.expert(i)), str(i), rect, is_head=True))
+
     card = kind(d.kind).card(d)                    # the kind's module says which chips, how wide
     total = sum(c.weight for c in card) or 1.0
     x = x0
@@ -130,11 +142,13 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
         w = avail * c.weight / total
         if c.slot == "attention":
             attention_chips(x, w - 4)
+        elif c.slot == "experts" and kind(d.kind).has_experts:
+            expert_chips(x, w - 4, c.label)
         else:
             chips.append(Chip(c.slot, c.label, QRectF(x, y0, w - 4, h)))
         x += w
     shown = {c.slot for c in chips}
-    extra = [s for s in extra_slots if s not in shown and s != "block" and not s.startswith("heads[")]
+    extra = [s for s in extra_slots if s not in shown and s != "block" and not Slot.parse(s).is_range]
     for j, s in enumerate(extra):       # grouped slots without a chip of their own (factors, norm1 ...)
         chips.append(Chip(s, s, QRectF(width - BADGE_WIDTH + 2, y0 + j * 15, BADGE_WIDTH - 8, 13)))
     return tuple(chips)
@@ -143,17 +157,17 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
 def _chip_styles(layer_kind, chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, ChipStyle], dict[str, str]]:
     """Style of every chip and notes, from a layer's memberships ((slot, group index, group) ...)."""
     direct = {slot: (gi, g) for slot, gi, g in memberships}
-    heads = sorted((s.lo, s.hi, gi, g) for s, gi, g in ((Slot.parse(slot), gi, g) for slot, gi, g in memberships)
-                   if s.is_heads)
+    ranges = sorted((s.name, s.lo, s.hi, gi, g) for s, gi, g in ((Slot.parse(slot), gi, g)
+                                                                 for slot, gi, g in memberships) if s.is_range)
     memo: dict[str, ChipStyle] = {}
 
     def style(slot: str) -> ChipStyle:
         if slot in memo:
             return memo[slot]
         found = direct.get(slot)
-        if found is None and heads and slot.startswith("heads["):
-            head = Slot.parse(slot).lo
-            found = next(((gi, g) for lo, hi, gi, g in heads if lo <= head < hi), None)
+        one = Slot.parse(slot)
+        if found is None and ranges and one.is_range:
+            found = next(((gi, g) for name, lo, hi, gi, g in ranges if name == one.name and lo <= one.lo < hi), None)
         if found is not None:
             gi, g = found
             result = ChipStyle(theme.group_color(g, gi), g.name, True, len(g.members))
@@ -168,10 +182,12 @@ def _chip_styles(layer_kind, chips, memberships: tuple, own: ChipStyle) -> tuple
     styles = {c.slot: style(c.slot) for c in chips}
     styles["block"] = style("block")
     notes = {}
-    if heads:
-        notes["attention"] = "  ·  " + ", ".join(
-            (f"head {lo}" if hi - lo == 1 else f"heads {lo}–{hi - 1}") + f" ×{len(g.members)}"
-            for lo, hi, _gi, g in heads)
+    for box, noun in (("attention", "head"), ("experts", "expert")):
+        mine = [(lo, hi, g) for name, lo, hi, _gi, g in ranges if name == ("heads" if box == "attention" else box)]
+        if mine:
+            notes[box] = "  ·  " + ", ".join(
+                (f"{noun} {lo}" if hi - lo == 1 else f"{noun}s {lo}–{hi - 1}") + f" ×{len(g.members)}"
+                for lo, hi, g in mine)
     return styles, notes
 
 

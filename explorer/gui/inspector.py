@@ -43,9 +43,10 @@ from explorer.design.model import (
 CHOICES = {"activation": ACTIVATIONS, "norm": NORMS, "norm_position": NORM_POSITIONS, "positional": POSITIONALS,
            "task": HEAD_TASKS}
 BOOLS = {"bias", "attention_bias", "ffn_bias", "o_bias", "causal", "halting", "timestep_signal", "embedding_norm",
-         "transform"}
+         "transform", "shared_gate", "target", "position_bias"}
 SPIN_INTS = {"d_model", "n_heads", "vocab_size", "max_positions", "type_vocab_size", "lora_rank", "low_rank",
-             "kernel_size", "groups", "n_outputs"}
+             "kernel_size", "groups", "n_outputs", "n_experts", "top_k", "shared_d_ff", "relative_buckets",
+             "relative_max_distance"}
 TIPS = {
     "d_model": "Model width d (hidden size)", "n_heads": "Attention heads per layer",
     "n_kv_heads": "K/V heads (empty = n_heads; 1 = multi-query; else grouped-query)",
@@ -65,6 +66,15 @@ TIPS = {
     "embedding_norm": "LayerNorm after the embedding sum", "kernel_size": "Convolution kernel width",
     "groups": "Grouped convolution: groups must divide d", "transform": "Dense + act + norm before the decoder",
     "n_outputs": "Classes or labels of the task head", "task": "Sequence-level or token-level head",
+    "n_experts": "Routed experts of the mixture (each of width d_ff)",
+    "top_k": "Experts every token goes through (active FLOPs scale with it, not with n_experts)",
+    "shared_d_ff": "Width of an always-on shared expert (Qwen2-MoE, DeepSeek-MoE); 0 = none",
+    "shared_gate": "A sigmoid gate (d -> 1) on the shared expert's output (Qwen2-MoE)",
+    "target": "This embedding starts the decoder: what came before is the encoder, whose output "
+              "cross-attention reads",
+    "position_bias": "Holds T5's relative position bias; later layers of its stack reuse the bias it computes",
+    "relative_buckets": "Buckets of the relative position bias (T5: 32)",
+    "relative_max_distance": "Distance where the relative position bias's last bucket starts (T5: 128)",
 }
 
 

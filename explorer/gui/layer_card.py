@@ -13,7 +13,8 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem
 
-from explorer.gui.card_layout import BADGE_WIDTH, CARD_HEIGHT, HEADER_WIDTH, LABEL_STRIP, CardInfo, Chip, ChipStyle
+from explorer.gui.card_layout import (BADGE_WIDTH, BOX_SLOTS, CARD_HEIGHT, HEADER_WIDTH, LABEL_STRIP, CardInfo, Chip,
+                                      ChipStyle)
 from explorer.design.model import Slot
 from explorer.gui import theme
 
@@ -128,13 +129,13 @@ class LayerCard(QGraphicsItem):
         slot = self.hint[0]
         if slot == chip.slot:
             return True
-        return chip.is_head and Slot.parse(slot).covers_head(Slot.parse(chip.slot).lo)
+        return chip.is_head and Slot.parse(slot).covers(Slot.parse(chip.slot))
 
     def _paint_chip(self, painter: QPainter, chip: Chip, font: QFont) -> None:
         info = self.info
         style = info.styles.get(chip.slot) or ChipStyle(theme.color("own_fill"))
         fill = QColor(style.fill)
-        if style.group and not style.direct and chip.slot not in ("attention",):
+        if style.group and not style.direct and chip.slot not in BOX_SLOTS:
             fill = fill.lighter(112)
         pen = QPen(fill.darker(135), 1.0)
         if chip.slot in info.highlighted:
@@ -157,8 +158,8 @@ class LayerCard(QGraphicsItem):
             painter.setFont(font)
             refusal = "✕ shapes differ" if "shape" in self.hint_reason else "✕ refused"
             rect, align = chip.rect, Qt.AlignmentFlag.AlignCenter
-            if chip.slot == "attention":        # the head chips cover the middle: use the label row
-                rect = QRectF(rect.x() + 6, rect.y() + 3, rect.width() - 88, LABEL_STRIP - 6)
+            if chip.slot in BOX_SLOTS:          # the head chips cover the middle: use the label row
+                rect = _label_row(chip)
                 align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
             painter.drawText(rect, align, "share here" if self.hint[1] else refusal)
             return
@@ -173,8 +174,14 @@ class LayerCard(QGraphicsItem):
             label = f"{label}  ×{style.uses}"
         align = Qt.AlignmentFlag.AlignCenter
         rect = chip.rect
-        if chip.slot == "attention":
-            rect = QRectF(rect.x() + 6, rect.y() + 3, rect.width() - 88, LABEL_STRIP - 6)
+        if chip.slot in BOX_SLOTS:
+            rect = _label_row(chip)
             align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         painter.drawText(rect, align, painter.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight,
                                                                        int(rect.width()) - 2))
+
+
+def _label_row(chip: Chip) -> QRectF:
+    """Where a box chip's label goes: the strip above its head (expert) chips, left of attention's q/k/v/o."""
+    r = chip.rect
+    return QRectF(r.x() + 6, r.y() + 3, r.width() - (88 if chip.slot == "attention" else 12), LABEL_STRIP - 6)

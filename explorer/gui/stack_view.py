@@ -196,7 +196,8 @@ class StackView(QGraphicsView):
             return None
         slot = sources[0].slot
         chip = card.chip_at(card.mapFromScene(scene_pos))
-        if chip is not None and chip.is_head and Slot.parse(slot).is_heads:
+        if chip is not None and chip.is_head and Slot.parse(slot).is_range \
+                and Slot.parse(slot).name == Slot.parse(chip.slot).name:
             slot = str(Slot.parse(slot).starting_at(Slot.parse(chip.slot).lo))
         return self._share_target(sources, Member(card.info.layer.id, slot))
 
@@ -261,7 +262,7 @@ class StackView(QGraphicsView):
         elif target.member is not None:
             card = self.cards[self.model.spec.layer_index(target.member.layer)]
             slot = target.member.slot
-            shown = slot == "block" or slot.startswith("heads[") or any(c.slot == slot for c in card.info.chips)
+            shown = slot == "block" or Slot.parse(slot).is_range or any(c.slot == slot for c in card.info.chips)
             card.hint = (slot if shown else "attention", not target.reason)
             card.hint_reason = target.reason
             card.update()
@@ -434,8 +435,9 @@ class StackView(QGraphicsView):
         if slot == "block":
             return card.info.layer.kind == self.model.spec.layer(self.model.selected_layers[0]).kind \
                 if self.model.selected_layers else True
-        if slot.startswith("heads["):
-            return any(c.is_head for c in card.info.chips)
+        if Slot.parse(slot).is_range:
+            family = Slot.parse(slot).name
+            return any(c.is_head and Slot.parse(c.slot).name == family for c in card.info.chips)
         return any(c.slot == slot for c in card.info.chips)
 
     def mouseReleaseEvent(self, event) -> None:

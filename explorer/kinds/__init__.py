@@ -4,13 +4,14 @@ only through `kind(name)` (see explorer/kinds/base.py for what a kind declares).
 
 from __future__ import annotations
 
-from explorer.kinds import attention, block, conv, embedding, ffn, heads, linear, moe, norm, recurrent
+from explorer.kinds import attention, block, conv, cross_block, embedding, ffn, heads, linear, moe, norm, recurrent
 from explorer.kinds.base import LayerKind
 
 REGISTRY: dict[str, LayerKind] = {k.name: k for k in (
     embedding.KIND,
     block.KIND,
     moe.KIND,
+    cross_block.KIND,
     attention.KIND,
     ffn.KIND,
     norm.KIND,

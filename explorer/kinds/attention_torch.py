@@ -3,7 +3,7 @@ K/V read from an earlier layer and kept for a later one."""
 
 from __future__ import annotations
 
-from explorer.torchmodel.modules import Attention
+from explorer.torchmodel.modules import Attention, PositionBias
 from explorer.torchmodel.runtime import Runner, runner
 
 
@@ -11,7 +11,23 @@ def make_attention(cfg, parts) -> Attention:
     d = cfg.dims
     return Attention(parts.linear("attention.q"), parts.linear("attention.k"), parts.linear("attention.v"),
                      parts.linear("attention.o"), d.n_heads, d.n_kv_heads, d.head_dim, d.causal,
-                     d.positional == "rotary")
+                     d.positional == "rotary", d.positional == "relative")
+
+
+def make_position_bias(cfg, params):
+    """The layer's relative position bias table as a module (None unless it holds one)."""
+    if "position_bias.weight" not in params:
+        return None
+    return PositionBias(params["position_bias.weight"], not cfg.dims.causal, cfg.dims.relative_max_distance)
+
+
+def bias_in(r, h, ctx):
+    """The relative position bias this layer adds to its scores: its own (kept for the later layers
+    of its stream) or the one an earlier layer computed."""
+    own = getattr(r.core, "position_bias", None)
+    if own is not None:
+        ctx.position_bias = own(h.shape[1], h.shape[1], h.device)
+    return ctx.position_bias
 
 
 def step_in(r, h, ctx):
@@ -35,7 +51,7 @@ class AttentionRunner(Runner):
     @staticmethod
     def forward(r, h, ctx):
         h, kv_in = step_in(r, h, ctx)
-        a, kv = r.core(h, kv_in, ctx.rope)
+        a, kv = r.core(h, kv_in, ctx.rope, bias=ctx.position_bias)
         keep_kv(r, kv, ctx)
         return h + a
 

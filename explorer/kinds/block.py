@@ -10,6 +10,13 @@ from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, line
 from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved
 
 
+def relative_bias_tensors(d) -> list[TensorSpec]:
+    """T5's relative position bias (buckets x heads), held by the first layer of a stream, whose
+    later layers reuse the bias it computes."""
+    return [TensorSpec("position_bias.weight", (d.relative_buckets, d.n_heads), "attention")] \
+        if d.position_bias else []
+
+
 def block_linears(d) -> list[tuple[str, int, int, bool, str]]:
     """(path, out, in, bias, component) of every linear map of a block, in forward order."""
     return attention_linears(d) + ffn_linears(d)
@@ -20,6 +27,7 @@ class Block(LayerKind):
         out: list[TensorSpec] = []
         for path, out_f, in_f, bias, comp in block_linears(d):
             out += linear(path, out_f, in_f, bias, comp, d.low_rank)
+        out += relative_bias_tensors(d)
         out += norm("norm1", d.norm, d.d_model, "other")
         out += norm("norm2", d.norm, d.d_model, "other")
         if d.halting:
@@ -56,8 +64,14 @@ class Block(LayerKind):
     def kv_cache(self, d, n: int) -> int:
         return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
 
+    def problems(self, d) -> list[tuple[str, str]]:
+        if d.position_bias and d.positional != "relative":
+            return [("position_bias", "a relative position bias needs positional: relative")]
+        return []
+
     def card(self, d) -> tuple[CardChip, ...]:
-        return (CardChip("attention", "attention", 0.56), CardChip("ffn", f"ffn {d.d_ff}", 0.28),
+        bias = (CardChip("position_bias", "bias", 0.1),) if d.position_bias else ()
+        return (CardChip("attention", "attention", 0.56), *bias, CardChip("ffn", f"ffn {d.d_ff}", 0.28),
                 CardChip("norm", "norm", 0.16))
 
     def summary(self, d) -> str:
@@ -67,9 +81,10 @@ class Block(LayerKind):
 KIND = Block(
     "block",
     ATTENTION_FIELDS | FFN_FIELDS | frozenset({"norm", "norm_position", "lora_rank", "low_rank", "halting",
-                                               "timestep_signal"}),
+                                               "timestep_signal", "position_bias"}),
     {"block": ("*",), **ATTENTION_SLOTS, "ffn": ("ffn",), "norm": ("norm1", "norm2"), "norm1": ("norm1",),
-     "norm2": ("norm2",), "halting": ("halting",), "lora": ("lora",), "factors": ("@B",)},
+     "norm2": ("norm2",), "position_bias": ("position_bias",), "halting": ("halting",), "lora": ("lora",),
+     "factors": ("@B",)},
     "Transformer block: attention + FFN + two norms",
     has_heads=True,
     transformer_block=True,

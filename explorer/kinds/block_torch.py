@@ -3,7 +3,7 @@ an ACT halting step."""
 
 from __future__ import annotations
 
-from explorer.kinds.attention_torch import keep_kv, make_attention, step_in
+from explorer.kinds.attention_torch import bias_in, keep_kv, make_attention, make_position_bias, step_in
 from explorer.kinds.ffn_torch import make_ffn
 from explorer.torchmodel.modules import Block
 from explorer.torchmodel.runtime import Runner, act_step, runner
@@ -14,12 +14,12 @@ class BlockRunner(Runner):
     @staticmethod
     def make(cfg, params, parts, dtype):
         return Block(make_attention(cfg, parts), make_ffn(cfg, parts), parts.norm("norm1"), parts.norm("norm2"),
-                     cfg.dims.norm_position == "pre", parts.linear("halting"))
+                     cfg.dims.norm_position == "pre", parts.linear("halting"), make_position_bias(cfg, params))
 
     @staticmethod
     def forward(r, h, ctx):
         h, kv_in = step_in(r, h, ctx)
-        h, kv = r.core(h, kv_in, ctx.rope, r._lora_map)
+        h, kv = r.core(h, kv_in, ctx.rope, r._lora_map, bias_in(r, h, ctx))
         keep_kv(r, kv, ctx)
         if r.core.halting is not None:
             ctx.act = act_step(ctx.act, h, r.core.halting)

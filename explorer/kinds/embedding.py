@@ -43,14 +43,14 @@ class Embedding(LayerKind):
 
     def summary(self, d) -> str:
         factor = f" E{d.embedding_size}" if d.embedding_size != d.d_model else ""
-        return f"V{d.vocab_size} d{d.d_model}{factor}"
+        return ("decoder input " if d.target else "") + f"V{d.vocab_size} d{d.d_model}{factor}"
 
 
 KIND = Embedding(
     "embedding",
     frozenset({"vocab_size", "embedding_size", "max_positions", "type_vocab_size", "positional", "embedding_norm",
-               "norm", "bias"}),
+               "norm", "bias", "target"}),
     {"block": ("*",), "embedding": ("embedding",), "position": ("position",), "token_type": ("token_type",),
      "norm": ("norm",), "projection": ("projection",)},
-    "Token (+ position, type) embedding tables; must be the first layer",
+    "Token (+ position, type) embedding tables: first layer, or with target: the decoder's input",
 )

@@ -101,7 +101,7 @@ class MoEBlock(LayerKind):
 
     def card(self, d) -> tuple[CardChip, ...]:
         chips = [CardChip("attention", "attention", 0.44), CardChip("router", "router", 0.08),
-                 CardChip("experts", f"{d.n_experts} experts ×{d.d_ff}", 0.34)]
+                 CardChip("experts", f"{d.n_experts} experts · ff {d.d_ff} · top {d.top_k}", 0.34)]
         if d.shared_d_ff:
             chips.append(CardChip("shared_expert", "shared", 0.08))
         chips.append(CardChip("norm", "norm", 0.06))

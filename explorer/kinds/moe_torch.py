@@ -94,7 +94,7 @@ class MoEBlockRunner(Runner):
     @staticmethod
     def forward(r, h, ctx):
         h, kv_in = step_in(r, h, ctx)
-        h, kv = r.core(h, kv_in, ctx.rope)
+        h, kv = r.core(h, kv_in, ctx.rope, None, ctx.position_bias)
         keep_kv(r, kv, ctx)
         return h
 

@@ -92,7 +92,7 @@ def build_model(device="cpu", dtype=torch.float32, seed: int = 0) -> SharedStack
 if __name__ == "__main__":
     model = build_model()
     print(f"{NAME}: {sum(p.numel() for p in model.parameters()):,} parameters (expected {UNIQUE_PARAMS:,})")
-    out = model(model.example_input(2, min(16, MAX_SEQ or 16)))
+    out = model(*model.example_inputs(2, min(16, MAX_SEQ or 16)))
     print({k: tuple(v.shape) for k, v in out.items()})
 '''
 

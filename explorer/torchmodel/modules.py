@@ -139,35 +139,78 @@ def sinusoid(positions: int, width: int, device=None, dtype=torch.float32) -> to
 
 
 class Attention(nn.Module):
-    """Multi-head attention on scaled_dot_product_attention; MQA/GQA via n_kv_heads."""
+    """Multi-head attention on scaled_dot_product_attention; MQA/GQA via n_kv_heads. With `source`
+    the keys and values come from it (cross-attention); with `relative`, a position bias computed
+    by an earlier layer (T5) is added to the scores."""
 
     def __init__(self, q: Linear, k: Linear | None, v: Linear | None, o: Linear, n_heads: int, n_kv_heads: int,
-                 head_dim: int, causal: bool, rotary: bool) -> None:
+                 head_dim: int, causal: bool, rotary: bool, relative: bool = False) -> None:
         super().__init__()
         self.q, self.k, self.v, self.o = q, k, v, o
         self.n_heads, self.n_kv_heads, self.head_dim = n_heads, n_kv_heads, head_dim
         self.causal = causal
         self.rotary = rotary
+        self.relative = relative
 
-    def forward(self, x: torch.Tensor, kv=None, rope=None, lora=None):
+    def forward(self, x: torch.Tensor, kv=None, rope=None, lora=None, source=None, bias=None):
         B, S, _ = x.shape
         lora = lora or {}
         if self.rotary and (rope is None or rope[0].shape[-1] != self.head_dim):
             rope = rotary_tables(S, self.head_dim, x.device, x.dtype)   # this layer's head width differs
+        if self.rotary and rope[0].shape[0] != S:
+            rope = (rope[0][:S], rope[1][:S])                           # tables made for the longer stream
         q = self.q(x, lora.get("attention.q")).view(B, S, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, S, hd)
         if kv is None:
-            k = self.k(x, lora.get("attention.k")).view(B, S, self.n_kv_heads, self.head_dim).transpose(1, 2)
-            v = self.v(x, lora.get("attention.v")).view(B, S, self.n_kv_heads, self.head_dim).transpose(1, 2)
+            src = x if source is None else source
+            T = src.shape[1]
+            k = self.k(src, lora.get("attention.k")).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
+            v = self.v(src, lora.get("attention.v")).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
             if self.rotary:
                 k = apply_rotary(k, *rope)
         else:
             k, v = kv
         if self.rotary:
             q = apply_rotary(q, *rope)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
+        mask, causal = None, self.causal
+        if self.relative and bias is not None:
+            mask = bias.to(q.dtype)                                   # (1, H, S, S)
+            if causal:
+                future = torch.ones(S, k.shape[2], dtype=torch.bool, device=x.device).triu(1)
+                mask = mask.masked_fill(future, float("-inf"))
+                causal = False
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            enable_gqa=self.n_kv_heads != self.n_heads)          # (B, H, S, hd)
         y = y.transpose(1, 2).reshape(B, S, self.n_heads * self.head_dim)
         return self.o(y, lora.get("attention.o")), (k, v)
+
+
+class PositionBias(nn.Module):
+    """T5's relative position bias: a (buckets, heads) table looked up by the bucket of each
+    key-query distance; bidirectional in an encoder, looking back only in a causal decoder."""
+
+    def __init__(self, table, bidirectional: bool, max_distance: int) -> None:
+        super().__init__()
+        self.table = table
+        self.bidirectional = bidirectional
+        self.max_distance = max_distance
+
+    def forward(self, q_len: int, k_len: int, device) -> torch.Tensor:
+        buckets = self.table.shape[0]
+        rel = torch.arange(k_len, device=device)[None, :] - torch.arange(q_len, device=device)[:, None]
+        out = torch.zeros_like(rel)
+        if self.bidirectional:
+            buckets //= 2
+            out = out + (rel > 0).long() * buckets
+            rel = rel.abs()
+        else:
+            rel = -torch.clamp(rel, max=0)
+        exact = buckets // 2
+        small = rel < exact
+        large = exact + (torch.log(rel.float().clamp(min=1) / exact) / math.log(self.max_distance / exact)
+                         * (buckets - exact)).long()
+        large = torch.clamp(large, max=buckets - 1)
+        index = out + torch.where(small, rel, large)
+        return F.embedding(index, self.table).permute(2, 0, 1).unsqueeze(0)      # (1, H, q, k)
 
 
 class FFN(nn.Module):
@@ -189,21 +232,22 @@ class Block(nn.Module):
     """Attention + FFN with residuals and pre- or post-norms; optional ACT halting unit."""
 
     def __init__(self, attention: Attention | None, ffn: FFN | None, norm1: Norm | None, norm2: Norm | None,
-                 pre_norm: bool, halting: Linear | None = None) -> None:
+                 pre_norm: bool, halting: Linear | None = None, position_bias: PositionBias | None = None) -> None:
         super().__init__()
         self.attention, self.ffn = attention, ffn
         self.norm1, self.norm2 = norm1, norm2
         self.pre_norm = pre_norm
         self.halting = halting
+        self.position_bias = position_bias
 
-    def forward(self, x: torch.Tensor, kv=None, rope=None, lora=None):
+    def forward(self, x: torch.Tensor, kv=None, rope=None, lora=None, bias=None):
         kv_out = None
         if self.attention is not None:
             if self.pre_norm:
-                a, kv_out = self.attention(self.norm1(x), kv, rope, lora)
+                a, kv_out = self.attention(self.norm1(x), kv, rope, lora, bias=bias)
                 x = x + a
             else:
-                a, kv_out = self.attention(x, kv, rope, lora)
+                a, kv_out = self.attention(x, kv, rope, lora, bias=bias)
                 x = self.norm1(x + a)
         if self.ffn is not None:
             if self.pre_norm:

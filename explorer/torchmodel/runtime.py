@@ -79,14 +79,18 @@ class LayerConfig(NamedTuple):
 
 class Context:
     """What one forward pass carries from layer to layer: the rotary tables, K/V kept for
-    later layers, BERT's pooled first token, the outputs so far, and an ACT run's state."""
+    later layers, BERT's pooled first token, the outputs so far, an ACT run's state, and in an
+    encoder-decoder the target ids, the encoder's output (memory) and the stream's position bias."""
 
-    def __init__(self, rope) -> None:
+    def __init__(self, rope, target=None) -> None:
         self.rope = rope
         self.kv: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.pooled: torch.Tensor | None = None
         self.out: dict[str, torch.Tensor] = {}
         self.act = None                      # (accumulated halting prob, weighted state) of an ACT run
+        self.target = target                 # the decoder's input ids
+        self.memory: torch.Tensor | None = None
+        self.position_bias: torch.Tensor | None = None
 
     def finish_act(self, h: torch.Tensor) -> torch.Tensor:
         """End an ACT run: the remainder of the halting mass goes to the last state."""
@@ -174,13 +178,14 @@ class SharedStack(nn.Module):
     """The built design. forward(x) -> dict with 'hidden' and one entry per output layer."""
 
     def __init__(self, d_model: int, vocab_size: int, runners: list[LayerRunner],
-                 rotary_dim: int | None, takes_ids: bool) -> None:
+                 rotary_dim: int | None, takes_ids: bool, takes_target: bool = False) -> None:
         super().__init__()
         self.d_model = d_model
         self.vocab_size = vocab_size
         self.runners = nn.ModuleList(runners)
         self.rotary_dim = rotary_dim
         self.takes_ids = takes_ids
+        self.takes_target = takes_target          # an encoder-decoder: forward(source, target)
 
     def example_input(self, batch: int, seq: int, device=None, dtype=None, seed: int = 0) -> torch.Tensor:
         """A fixed input: token ids when the stack starts with an embedding, else hidden states."""
@@ -196,13 +201,24 @@ class SharedStack(nn.Module):
             return torch.randint(0, max(self.vocab_size, 1), (batch, seq), generator=g, device=device)
         return torch.randn(batch, seq, self.d_model, generator=g, device=device).to(dtype)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def example_inputs(self, batch: int, seq: int, target_seq: int | None = None, device=None, dtype=None,
+                       seed: int = 0) -> tuple[torch.Tensor, ...]:
+        """The arguments of one forward pass: (input,) or, for an encoder-decoder, (source, target)."""
+        x = self.example_input(batch, seq, device, dtype, seed)
+        if not self.takes_target:
+            return (x,)
+        return x, self.example_input(batch, seq if target_seq is None else target_seq, device, dtype, seed + 1)
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Run the design on `x`; an encoder-decoder's decoder reads `target` (default: x itself)."""
         h = x
+        if target is None:
+            target = x
         rope = None
         if self.rotary_dim:
             p = next(self.parameters())
-            rope = rotary_tables(x.shape[1], self.rotary_dim, h.device, p.dtype)
-        ctx = Context(rope)
+            rope = rotary_tables(max(x.shape[1], target.shape[1]), self.rotary_dim, h.device, p.dtype)
+        ctx = Context(rope, target)
         for r in self.runners:
             kind = RUNNERS[r.kind]
             if ctx.act is not None and not kind.continues_act(r):
@@ -289,4 +305,5 @@ def assemble(d_model: int, layers: list[LayerConfig], get: Callable[[int, str], 
             vocab_size = d.vocab_size
         runners.append(LayerRunner(cfg.id, cfg.kind, core, lora, step, cfg.kv_from, cfg.keeps_kv))
     takes_ids = bool(layers) and RUNNERS[layers[0].kind].reads_ids
-    return SharedStack(d_model, vocab_size, runners, rotary_dim, takes_ids)
+    takes_target = any(cfg.dims.target for cfg in layers)
+    return SharedStack(d_model, vocab_size, runners, rotary_dim, takes_ids, takes_target)

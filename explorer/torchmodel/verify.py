@@ -14,11 +14,11 @@ from explorer.errors import BuildError
 from explorer.design.model import StackSpec
 
 
-def torch_flops(model: SharedStack, batch: int, seq: int) -> int:
+def torch_flops(model: SharedStack, batch: int, seq: int, target_seq: int | None = None) -> int:
     """FLOPs torch counts for one forward of `model` (build it on 'meta' to see every matmul)."""
-    x = model.example_input(batch, seq)
+    inputs = model.example_inputs(batch, seq, target_seq)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(x)
+        model(*inputs)
     return counter.get_total_flops()
 
 
@@ -48,13 +48,14 @@ class Verification:
         return out
 
 
-def verify(spec: StackSpec, batch: int = 1, seq: int = 128) -> Verification:
-    """Build `spec` on the meta device and compare torch's counts with the analysis."""
-    report = analyze(spec, batch, seq)
+def verify(spec: StackSpec, batch: int = 1, seq: int = 128, target_seq: int | None = None) -> Verification:
+    """Build `spec` on the meta device and compare torch's counts with the analysis (an
+    encoder-decoder's decoder over `target_seq`, default seq)."""
+    report = analyze(spec, batch, seq, target_seq=target_seq)
     try:
         model = build_model(spec, device="meta", plan=report.plan)
         params = list(model.parameters())
-        flops = torch_flops(model, batch, seq)
+        flops = torch_flops(model, batch, seq, target_seq)
     except (RuntimeError, ValueError, TypeError, IndexError) as err:
         # a valid design that torch cannot run is a bug here, but the user gets one line, not a traceback
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__

@@ -51,7 +51,7 @@ def test_verify_mismatch_exits_nonzero(monkeypatch, capsys):
     import explorer.torchmodel as build
     from explorer.torchmodel.verify import Verification
 
-    monkeypatch.setattr(build, "verify", lambda spec, b, s: Verification(10, 11, 1, 1, 5, 5))
+    monkeypatch.setattr(build, "verify", lambda spec, b, s, t=None: Verification(10, 11, 1, 1, 5, 5))
     assert main(["report", str(SHARED), "--verify"]) == 1
     err = capsys.readouterr().err
     assert "parameters: analysis 10 but torch counts 11" in err

@@ -1,0 +1,92 @@
+"""A decoder block of an encoder-decoder model (T5, the original Transformer): self-attention
+over the target, cross-attention whose queries come from the target and whose keys and
+values come from the encoder's output (the "memory"), an FFN, and a norm before (or after)
+each. Cross-attention's K/V are computed over the source length, its scores are target x
+source."""
+
+from __future__ import annotations
+
+from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
+                                      attention_saved, attention_summary, linears_flops)
+from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
+from explorer.kinds.block import relative_bias_tensors
+from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved
+
+
+def cross_linears(d) -> list[tuple[str, int, int, bool, str]]:
+    """(path, out, in, bias, component) of the cross-attention projections."""
+    return [("cross.q", d.q_width, d.d_model, d.attention_bias, "attention"),
+            ("cross.k", d.kv_width, d.d_model, d.attention_bias, "attention"),
+            ("cross.v", d.kv_width, d.d_model, d.attention_bias, "attention"),
+            ("cross.o", d.d_model, d.q_width, d.o_bias, "attention")]
+
+
+def cross_flops(d, batch: int, seq: int, memory: int) -> tuple[int, int]:
+    """Queries and output over the target's tokens, keys and values over the source's,
+    scores and context target x source."""
+    q, k, v, o = cross_linears(d)
+    tgt, src = batch * seq, batch * memory
+    proj, ew = linears_flops([q, o], tgt)
+    kv, kv_ew = linears_flops([k, v], src)
+    core = 2 * 2 * batch * d.n_heads * seq * memory * d.head_dim
+    return proj + kv + core, ew + kv_ew + 5 * batch * d.n_heads * seq * memory + tgt * d.d_model
+
+
+class CrossBlock(LayerKind):
+    def tensors(self, d) -> list[TensorSpec]:
+        out: list[TensorSpec] = []
+        for path, out_f, in_f, bias, comp in attention_linears(d) + cross_linears(d) + ffn_linears(d):
+            out += linear(path, out_f, in_f, bias, comp)
+        out += relative_bias_tensors(d)
+        for name in ("norm1", "normx", "norm2"):
+            out += norm(name, d.norm, d.d_model, "other")
+        return out
+
+    def flops(self, d, batch: int, seq: int, memory: int = 0) -> tuple[dict[str, int], int]:
+        n = batch * seq
+        self_proj, self_ew = linears_flops(attention_linears(d), n)
+        core, core_ew = attention_core_flops(d, batch, seq)
+        cross, cross_ew = cross_flops(d, batch, seq, memory or seq)
+        ffn, ffn_ew = linears_flops(ffn_linears(d), n)
+        return (flop_dict(attention=self_proj + core + cross, ffn=ffn),
+                self_ew + core_ew + cross_ew + ffn_ew + ffn_elementwise(d, n) + 3 * 5 * n * d.d_model)
+
+    def working_set(self, d, n: int, batch: int, memory: int = 0) -> tuple[int, int]:
+        attn_live, attn_saved = attention_saved(d, n, batch)
+        src = batch * memory if memory else n
+        cross_live = n * (3 * d.d_model + 2 * d.q_width) + 2 * src * d.kv_width
+        cross_saved = n * (2 * d.d_model + 2 * d.q_width) + 2 * src * d.kv_width
+        ffn_live, ffn_kept = ffn_saved(d, n)
+        return max(attn_live, cross_live, ffn_live), attn_saved + cross_saved + ffn_kept
+
+    def kv_cache(self, d, n: int, memory: int = 0) -> int:
+        """Self-attention K/V over the target (when causal) plus cross-attention K/V over the source,
+        computed once per sequence and kept while decoding."""
+        own = 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+        return own + 2 * (memory or n) * d.kv_width
+
+    def card(self, d) -> tuple[CardChip, ...]:
+        bias = (CardChip("position_bias", "bias", 0.08),) if d.position_bias else ()
+        return (CardChip("attention", "self-attention", 0.4), *bias,
+                CardChip("cross_attention", "cross-attention", 0.3), CardChip("ffn", f"ffn {d.d_ff}", 0.2),
+                CardChip("norm", "norm", 0.1))
+
+    def problems(self, d) -> list[tuple[str, str]]:
+        if d.position_bias and d.positional != "relative":
+            return [("position_bias", "a relative position bias needs positional: relative")]
+        return []
+
+    def summary(self, d) -> str:
+        return attention_summary(d) + f" ff{d.d_ff} +cross"
+
+
+KIND = CrossBlock(
+    "cross_block",
+    ATTENTION_FIELDS | FFN_FIELDS | frozenset({"norm", "norm_position", "position_bias"}),
+    {"block": ("*",), **ATTENTION_SLOTS, "cross_attention": ("cross",), "ffn": ("ffn",),
+     "norm": ("norm1", "normx", "norm2"), "position_bias": ("position_bias",)},
+    "Decoder block: self-attention, cross-attention over the encoder's output, FFN",
+    has_heads=True,
+    transformer_block=True,
+    reads_memory=True,
+)
