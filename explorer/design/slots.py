@@ -14,7 +14,9 @@ from functools import lru_cache
 
 from explorer.design.model import LayerDims, LayerSpec, ModelSettings, dims
 from explorer.kinds import kind
-from explorer.kinds.base import TensorSpec
+from explorer.kinds.base import OUTSIDE_BLOCK, TensorSpec
+
+_OUTSIDE = tuple(f"{prefix}." for prefix in OUTSIDE_BLOCK)
 
 __all__ = ["EXPERTS_RE", "HEADS_RE", "Piece", "SlotError", "TensorSpec", "has_heads", "layer_tensors", "pieces_of",
            "pieces_overlap", "slot_names", "slot_pieces", "slot_signature", "tensors_of"]
@@ -63,7 +65,7 @@ def has_heads(kind_name: str) -> bool:
 
 def _matches(name: str, prefix: str) -> bool:
     if prefix == "*":
-        return not name.startswith("lora.")
+        return not name.startswith(_OUTSIDE)
     if prefix == "@B":
         return name.endswith(".B")
     return name == prefix or name.startswith(prefix + ".")

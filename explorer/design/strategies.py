@@ -18,6 +18,7 @@ from explorer.design.model import (LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, L
 from explorer.design.slots import SlotError, pieces_overlap, slot_pieces
 from explorer.design.validate import check_value
 from explorer.kinds import REGISTRY, kind
+from explorer.kinds.base import OUTSIDE_BLOCK
 
 # ----------------------------------------------------------------- schedules (layer -> block)
 
@@ -149,8 +150,8 @@ def add_groups(spec: StackSpec, new_groups: list[tuple[str, tuple[Member, ...]]]
         slots = claimed_slots.get(m.layer)
         if not slots:
             return False                     # a layer the new groups do not touch
-        if m.slot in slots or ("block" in slots and m.slot != "lora"):
-            return True                      # the same slot, or inside a whole block (all but LoRA)
+        if m.slot in slots or ("block" in slots and m.slot not in OUTSIDE_BLOCK):
+            return True                      # the same slot, or inside a whole block (all but LoRA, bias table)
         if m.layer not in claimed:
             claimed[m.layer] = [p for n in new_members if n.layer == m.layer for _r, p in pieces(n)]
         return any(pieces_overlap(p, q) for _r, p in pieces(m) for q in claimed[m.layer])

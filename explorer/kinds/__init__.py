@@ -10,10 +10,10 @@ from explorer.kinds.base import LayerKind
 REGISTRY: dict[str, LayerKind] = {k.name: k for k in (
     embedding.KIND,
     block.KIND,
-    moe.KIND,
-    cross_block.KIND,
     attention.KIND,
     ffn.KIND,
+    moe.KIND,
+    cross_block.KIND,
     norm.KIND,
     linear.KIND,
     recurrent.LSTM,

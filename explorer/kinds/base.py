@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from math import prod
 
 COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
+OUTSIDE_BLOCK = ("lora", "position_bias")
+"""Tensor prefixes a whole-block slot ("*") leaves to the layer: a per-layer LoRA, and the relative
+position bias table the first layer of a T5 stack holds (so blocks with and without it can share)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +105,10 @@ class LayerKind:
 
 
 def _covers(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
-    """Whether slot prefixes `outer` take in every tensor that `inner` names ("*": all but LoRA)."""
+    """Whether slot prefixes `outer` take in every tensor that `inner` names ("*": all but OUTSIDE_BLOCK)."""
     def takes(p: str, q: str) -> bool:
         if p == "*":
-            return not q.startswith("lora")
+            return not q.startswith(OUTSIDE_BLOCK)
         return q == p or (p != "@B" and q.startswith(p + "."))
     return all(any(takes(p, q) for p in outer) for q in inner)
 

@@ -201,3 +201,21 @@ def test_palette_kind_dropped_into_the_stack_inserts_it(make_window, qtbot):
     real_drag(qtbot, window, start, [target])
     layers = window.model.spec.layers
     assert len(layers) == 16 and layers[3].kind == "ffn"
+
+
+def test_expert_chip_and_cross_attention_chip_dropped_on_their_kind(make_window, qtbot):
+    """A mixture's experts are chips like heads: expert 2 of one layer dropped on expert 5 of another
+    shares that expert; a decoder's cross-attention chip dropped on another's shares it."""
+    from explorer.design import yaml_io
+    from explorer.presets import PRESETS_DIR
+
+    window = make_window(yaml_io.load(PRESETS_DIR / "moe.yaml"))
+    real_drag(qtbot, window, chip(window, "layer1", "experts[2:3]"), [chip(window, "layer3", "experts[5:6]")])
+    (g,) = window.model.spec.groups
+    assert set(g.members) == {Member("layer1", "experts[2:3]"), Member("layer3", "experts[5:6]")}
+    window = make_window(yaml_io.load(PRESETS_DIR / "t5-small.yaml"))
+    before = len(window.model.spec.groups)
+    real_drag(qtbot, window, chip(window, "decoder1", "cross_attention"), [chip(window, "decoder2", "cross_attention")])
+    assert len(window.model.spec.groups) == before + 1
+    assert {Member("decoder1", "cross_attention"), Member("decoder2", "cross_attention")} == \
+        set(window.model.spec.groups[-1].members)
