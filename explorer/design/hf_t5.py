@@ -39,9 +39,9 @@ def _activation(cfg) -> tuple[str, bool]:
     return table[act], gated
 
 
-def t5_design(cfg, model_type: str, recipe: str, name: str, arch: str) -> StackSpec:
+def t5_design(cfg, model_type: str, recipe: str, name: str | None, arch: str) -> StackSpec:
     """The design of a T5/mT5 config; `recipe`: base (T5Model), lm (ForConditionalGeneration) or
-    encoder (EncoderModel)."""
+    encoder (EncoderModel). `name`: the checkpoint's (None: type and size)."""
     d = cfg.int("d_model")
     heads = cfg.int("num_heads", maximum=65536)
     head_dim = cfg.int("d_kv", 64)
@@ -77,4 +77,5 @@ def t5_design(cfg, model_type: str, recipe: str, name: str, arch: str) -> StackS
                    + (f" + {n_dec} decoder" if recipe != "encoder" else "")
                    + f" blocks, d={d}, {heads} heads x {head_dim}, d_ff={settings.d_ff} {activation}, "
                    f"V={settings.vocab_size}{head}.")
+    name = name or f"{model_type}-{n_enc}+{n_dec}x{d}"
     return StackSpec(settings=settings, layers=tuple(layers), groups=groups, name=name, description=description)

@@ -1,9 +1,10 @@
 """Mutation fuzz over Hugging Face config.json texts, through ``import_hf_config``.
 
 The base configs in hf_configs/ were written by transformers' ``save_pretrained`` (5.23.0) for
-bert, albert, gpt2, llama (TinyLlama shape), mistral (7B shape) and roberta. Each mutated file
-must give a design that validates, or one SpecError whose message is one line and names the
-file, within a second (asserted at 2 s as a hang guard). ``FUZZ_SCALE=N`` scales the count.
+bert, albert, gpt2, llama (TinyLlama shape), mistral (7B shape) and roberta, and (5.24.0) for
+small gemma, mixtral, qwen2_moe and t5 (v1.1) configs. Each mutated file must give a design
+that validates, or one SpecError whose message is one line and names the file, within a
+second (asserted at 2 s as a hang guard). ``FUZZ_SCALE=N`` scales the count.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def check_import(path, with_head: bool, family: str, case: str):
 
 
 def test_base_configs_import_with_and_without_head():
-    assert set(CONFIGS) == {"albert", "bert", "gpt2", "llama", "mistral", "roberta"}
+    assert set(CONFIGS) == {"albert", "bert", "gemma", "gpt2", "llama", "mistral", "mixtral", "qwen2_moe", "roberta",
+                            "t5"}
     for name in CONFIGS:
         path = Path(__file__).parent / "hf_configs" / f"{name}.json"
         for with_head in (False, True):

@@ -7,9 +7,16 @@ import transformers
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def hf_model(config, architecture: str, attn: str = "sdpa"):
-    """`architecture` of transformers built on meta from `config` (no weights, no download)."""
+def hf_model(config, architecture: str, attn: str = "sdpa", experts: str | None = "batched_mm"):
+    """`architecture` of transformers built on meta from `config` (no weights, no download).
+
+    `experts`: how MoE models (Mixtral, Qwen2-MoE) run their stacked experts. transformers'
+    default, "grouped_mm" (`experts=None`), fails on meta in fp32 and FlopCounterMode does not
+    count it; "batched_mm" gathers each token's k experts and runs them as bmm, which it counts
+    exactly. Models without experts ignore it."""
     config._attn_implementation = attn
+    if experts is not None:
+        config._experts_implementation = experts
     with torch.device("meta"):
         model = getattr(transformers, architecture)(config)
     for module in model.modules():

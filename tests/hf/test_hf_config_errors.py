@@ -25,6 +25,11 @@ BERT = {"model_type": "bert", "architectures": ["BertForMaskedLM"], "hidden_size
         "type_vocab_size": 2}
 LLAMA = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "num_hidden_layers": 2,
          "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 96, "vocab_size": 100}
+MIXTRAL = {**LLAMA, "model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "num_local_experts": 4,
+           "num_experts_per_tok": 2}
+QWEN2_MOE = {**LLAMA, "model_type": "qwen2_moe", "architectures": ["Qwen2MoeForCausalLM"], "num_experts": 4,
+             "num_experts_per_tok": 2, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 48}
+GEMMA = {**LLAMA, "model_type": "gemma", "architectures": ["GemmaForCausalLM"], "head_dim": 16}
 
 
 def _error(data, with_head: bool = False) -> str:
@@ -45,8 +50,8 @@ def _write(tmp_path, text: str | bytes):
 
 
 def test_unknown_model_type_names_it_and_the_supported_ones():
-    text = _error({**BERT, "model_type": "t5"})
-    assert "'t5'" in text and "model_type" in text
+    text = _error({**BERT, "model_type": "bart"})
+    assert "'bart'" in text and "model_type" in text and "t5" in text
     for name in SUPPORTED_MODEL_TYPES:
         assert name in text
     assert "no model_type" in _error({k: v for k, v in BERT.items() if k != "model_type"})
@@ -80,6 +85,75 @@ def test_wrongly_typed_key_is_named(key, value, expect):
     data = {**BERT, key: value, "architectures": ["BertForSequenceClassification"]}
     text = _error(data, with_head=key == "id2label")
     assert text.startswith(f"{key}:") and expect in text, text
+
+
+@pytest.mark.parametrize("data,key", [
+    (MIXTRAL, "num_local_experts"), (MIXTRAL, "num_experts_per_tok"), (MIXTRAL, "intermediate_size"),
+    (QWEN2_MOE, "num_experts"), (QWEN2_MOE, "num_experts_per_tok"), (QWEN2_MOE, "moe_intermediate_size"),
+    (QWEN2_MOE, "shared_expert_intermediate_size"), (QWEN2_MOE, "intermediate_size"), (GEMMA, "hidden_size"),
+])
+def test_missing_expert_keys_are_named(data, key):
+    text = _error({k: v for k, v in data.items() if k != key})
+    assert text.startswith(f"{key}:") and "missing" in text, text
+
+
+@pytest.mark.parametrize("data,key,value,expect", [
+    (MIXTRAL, "num_experts_per_tok", 5, "5 is more than the 4 experts of num_local_experts"),
+    (QWEN2_MOE, "num_experts_per_tok", 9, "9 is more than the 4 experts of num_experts"),
+    (MIXTRAL, "num_experts_per_tok", 0, "at least 1"),
+    (MIXTRAL, "num_local_experts", 0, "at least 1"),
+    (MIXTRAL, "num_local_experts", 10**6, "absurdly large"),
+    (MIXTRAL, "num_local_experts", "8", "expected an integer"),
+    (QWEN2_MOE, "num_experts", -1, "at least 0"),
+    (QWEN2_MOE, "decoder_sparse_step", 0, "at least 1"),
+    (QWEN2_MOE, "mlp_only_layers", "0,1", "list of layer indices"),
+    (QWEN2_MOE, "mlp_only_layers", [0, True], "list of layer indices"),
+    (QWEN2_MOE, "moe_intermediate_size", 0, "at least 1"),
+    (QWEN2_MOE, "shared_expert_intermediate_size", 0, "shared expert's sigmoid gate"),
+    (QWEN2_MOE, "qkv_bias", "yes", "true or false"),
+    (GEMMA, "hidden_act", "relu", "no counterpart"),
+    (GEMMA, "use_bidirectional_attention", 1, "true or false"),
+])
+def test_bad_expert_settings_are_named(data, key, value, expect):
+    text = _error({**data, key: value})
+    assert text.startswith(f"{key}:") and expect in text, text
+
+
+def test_expert_layouts_and_defaults():
+    mixtral = import_hf_config(MIXTRAL, with_head=True)
+    assert [x.kind for x in mixtral.layers] == ["embedding", "moe_block", "moe_block", "norm", "lm_head"]
+    assert not mixtral.groups                                               # untied by default
+    assert (mixtral.layers[1].n_experts, mixtral.layers[1].top_k, mixtral.layers[1].d_ff) == (4, 2, None)
+    assert "(all with 4 experts, top 2, expert d_ff=96)" in mixtral.description
+    alias = {**{k: v for k, v in MIXTRAL.items() if k != "num_local_experts"}, "num_experts": 4}
+    assert import_hf_config(alias) == import_hf_config(MIXTRAL)            # MixtralConfig's attribute_map
+    assert not import_hf_config({**MIXTRAL, "attention_bias": True, "mlp_bias": True}).settings.attention_bias
+    qwen = import_hf_config({**QWEN2_MOE, "num_hidden_layers": 4, "decoder_sparse_step": 2})
+    assert [x.kind for x in qwen.layers[1:-1]] == ["block", "moe_block", "block", "moe_block"]
+    moe = qwen.layers[2]
+    assert (moe.d_ff, moe.shared_d_ff, moe.shared_gate) == (32, 48, True)
+    assert qwen.settings.attention_bias and qwen.settings.o_bias is False
+    same_width = import_hf_config({**QWEN2_MOE, "moe_intermediate_size": 96})
+    assert same_width.layers[1].d_ff is None                                # = intermediate_size
+    dense = import_hf_config({**QWEN2_MOE, "num_experts": 0, "num_experts_per_tok": 99})
+    assert {x.kind for x in dense.layers[1:-1]} == {"block"}                # no experts: top_k is never read
+    assert {x.kind for x in import_hf_config({**QWEN2_MOE, "mlp_only_layers": [0, 1, 7]}).layers[1:-1]} == {"block"}
+    gemma = import_hf_config(GEMMA, with_head=True)
+    assert [g.name for g in gemma.groups] == ["tied-embeddings"]            # tied by default
+    assert gemma.settings.activation == "geglu" and gemma.settings.head_dim is None
+    no_head_dim = import_hf_config({k: v for k, v in GEMMA.items() if k != "head_dim"})
+    assert no_head_dim.settings.head_dim == 256                             # GemmaConfig's default
+    biased = import_hf_config({**GEMMA, "attention_bias": True, "mlp_bias": True}).settings
+    assert biased.attention_bias and biased.o_bias is None and biased.ffn_bias is False
+    assert not import_hf_config({**GEMMA, "use_bidirectional_attention": True}).settings.causal
+    assert "architectures" in _error({**GEMMA, "architectures": ["GemmaForQuestionAnswering"]}, with_head=True)
+
+
+@pytest.mark.parametrize("model_type,expect", [("gemma2", "pre/post-feedforward"), ("gemma3", "pre/post-feedforward"),
+                                               ("gemma3_text", "normalize q and k"), ("qwen3_moe", "normalizes q")])
+def test_families_we_cannot_reproduce_say_why(model_type, expect):
+    text = _error({**GEMMA, "model_type": model_type})
+    assert text.startswith("model_type:") and expect in text, text
 
 
 def test_inconsistent_sizes_are_explained():
@@ -181,7 +255,8 @@ def test_design_is_named_after_the_checkpoint():
 def test_supported_architectures_cover_every_family():
     archs = supported_architectures()
     for name in ("BertForMaskedLM", "AlbertForMaskedLM", "GPT2LMHeadModel", "LlamaForCausalLM",
-                 "MistralForCausalLM", "RobertaForSequenceClassification"):
+                 "MistralForCausalLM", "RobertaForSequenceClassification", "GemmaForCausalLM", "MixtralForCausalLM",
+                 "Qwen2MoeForQuestionAnswering"):
         assert name in archs
 
 
@@ -205,16 +280,21 @@ def test_import_is_pure():
 
 _KEYS = sorted({*BERT, *LLAMA, "n_embd", "n_layer", "n_head", "n_positions", "n_inner", "embedding_size",
                 "num_hidden_groups", "inner_group_num", "head_dim", "tie_word_embeddings", "id2label", "num_labels",
-                "hidden_act", "activation_function", "layer_norm_eps", "rms_norm_eps", "attention_bias"})
+                "hidden_act", "activation_function", "layer_norm_eps", "rms_norm_eps", "attention_bias",
+                *MIXTRAL, *QWEN2_MOE, "num_experts", "decoder_sparse_step", "mlp_only_layers", "qkv_bias",
+                "use_bidirectional_attention"})
 _VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 5000), st.floats(allow_nan=True),
-                    st.sampled_from(["bert", "albert", "gpt2", "llama", "mistral", "roberta", "silu", "gelu_new"]),
-                    st.lists(st.sampled_from(["BertForMaskedLM", "LlamaForCausalLM", "GPT2LMHeadModel"]),
-                             max_size=2),
+                    st.sampled_from(["bert", "albert", "gpt2", "llama", "mistral", "roberta", "gemma", "mixtral",
+                                     "qwen2_moe", "silu", "gelu_new"]),
+                    st.lists(st.sampled_from(["BertForMaskedLM", "LlamaForCausalLM", "GPT2LMHeadModel",
+                                              "MixtralForCausalLM"]), max_size=2),
+                    st.lists(st.integers(-2, 6), max_size=3),
                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=3))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(base=st.sampled_from([BERT, LLAMA]), changes=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=4),
+@given(base=st.sampled_from([BERT, LLAMA, MIXTRAL, QWEN2_MOE, GEMMA]),
+       changes=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=4),
        with_head=st.booleans())
 def test_any_config_gives_a_design_or_one_spec_error(base, changes, with_head):
     try:

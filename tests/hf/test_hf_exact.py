@@ -91,6 +91,41 @@ CASES = {
                                          num_key_value_heads=8, intermediate_size=80, tie_word_embeddings=True,
                                          **TINY),
                    ["Qwen2Model", "Qwen2ForCausalLM"], 1, 9),
+    # Gemma: tied by default, head_dim 256 by default (set here), gelu_pytorch_tanh, scaled embedding
+    "gemma-gqa-tied": (lambda: T.GemmaConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                             num_key_value_heads=2, head_dim=16, intermediate_size=96,
+                                             num_labels=3, **TINY),
+                       ["GemmaModel", "GemmaForCausalLM", "GemmaForSequenceClassification",
+                        "GemmaForTokenClassification"], 2, 16),
+    "gemma-untied-biases": (lambda: T.GemmaConfig(hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
+                                                  num_key_value_heads=1, head_dim=24, intermediate_size=80,
+                                                  attention_bias=True, hidden_act="gelu", tie_word_embeddings=False,
+                                                  **TINY),
+                            ["GemmaModel", "GemmaForCausalLM"], 2, 11),
+    # mixtures of experts: every Mixtral layer; Qwen2-MoE by decoder_sparse_step and mlp_only_layers
+    "mixtral-gqa": (lambda: T.MixtralConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                            num_key_value_heads=2, intermediate_size=48, num_local_experts=4,
+                                            num_experts_per_tok=2, num_labels=3, **TINY),
+                    ["MixtralModel", "MixtralForCausalLM", "MixtralForSequenceClassification",
+                     "MixtralForTokenClassification", "MixtralForQuestionAnswering"], 2, 16),
+    "mixtral-head-dim-tied": (lambda: T.MixtralConfig(hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
+                                                      num_key_value_heads=4, head_dim=20, intermediate_size=40,
+                                                      num_local_experts=3, num_experts_per_tok=3,
+                                                      tie_word_embeddings=True, **TINY),
+                              ["MixtralModel", "MixtralForCausalLM"], 1, 9),
+    "qwen2-moe-gqa": (lambda: T.Qwen2MoeConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                               num_key_value_heads=2, intermediate_size=96, moe_intermediate_size=32,
+                                               shared_expert_intermediate_size=48, num_experts=6,
+                                               num_experts_per_tok=2, num_labels=3, **TINY),
+                      ["Qwen2MoeModel", "Qwen2MoeForCausalLM", "Qwen2MoeForSequenceClassification",
+                       "Qwen2MoeForTokenClassification", "Qwen2MoeForQuestionAnswering"], 2, 16),
+    "qwen2-moe-sparse-step": (lambda: T.Qwen2MoeConfig(hidden_size=48, num_hidden_layers=6, num_attention_heads=4,
+                                                       num_key_value_heads=4, intermediate_size=80,
+                                                       moe_intermediate_size=24, shared_expert_intermediate_size=40,
+                                                       num_experts=5, num_experts_per_tok=3, decoder_sparse_step=2,
+                                                       mlp_only_layers=[3], qkv_bias=False, norm_topk_prob=True,
+                                                       tie_word_embeddings=True, **TINY),
+                              ["Qwen2MoeModel", "Qwen2MoeForCausalLM"], 2, 7),
 }
 
 PARAMS = [(case, arch) for case, (_c, archs, _b, _s) in CASES.items() for arch in archs]
@@ -143,7 +178,8 @@ def test_base_model_matches_transformers_whatever_the_head(tmp_path):
     _check(spec, hf_model(config, "LlamaModel"), 2, 16)
 
 
-@pytest.mark.parametrize("case", ["bert-tiny", "gpt2-n-inner-untied", "llama-gqa-biases"])
+@pytest.mark.parametrize("case", ["bert-tiny", "gpt2-n-inner-untied", "llama-gqa-biases", "gemma-untied-biases",
+                                  "mixtral-gqa", "qwen2-moe-sparse-step"])
 def test_eager_attention_counts_the_same(tmp_path, case):
     make, archs, batch, seq = CASES[case]
     config = make()
@@ -152,9 +188,27 @@ def test_eager_attention_counts_the_same(tmp_path, case):
 
 
 def test_every_supported_architecture_is_tested():
-    tested = {arch for _case, arch in PARAMS}
-    bases = {"BertModel", "AlbertModel", "RobertaModel", "GPT2Model", "LlamaModel", "MistralModel", "Qwen2Model"}
+    from test_hf_t5 import ARCHS as T5_ARCHS         # T5 and mT5 are checked there, with a target length
+
+    tested = {arch for _case, arch in PARAMS} | {p + a[2:] for a in T5_ARCHS for p in ("T5", "MT5")}
+    bases = {"BertModel", "AlbertModel", "RobertaModel", "GPT2Model", "LlamaModel", "MistralModel", "Qwen2Model",
+             "GemmaModel", "MixtralModel", "Qwen2MoeModel"}
     assert set(supported_architectures()) <= tested | bases
+
+
+def test_experts_become_moe_blocks_where_transformers_puts_them(tmp_path):
+    """Qwen2-MoE: layer i is sparse iff i not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0."""
+    config = CASES["qwen2-moe-sparse-step"][0]()
+    spec = _import(tmp_path, config, "Qwen2MoeModel")
+    model = hf_model(config, "Qwen2MoeModel")
+    theirs = [hasattr(layer.mlp, "experts") for layer in model.layers]
+    ours = [layer.kind == "moe_block" for layer in spec.layers if layer.kind in ("block", "moe_block")]
+    assert ours == theirs == [False, True, False, False, False, True]
+    moe = [layer for layer in spec.layers if layer.kind == "moe_block"]
+    assert {(m.n_experts, m.top_k, m.d_ff, m.shared_d_ff, m.shared_gate) for m in moe} == {(5, 3, 24, 40, True)}
+    assert "2 of them with 5 experts, top 3, expert d_ff=24, shared expert d_ff=40" in spec.description
+    mixtral = _import(tmp_path, CASES["mixtral-gqa"][0](), "MixtralModel")
+    assert "2 blocks (all with 4 experts, top 2, expert d_ff=48)" in mixtral.description
 
 
 # ---------------------------------------------------------------- full sizes (meta only)
@@ -172,6 +226,16 @@ FULL = {
                                          num_attention_heads=14, num_key_value_heads=2, vocab_size=151936,
                                          max_position_embeddings=32768, tie_word_embeddings=True),
                    "Qwen2Model", 494_032_768),
+    "gemma-7b": (lambda: T.GemmaConfig(), "GemmaModel", 8_537_680_896),     # GemmaConfig's defaults are 7B's
+    "mixtral-8x7b": (lambda: T.MixtralConfig(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32,
+                                             num_key_value_heads=8, intermediate_size=14336, vocab_size=32000,
+                                             num_local_experts=8, num_experts_per_tok=2,
+                                             max_position_embeddings=32768), "MixtralModel", 46_571_720_704),
+    "qwen1.5-moe-a2.7b": (lambda: T.Qwen2MoeConfig(hidden_size=2048, num_hidden_layers=24, num_attention_heads=16,
+                                                   num_key_value_heads=16, intermediate_size=5632,
+                                                   moe_intermediate_size=1408, shared_expert_intermediate_size=5632,
+                                                   num_experts=60, num_experts_per_tok=4, vocab_size=151936),
+                          "Qwen2MoeModel", 14_004_619_264),
 }
 
 
@@ -183,6 +247,16 @@ def test_full_size_models(tmp_path, name):
     model = hf_model(config, architecture)
     assert hf_params(model) == expected
     _check(spec, model, 1, 128)
+
+
+@pytest.mark.parametrize("name,architecture,expected", [("mixtral-8x7b", "MixtralForCausalLM", 46_702_792_704),
+                                                        ("qwen1.5-moe-a2.7b", "Qwen2MoeForCausalLM", 14_315_784_192)])
+def test_full_size_moe_with_their_lm_head(tmp_path, name, architecture, expected):
+    """The published totals (46.7B, 14.3B) include the untied LM head: V x d more than the base model."""
+    config = FULL[name][0]()
+    spec = _import(tmp_path, config, architecture)
+    model = hf_model(config, architecture)
+    assert hf_params(model) == expected == analyze(spec, 1, 128).params.unique
 
 
 # ---------------------------------------------------------------- transformers 4.x config files
