@@ -28,6 +28,8 @@ class MetricsPanel(QWidget):
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self._box("Parameters", [
             ("unique", "Unique", "Parameters the built model holds (shared tensors counted once)"),
+            ("active", "Active", "The most parameters one token reads: a mixture of experts' unchosen experts "
+                                 "left out (equal to unique for dense designs)"),
             ("unshared", "Unshared", "The same architecture with every sharing undone"),
             ("saving", "Saving", "Unshared / unique, and parameters saved"),
             ("bytes", "Weights", "Unique parameters in the chosen dtype"),
@@ -154,6 +156,7 @@ class MetricsPanel(QWidget):
         p, f, m = report.params, report.flops, report.memory
         v = self.values
         v["unique"].setText(f"{p.unique:,}")
+        v["active"].setText(f"{p.active:,}" if p.active != p.unique else "= unique")
         v["unshared"].setText(f"{p.unshared:,}")
         v["saving"].setText(f"{p.saving_factor:.2f}×  (−{fmt.count(p.saved)})")
         v["bytes"].setText(fmt.nbytes(p.bytes(report.dtype)))

@@ -30,8 +30,8 @@ from explorer.kinds import kind as kind_of
 from explorer.design.diff import describe_change
 from explorer.design.strategies import SCHEMES, apply_scheme
 
-FAMILIES = (("layers", "Layer sharing"), ("heads", "Heads and K/V"), ("embeddings", "Embeddings"),
-            ("factorized", "Factorized"), ("other", "RNN, conv, tasks"))
+FAMILIES = (("layers", "Layer sharing"), ("heads", "Heads and K/V"), ("experts", "Mixture of experts"),
+            ("embeddings", "Embeddings"), ("factorized", "Factorized"), ("other", "RNN, conv, tasks"))
 
 
 class KindList(QListWidget):

@@ -22,6 +22,7 @@ def assert_metrics_match(window) -> None:
     p, f, m = report.params, report.flops, report.memory
     assert shown_int(values["unique"]) == p.unique
     assert shown_int(values["unshared"]) == p.unshared
+    assert values["active"].text() == "= unique" if p.active == p.unique else shown_int(values["active"]) == p.active
     assert values["saving"].text().startswith(f"{p.saving_factor:.2f}×")
     assert values["forward"].text() == fmt.count(f.forward, "FLOP")
     for c in COMPONENTS:
@@ -120,3 +121,26 @@ def test_recompute_and_refresh_time_48_layers(make_window, qtbot):
           f"undo/redo (cached analysis) + refresh median {cached[8][0]:.1f} ms")
     assert window.model.spec.settings.d_ff == 3072 + 64 * 16
     assert_metrics_match(window)
+
+
+def test_mixture_of_experts_shows_active_parameters(make_window):
+    from explorer.design import yaml_io
+    from explorer.presets import PRESETS_DIR
+
+    window = make_window(yaml_io.load(PRESETS_DIR / "moe.yaml"))
+    assert_metrics_match(window)
+    p = window.model.report.params
+    assert p.active < p.unique and shown_int(window.metrics.values["active"]) == p.active
+    assert window.palette_panel.apply("expert-bank")
+    assert_metrics_match(window)
+    assert window.model.report.params.unique < p.unique
+
+
+def test_palette_offers_every_scheme(make_window):
+    from PySide6.QtWidgets import QPushButton
+
+    from explorer.design.strategies import SCHEMES
+
+    window = make_window(builtin_design())
+    titles = {b.text() for b in window.palette_panel.findChildren(QPushButton)}
+    assert {s.title for s in SCHEMES.values()} <= titles
