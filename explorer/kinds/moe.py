@@ -100,11 +100,11 @@ class MoEBlock(LayerKind):
         return inactive_numel(d)
 
     def card(self, d) -> tuple[CardChip, ...]:
-        chips = [CardChip("attention", "attention", 0.44), CardChip("router", "router", 0.08),
+        chips = [CardChip("attention", "attention", 0.4), CardChip("router", "router", 0.08),
                  CardChip("experts", f"{d.n_experts} experts · ff {d.d_ff} · top {d.top_k}", 0.34)]
         if d.shared_d_ff:
-            chips.append(CardChip("shared_expert", "shared", 0.08))
-        chips.append(CardChip("norm", "norm", 0.06))
+            chips.append(CardChip("shared_expert", "shared", 0.11))
+        chips.append(CardChip("norm", "norm", 0.08))
         return tuple(chips)
 
     def problems(self, d) -> list[tuple[str, str]]:
