@@ -41,6 +41,7 @@ MODEL_TYPES = {
     "qwen2_moe": ("Qwen2Moe", "llama"),
     "t5": ("T5", "t5"),
     "mt5": ("MT5", "t5"),
+    "umt5": ("UMT5", "t5"),
 }
 SUPPORTED_MODEL_TYPES = tuple(sorted(MODEL_TYPES))
 _QK_NORM = "its attention normalizes q and k per head, which a design cannot express yet"

@@ -5,6 +5,7 @@ self-attention of each stack holds the relative position bias (buckets x heads) 
 later layer of that stack reuses; decoder blocks add cross-attention over the encoder's
 output; one embedding table feeds the encoder and the decoder. v1.0 uses a relu FFN and ties
 the output layer to that table; v1.1 and mT5 use gated-gelu and an untied output layer.
+UMT5 is mT5 with a relative position bias table in every self-attention layer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from explorer.design.model import MAX_DIM, MAX_LAYERS, MAX_VOCAB, LayerSpec, Mem
     StackSpec
 
 # model_type -> class-name prefix
-T5_TYPES = {"t5": "T5", "mt5": "MT5"}
+T5_TYPES = {"t5": "T5", "mt5": "MT5", "umt5": "UMT5"}
+_BIAS_EVERY_LAYER = frozenset({"umt5"})          # UMT5: each self-attention has its own bias table
 T5_HEADS = {"Model": "base", "ForConditionalGeneration": "lm", "EncoderModel": "encoder"}
 
 _PLAIN = {"relu": "relu", "gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu",
@@ -57,12 +59,14 @@ def t5_design(cfg, model_type: str, recipe: str, name: str | None, arch: str) ->
         relative_buckets=cfg.int("relative_attention_num_buckets", 32, maximum=65536),
         relative_max_distance=cfg.int("relative_attention_max_distance", 128, maximum=1 << 24))
     layers = [LayerSpec("encoder_embed", "embedding")]
-    layers += [LayerSpec(f"encoder{i}", "block", position_bias=i == 0) for i in range(n_enc)]
+    every = model_type in _BIAS_EVERY_LAYER
+    layers += [LayerSpec(f"encoder{i}", "block", position_bias=every or i == 0) for i in range(n_enc)]
     layers.append(LayerSpec("encoder_norm", "norm"))
     members = [Member("encoder_embed", "embedding")]
     if recipe != "encoder":
         layers.append(LayerSpec("decoder_embed", "embedding", target=True))
-        layers += [LayerSpec(f"decoder{i}", "cross_block", causal=True, position_bias=i == 0) for i in range(n_dec)]
+        layers += [LayerSpec(f"decoder{i}", "cross_block", causal=True, position_bias=every or i == 0)
+                   for i in range(n_dec)]
         layers.append(LayerSpec("decoder_norm", "norm"))
         members.append(Member("decoder_embed", "embedding"))
         if recipe == "lm":

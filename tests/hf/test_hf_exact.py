@@ -190,7 +190,7 @@ def test_eager_attention_counts_the_same(tmp_path, case):
 def test_every_supported_architecture_is_tested():
     from test_hf_t5 import ARCHS as T5_ARCHS         # T5 and mT5 are checked there, with a target length
 
-    tested = {arch for _case, arch in PARAMS} | {p + a[2:] for a in T5_ARCHS for p in ("T5", "MT5")}
+    tested = {arch for _case, arch in PARAMS} | {p + a[2:] for a in T5_ARCHS for p in ("T5", "MT5", "UMT5")}
     bases = {"BertModel", "AlbertModel", "RobertaModel", "GPT2Model", "LlamaModel", "MistralModel", "Qwen2Model",
              "GemmaModel", "MixtralModel", "Qwen2MoeModel"}
     assert set(supported_architectures()) <= tested | bases

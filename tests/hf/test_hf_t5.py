@@ -1,4 +1,4 @@
-"""T5 and mT5 imports equal transformers' models: parameters on meta, and forward FLOPs of an
+"""T5, mT5 and UMT5 imports equal transformers' models: parameters on meta, and forward FLOPs of an
 encoder-decoder run (source and target of different lengths) under FlopCounterMode.
 
 transformers 5 builds a T5 from a config with its output layer always tied to the shared
@@ -32,6 +32,7 @@ CONFIGS = {
     "v1.0": lambda: T.T5Config(feed_forward_proj="relu", **SMALL),
     "v1.1": lambda: T.T5Config(feed_forward_proj="gated-gelu", tie_word_embeddings=False, **SMALL),
     "mt5": lambda: T.MT5Config(**{**SMALL, "num_decoder_layers": 2, "d_kv": 24}),
+    "umt5": lambda: T.UMT5Config(**SMALL),
     "odd": lambda: T.T5Config(feed_forward_proj="gated-silu", **{**SMALL, "num_layers": 3, "num_decoder_layers": 1,
                                                                   "relative_attention_max_distance": 20}),
 }
@@ -62,7 +63,7 @@ def _check(spec, model, batch=2, source=8, target=5) -> None:
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
 def test_saved_config_matches_transformers(tmp_path, name, arch, attn):
     config = CONFIGS[name]()
-    prefix = "MT5" if name == "mt5" else "T5"
+    prefix = {"mt5": "MT5", "umt5": "UMT5"}.get(name, "T5")
     arch = prefix + arch[2:]
     config.architectures = [arch]
     config.save_pretrained(tmp_path)
