@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.analysis.memory import training_activation_elements
+from explorer.analysis.memory import training_activation_bytes
 from explorer.analysis.params import DTYPE_BYTES, count_params
 from explorer.errors import SpecError
 from explorer.design.model import StackSpec
@@ -78,7 +78,8 @@ def per_gpu(spec: StackSpec, setup: Setup, unique_params: int | None = None) -> 
         grads //= dp
     if setup.zero >= 3:
         weights //= dp
-    acts = training_activation_elements(spec, setup.micro_batch, setup.seq, setup.checkpointing) * b // tp
+    acts = training_activation_bytes(spec, setup.micro_batch, setup.seq, setup.dtype,
+                                     checkpointing=setup.checkpointing) // tp
     return PerGpu(setup, weights, grads, optimizer, acts)
 
 

@@ -127,7 +127,7 @@ def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32"
         twin_params=twin_params,
         flops=flops,
         twin_flops=twin_flops,
-        memory=estimate_memory(spec, params, batch, seq, dtype, target_seq),
+        memory=estimate_memory(spec, params, batch, seq, dtype, target_seq, plan),
         twin_memory=estimate_memory(twin, twin_params, batch, seq, dtype, target_seq),
         plan=plan,
         target_seq=target_seq,

@@ -20,6 +20,11 @@ class SeriesResult:
     unique_tensors: int = 0
     weights_bytes: int = 0            # measured on the built model: CUDA allocated, or its storages' bytes
     activation_peak_bytes: int = 0    # CUDA: the most a pass allocated above what it started with
+    # train mode: what autograd saves for backward in one training forward (the loss on the LM heads
+    # included, parameters left out), measured on the built model (torchmodel/saved.py), and the
+    # analysis's figure for it (memory.activations_training); None in forward mode
+    saved_bytes_measured: int | None = None
+    saved_bytes_analysis: int | None = None
 
     @property
     def peak_memory_bytes(self) -> int:
@@ -72,11 +77,15 @@ class BenchResult:
 
     def to_json(self) -> dict:
         def series(s: SeriesResult) -> dict:
-            return {"median_ms": s.median_ms, "p10_ms": s.percentile(0.1), "p90_ms": s.percentile(0.9),
-                    "samples_ms": s.samples_ms, "warmup_ms": s.warmup_ms,
-                    "tokens_per_s": self.tokens_per_s(s), "tflops": self.tflops(s),
-                    "weights_bytes": s.weights_bytes, "activation_peak_bytes": s.activation_peak_bytes,
-                    "peak_memory_bytes": s.peak_memory_bytes}
+            row = {"median_ms": s.median_ms, "p10_ms": s.percentile(0.1), "p90_ms": s.percentile(0.9),
+                   "samples_ms": s.samples_ms, "warmup_ms": s.warmup_ms,
+                   "tokens_per_s": self.tokens_per_s(s), "tflops": self.tflops(s),
+                   "weights_bytes": s.weights_bytes, "activation_peak_bytes": s.activation_peak_bytes,
+                   "peak_memory_bytes": s.peak_memory_bytes}
+            if self.config.mode == "train":
+                row["saved_bytes_measured"] = s.saved_bytes_measured
+                row["saved_bytes_analysis"] = s.saved_bytes_analysis
+            return row
 
         c = self.config
         out = {

@@ -23,6 +23,7 @@ from explorer.bench.devices import available_devices, device_name, free_bytes, s
 from explorer.bench.process_memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from explorer.bench.results import BenchResult, SeriesResult
 from explorer.torchmodel import build_model
+from explorer.torchmodel.saved import saved_activation_bytes, training_loss
 from explorer.errors import BenchError, ExplorerError
 from explorer.design.model import StackSpec, unshared_twin
 
@@ -58,10 +59,12 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
               on_built: Callable[[BenchResult], None] | None = None) -> BenchResult:
     """Build `spec` (and its twin), then time `iters` iterations of each, interleaved.
 
-    `on_built` gets a copy of the result once the models exist (counts and weight memory
-    filled in, no samples yet). Raises BenchError for out-of-memory, device errors and
-    designs too large for the device; either way every tensor of the run is released
-    (on CUDA, handed back to the device) before this returns.
+    In train mode, what autograd saves for backward in one training forward of each model is
+    measured (torchmodel/saved.py) beside the analysis's figure before timing starts.
+    `on_built` gets a copy of the result once the models exist (counts, weight memory and, in
+    train mode, the saved bytes filled in; no samples yet). Raises BenchError for out-of-memory,
+    device errors and designs too large for the device; either way every tensor of the run is
+    released (on CUDA, handed back to the device) before this returns.
     """
     if config.mode not in ("forward", "train"):
         raise BenchError(f"mode must be forward or train, not {config.mode!r}")
@@ -91,12 +94,13 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
                          SeriesResult(), weights_analysis=report.memory.weights,
                          twin_params_analysis=report.twin_params.unique,
                          twin_weights_analysis=report.twin_memory.weights)
+    saved_analysis = {"design": report.memory.activations_training, "twin": report.twin_memory.activations_training}
     error = None
     resident_before = rss_bytes()
     reset_peak_rss()
     try:
         _timed_run(spec, config, device, result, on_sample, should_stop, on_progress or (lambda _msg: None),
-                   on_built)
+                   on_built, saved_analysis)
     except torch.OutOfMemoryError:
         error = (f"out of memory on {config.device} running {spec.name} at batch {config.batch} x seq "
                  f"{config.seq} ({config.dtype}, {config.mode}{', with twin' if config.twin else ''}); weights "
@@ -154,7 +158,7 @@ def _built(device: torch.device, build: Callable[[], torch.nn.Module]) -> tuple[
 
 
 def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, result: BenchResult, on_sample,
-               should_stop, progress, on_built) -> None:
+               should_stop, progress, on_built, saved_analysis: dict[str, int]) -> None:
     """Build and time, filling `result`. Every tensor lives in this frame, so it dies with it."""
     models = {}
     series = {"design": result.design}
@@ -188,9 +192,18 @@ def _timed_run(spec: StackSpec, config: BenchConfig, device: torch.device, resul
         series[name].params_built = sum(p.numel() for p in params)
         series[name].unique_tensors = len(params)
         model.train(config.mode == "train")
+    x = models["design"].example_inputs(config.batch, config.seq, device=device, seed=config.seed)
+    if config.mode == "train":
+        for name, model in models.items():        # the timed step's forward, on the inputs it is timed on
+            if should_stop():
+                result.cancelled = True
+                return
+            what = "the unshared twin" if name == "twin" else spec.name
+            progress(f"measuring what autograd saves for backward in {what}")
+            series[name].saved_bytes_analysis = saved_analysis[name]
+            series[name].saved_bytes_measured = saved_activation_bytes(model, x)
     if on_built is not None:
         on_built(copy.deepcopy(result))
-    x = models["design"].example_inputs(config.batch, config.seq, device=device, seed=config.seed)
     steps = {name: _step(model, x, config) for name, model in models.items()}
     cuda = device.type == "cuda"
     total = config.warmup + config.iters
@@ -231,6 +244,10 @@ def _step(model, x: tuple, config: BenchConfig):
         for p in model.parameters():
             p.grad = None
         out = fn(*x)
-        loss = sum(v.float().mean() for v in out.values())
+        # the step whose saved bytes were measured: a cross-entropy on the LM heads' logits; a design
+        # without LM heads backpropagates the sum of its outputs' means (every output gets a gradient)
+        loss = training_loss(model, out, config.seed)
+        if loss is None:
+            loss = sum(v.float().mean() for v in out.values())
         loss.backward()
     return train_step

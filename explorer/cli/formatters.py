@@ -114,7 +114,8 @@ def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int
 # ---------------------------------------------------------------- timing runs
 def bench_readout_lines(result, baseline: tuple[str, float] | None = None) -> list[str]:
     """A timing run (bench.results.BenchResult), live or final: timing, torch's counts checked
-    against the analysis, memory, and the run's device and shape. `explorer bench` prints these
+    against the analysis, memory (in train mode, the bytes saved for backward measured beside the
+    analysis's figure), and the run's device and shape. `explorer bench` prints these
     lines; the Timing tab shows them, with `baseline` = (label, median ms) of a pinned run."""
     d, t = result.design, result.twin
     lines = []
@@ -128,7 +129,9 @@ def bench_readout_lines(result, baseline: tuple[str, float] | None = None) -> li
         lines.append("no measured iterations (stopped during warm-up)")
     else:
         lines.append("built; timing…")
-    return lines + [bench_counts_line(result), bench_memory_line(result), bench_run_line(result)]
+    saved = bench_saved_line(result)
+    return lines + [bench_counts_line(result), bench_memory_line(result), *([saved] if saved else []),
+                    bench_run_line(result)]
 
 
 def _series_line(label: str, series, result) -> str:
@@ -160,13 +163,39 @@ def bench_memory_line(result) -> str:
     line = f"weights ({where}): design {nbytes(d.weights_bytes)} (analysis {nbytes(result.weights_analysis)})"
     if t is not None:
         line += f", twin {nbytes(t.weights_bytes)} (analysis {nbytes(result.twin_weights_analysis)})"
-    if cuda and d.activation_peak_bytes:
+    if cuda and d.activation_peak_bytes and result.config.mode != "train":    # train: on the saved line
         line += f"; a pass adds up to {nbytes(d.activation_peak_bytes)}"
         if t is not None:
             line += f" (twin {nbytes(t.activation_peak_bytes)})"
     if result.resident_peak_delta_bytes is not None:
         line += (f"; process resident peak +{nbytes(result.resident_peak_delta_bytes)} over the run "
                  f"(models, inputs and passes{', both series' if t is not None else ''})")
+    return line
+
+
+def bench_saved_line(result) -> str | None:
+    """Train mode: the bytes autograd saved for backward in one training forward, measured beside
+    the analysis's figure (measured / analysis), and on CUDA the most a training step allocated
+    above what it started with. None in forward mode, or before the measurement."""
+    d, t = result.design, result.twin
+    if result.config.mode != "train" or d.saved_bytes_measured is None:
+        return None
+
+    def pair(series) -> str:
+        text = f"measured {nbytes(series.saved_bytes_measured)}, analysis {nbytes(series.saved_bytes_analysis or 0)}"
+        if series.saved_bytes_analysis:
+            text += f" ({series.saved_bytes_measured / series.saved_bytes_analysis:.3f})"
+        return text
+
+    line = f"activations saved for backward: {pair(d)}"
+    if t is not None and t.saved_bytes_measured is not None:
+        line += f"; twin {pair(t)}"
+    if result.config.compile:
+        line += " (measured on the eager model)"
+    if result.config.device.startswith("cuda") and d.activation_peak_bytes:
+        line += f"; a training step adds up to {nbytes(d.activation_peak_bytes)} allocated"
+        if t is not None:
+            line += f" (twin {nbytes(t.activation_peak_bytes)})"
     return line
 
 

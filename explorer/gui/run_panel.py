@@ -74,7 +74,9 @@ class RunPanel(QWidget):
         self.dtype_combo.addItems(["fp32", "bf16", "fp16"])
         self.batch_spin = QSpinBox(minimum=1, maximum=4096, value=2, toolTip="Batch size of each timed pass")
         self.seq_spin = QSpinBox(minimum=1, maximum=1 << 20, value=128, toolTip="Sequence length of each pass")
-        self.mode_combo = QComboBox(toolTip="forward (inference_mode) or a training step (forward + backward)")
+        self.mode_combo = QComboBox(toolTip="forward (inference_mode) or a training step (forward, cross-entropy "
+                                            "on the LM heads' logits, backward; what autograd saves for backward "
+                                            "is measured beside the analysis)")
         self.mode_combo.addItems(["forward", "train"])
         self.iters_spin = QSpinBox(minimum=1, maximum=100000, value=30, toolTip="Measured iterations per series")
         self.warmup_spin = QSpinBox(minimum=0, maximum=1000, value=3,

@@ -3,7 +3,9 @@ K/V read from an earlier layer. Its parts are reused by the Transformer block.""
 
 from __future__ import annotations
 
+from explorer.kinds import saving
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear
+from explorer.kinds.saving import Flow, Saved
 
 ATTENTION_SLOTS = {"attention": ("attention",), "attention.q": ("attention.q",), "attention.k": ("attention.k",),
                    "attention.v": ("attention.v",), "attention.o": ("attention.o",)}
@@ -48,6 +50,27 @@ def attention_saved(d, n: int, batch: int) -> tuple[int, int]:
     return n * (3 * w + 2 * d.q_width + kv), n * (2 * w + 2 * d.q_width + kv) + batch * d.n_heads * (n // max(batch, 1))
 
 
+def attention_saves(d, f: Flow, x_tag: str | None, lora: bool = False) -> list[Saved]:
+    """What self-attention keeps for backward, reading x (its projections' shared input): rotary
+    tables, T5's bias look-up and causal mask, and the attention kernel's saves (its output is
+    the O projection's input)."""
+    n = f.n
+    items = [Saved(n * d.d_model, "act", x_tag)]
+    items += saving.extra_per_linear(n, len(attention_linears(d)), d.low_rank, d.lora_rank if lora else 0)
+    relative = d.positional == "relative"
+    if relative:
+        if d.position_bias:
+            items.append(Saved(f.seq * f.seq, "i64"))            # the bucket index of its bias look-up
+        if d.causal:
+            items.append(Saved(f.seq * f.seq, "bool"))           # the future mask filled into the bias
+    if d.positional == "rotary":
+        items += saving.rotary(f, d.head_dim)
+    source = d.kv_from or f.layer
+    items += saving.sdpa(f, d.q_width, d.kv_width, d.n_heads, d.head_dim, f.seq, f"k:{source}", f"v:{source}",
+                         math=relative)
+    return items
+
+
 def attention_summary(d) -> str:
     kv = f" kv{d.n_kv_heads}" if d.n_kv_heads != d.n_heads else ""
     return f"d{d.d_model} h{d.n_heads}{kv}×{d.head_dim}"
@@ -70,6 +93,9 @@ class Attention(LayerKind):
 
     def kv_cache(self, d, n: int) -> int:
         return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        return attention_saves(d, f, f.h)
 
     def card(self, d) -> tuple[CardChip, ...]:
         return (CardChip("attention", "attention"),)

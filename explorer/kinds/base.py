@@ -71,6 +71,17 @@ class LayerKind:
         """Elements of the decoding K/V cache this layer keeps for n tokens (0: none)."""
         return 0
 
+    def kept_cache(self, d, seq: int) -> int:
+        """Elements the built layer keeps between inference passes of length `seq` (0: none)."""
+        return 0
+
+    def saved(self, d, f) -> list:
+        """What its forward pass keeps for backward in a training step (explorer/kinds/saving.py):
+        by default its input, as a d -> d map that reads it once does."""
+        from explorer.kinds.saving import Saved
+
+        return [Saved(f.n * d.d_model, "act", f.h)]
+
     def inactive(self, d) -> int:
         """Elements one token does not read at this layer (a mixture's unchosen experts; 0 for dense)."""
         return 0

@@ -4,10 +4,12 @@ low-rank factors)."""
 
 from __future__ import annotations
 
+from explorer.kinds import saving
 from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
-                                      attention_saved, attention_summary, linear_flops)
+                                      attention_saved, attention_saves, attention_summary, linear_flops)
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
-from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved
+from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved, ffn_saves
+from explorer.kinds.saving import Flow, Saved
 
 
 def relative_bias_tensors(d) -> list[TensorSpec]:
@@ -15,6 +17,22 @@ def relative_bias_tensors(d) -> list[TensorSpec]:
     later layers reuse the bias it computes."""
     return [TensorSpec("position_bias.weight", (d.relative_buckets, d.n_heads), "attention")] \
         if d.position_bias else []
+
+
+def sublayers_saves(d, f: Flow, parts) -> list[Saved]:
+    """A residual stack of sub-layers with a norm each: pre-norm, norm(x) feeds the sub-layer and
+    x + out goes on; post-norm, x feeds it and norm(x + out) goes on. `parts`: functions
+    (x's tag) -> the sub-layer's saves. The first reads the layer's input."""
+    w = d.d_model
+    items: list[Saved] = []
+    first = None if getattr(d, "timestep_signal", False) else f.h     # a timestep signal makes a new input
+    for i, part in enumerate(parts):
+        x_tag = first if i == 0 else None
+        if d.norm_position == "pre":
+            items += saving.norm(d.norm, f, w, x_tag, f.input_grad or i > 0) + part(None)
+        else:
+            items += part(x_tag) + saving.norm(d.norm, f, w, None)
+    return items
 
 
 def block_linears(d) -> list[tuple[str, int, int, bool, str]]:
@@ -63,6 +81,11 @@ class Block(LayerKind):
 
     def kv_cache(self, d, n: int) -> int:
         return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        lora = bool(d.lora_rank)
+        items = sublayers_saves(d, f, (lambda x: attention_saves(d, f, x, lora), lambda x: ffn_saves(d, f, x, lora)))
+        return items + (saving.halting(f, d.d_model) if d.halting else [])
 
     def problems(self, d) -> list[tuple[str, str]]:
         if d.position_bias and d.positional != "relative":

@@ -11,6 +11,8 @@ from explorer.torchmodel.runtime import Runner, act_step, runner
 
 @runner("block")
 class BlockRunner(Runner):
+    block = True
+
     @staticmethod
     def make(cfg, params, parts, dtype):
         return Block(make_attention(cfg, parts), make_ffn(cfg, parts), parts.norm("norm1"), parts.norm("norm2"),

@@ -16,6 +16,14 @@ class Conv(LayerKind):
         w = d.d_model
         return flop_dict(other=2 * batch * seq * w * (w // max(d.groups, 1)) * d.kernel_size), 0
 
+    def saved(self, d, f) -> list:
+        """Its input; an even kernel pads it first, into a new (batch, d, seq + k - 1) tensor."""
+        from explorer.kinds.saving import Saved
+
+        if d.kernel_size % 2:
+            return [Saved(f.n * d.d_model, "act", f.h)]
+        return [Saved(f.batch * d.d_model * (f.seq + d.kernel_size - 1))]
+
     def summary(self, d) -> str:
         return f"d{d.d_model} k{d.kernel_size} g{d.groups}"
 

@@ -6,11 +6,13 @@ source."""
 
 from __future__ import annotations
 
+from explorer.kinds import saving
 from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
-                                      attention_saved, attention_summary, linears_flops)
+                                      attention_saved, attention_saves, attention_summary, linears_flops)
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
-from explorer.kinds.block import relative_bias_tensors
-from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved
+from explorer.kinds.block import relative_bias_tensors, sublayers_saves
+from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved, ffn_saves
+from explorer.kinds.saving import Flow, Saved
 
 
 def cross_linears(d) -> list[tuple[str, int, int, bool, str]]:
@@ -30,6 +32,14 @@ def cross_flops(d, batch: int, seq: int, memory: int) -> tuple[int, int]:
     kv, kv_ew = linears_flops([k, v], src)
     core = 2 * 2 * batch * d.n_heads * seq * memory * d.head_dim
     return proj + kv + core, ew + kv_ew + 5 * batch * d.n_heads * seq * memory + tgt * d.d_model
+
+
+def cross_saves(d, f: Flow, x_tag: str | None) -> list[Saved]:
+    """Cross-attention: Q reads x, K and V read the encoder's output (one storage for every
+    decoder layer), the fused kernel over the source's keys."""
+    keys = f.memory or f.seq
+    return [Saved(f.n * d.d_model, "act", x_tag), Saved(f.batch * keys * d.d_model, "act", f.memory_tag or None),
+            *saving.sdpa(f, d.q_width, d.kv_width, d.n_heads, d.head_dim, keys, None, None, math=False)]
 
 
 class CrossBlock(LayerKind):
@@ -64,6 +74,10 @@ class CrossBlock(LayerKind):
         computed once per sequence and kept while decoding."""
         own = 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
         return own + 2 * (memory or n) * d.kv_width
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        return sublayers_saves(d, f, (lambda x: attention_saves(d, f, x), lambda x: cross_saves(d, f, x),
+                                      lambda x: ffn_saves(d, f, x)))
 
     def card(self, d) -> tuple[CardChip, ...]:
         bias = (CardChip("position_bias", "bias", 0.08),) if d.position_bias else ()

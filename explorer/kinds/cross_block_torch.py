@@ -39,6 +39,8 @@ class CrossBlock(nn.Module):
 
 @runner("cross_block")
 class CrossBlockRunner(Runner):
+    block = True
+
     @staticmethod
     def make(cfg, params, parts, dtype):
         d = cfg.dims

@@ -3,7 +3,9 @@ factorized embedding (E < d) the E -> d projection."""
 
 from __future__ import annotations
 
+from explorer.kinds import saving
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
+from explorer.kinds.saving import Flow, Saved
 
 
 class Embedding(LayerKind):
@@ -28,6 +30,20 @@ class Embedding(LayerKind):
     def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
         e, w = d.embedding_size, d.d_model
         return n * (2 * e + w), n * (2 * e + (w if e != w else 0))
+
+    def kept_cache(self, d, seq: int) -> int:
+        """A sinusoidal signal's table, made for the longest run so far and kept."""
+        return seq * d.embedding_size if d.positional == "sinusoidal" else 0
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        """The int64 ids of its look-up; the norm's saves; the projection's input."""
+        e = d.embedding_size
+        items = [Saved(f.n, "i64", "ids:target" if d.target else "ids:source")]
+        if d.embedding_norm:
+            items += saving.norm(d.norm, f, e, None)
+        if e != d.d_model:
+            items.append(Saved(f.n * e))
+        return items
 
     def card(self, d) -> tuple[CardChip, ...]:
         chips = [CardChip("embedding", f"tokens {d.vocab_size}×{d.embedding_size}", 3.0)]

@@ -4,7 +4,9 @@ reused by the Transformer block."""
 from __future__ import annotations
 
 from explorer.kinds.attention import linears_flops
+from explorer.kinds import saving
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear
+from explorer.kinds.saving import Flow, Saved
 
 FFN_FIELDS = frozenset({"d_ff", "activation", "bias", "ffn_bias"})
 
@@ -29,6 +31,14 @@ def ffn_saved(d, n: int) -> tuple[int, int]:
     return n * (3 * w + hidden), n * (2 * w + d.d_ff * (4 if d.gated else 2))
 
 
+def ffn_saves(d, f: Flow, x_tag: str | None, lora: bool = False) -> list[Saved]:
+    """What the FFN keeps: its input (up and gate read it), the activation's saves, the down
+    projection's input."""
+    n = f.n
+    items = [Saved(n * d.d_model, "act", x_tag), *saving.activation(d.activation, n, d.d_ff), Saved(n * d.d_ff)]
+    return items + saving.extra_per_linear(n, len(ffn_linears(d)), d.low_rank, d.lora_rank if lora else 0)
+
+
 class FFN(LayerKind):
     def tensors(self, d) -> list[TensorSpec]:
         out: list[TensorSpec] = []
@@ -43,6 +53,9 @@ class FFN(LayerKind):
 
     def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
         return ffn_saved(d, n)
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        return ffn_saves(d, f, f.h)
 
     def card(self, d) -> tuple[CardChip, ...]:
         return (CardChip("ffn", f"ffn {d.d_ff}"),)

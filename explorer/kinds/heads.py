@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from explorer.kinds import saving
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
+from explorer.kinds.saving import Flow, Saved
 
 
 def _reads_first_token(d, n: int, batch: int) -> tuple[int, int]:
@@ -20,6 +22,10 @@ class Pooler(LayerKind):
 
     def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
         return _reads_first_token(d, n, batch)
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        """h[:, 0] is a view: the dense layer keeps all of h alive; tanh keeps the pooled output."""
+        return [Saved(f.n * d.d_model, "act", f.h), Saved(f.batch * d.d_model, "act", f"pooled:{f.layer}")]
 
 
 class LMHead(LayerKind):
@@ -48,6 +54,21 @@ class LMHead(LayerKind):
         width = d.embedding_size if d.transform else d.d_model
         return n * (d.d_model + width + d.vocab_size), n * (width + 2 * d.vocab_size)
 
+    def saved(self, d, f: Flow) -> list[Saved]:
+        """The decoder's input (h, or the transform's: its input, the activation's save, the norm's),
+        and the standard cross-entropy on the logits that a training step adds."""
+        n = f.n
+        items = [Saved(n * d.d_model, "act", f.h)]
+        if d.transform:
+            e = d.embedding_size
+            if d.activation == "relu":              # relu keeps its output, which the norm reads
+                relu = f"relu:{f.layer}"
+                items += [Saved(n * e, "act", relu)] + saving.norm(d.norm, f, e, relu)
+            else:                                    # the activation keeps its input
+                items += [Saved(n * e)] + saving.norm(d.norm, f, e, None)
+            items.append(Saved(n * e))
+        return items + saving.cross_entropy(n, d.vocab_size)
+
     def card(self, d) -> tuple[CardChip, ...]:
         chips = [CardChip("transform", "transform")] if d.transform else []
         return (*chips, CardChip("head", "decoder", 2.5))
@@ -66,6 +87,13 @@ class TaskHead(LayerKind):
 
     def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
         return _reads_first_token(d, n, batch)
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        """A token head keeps h; a sequence head the pooler's output, or (no pooler) all of h, of
+        which it reads the first token through a view."""
+        if d.task == "sequence" and f.pooled:
+            return [Saved(f.batch * d.d_model, "act", f.pooled)]
+        return [Saved(f.n * d.d_model, "act", f.h)]
 
     def card(self, d) -> tuple[CardChip, ...]:
         return (CardChip("head", "classifier", 2.5),)

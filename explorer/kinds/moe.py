@@ -10,9 +10,12 @@ total less the E - k experts it skips.
 
 from __future__ import annotations
 
+from explorer.kinds import saving
 from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
-                                      attention_saved, attention_summary, linears_flops)
+                                      attention_saved, attention_saves, attention_summary, linears_flops)
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
+from explorer.kinds.block import sublayers_saves
+from explorer.kinds.saving import Flow, Saved
 
 MOE_FIELDS = frozenset({"d_ff", "activation", "n_experts", "top_k", "shared_d_ff", "shared_gate"})
 
@@ -63,6 +66,24 @@ def moe_flops(d, n: int) -> tuple[int, int]:
     return router + experts + shared, ew
 
 
+def moe_saves(d, f: Flow, x_tag: str | None) -> list[Saved]:
+    """The mixture's saves with real tensors: its input (router and shared expert read it), the
+    router's fp32 softmax, top-k ids, the dispatch's sort order and token ids, the routing
+    weights, and per (token, expert) slot the gathered input, the expert's FFN saves, its
+    output and the weighted output; the shared expert's FFN saves and its gate."""
+    n, w = f.n, d.d_model
+    slots = n * d.top_k
+    items = [Saved(n * w, "act", x_tag), Saved(n * d.n_experts, "f32"), Saved(n * d.top_k, "i64"),
+             Saved(slots, "i64"), Saved(slots, "i64"), Saved(slots)]
+    items += [Saved(slots * w), *saving.activation(d.activation, slots, d.d_ff), Saved(slots * d.d_ff),
+              Saved(slots * w), Saved(slots * w)]
+    if d.shared_d_ff:
+        items += [*saving.activation(d.activation, n, d.shared_d_ff), Saved(n * d.shared_d_ff)]
+        if d.shared_gate:
+            items += [Saved(n), Saved(n * w)]
+    return items
+
+
 class MoEBlock(LayerKind):
     def tensors(self, d) -> list[TensorSpec]:
         out: list[TensorSpec] = []
@@ -95,6 +116,9 @@ class MoEBlock(LayerKind):
 
     def kv_cache(self, d, n: int) -> int:
         return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+
+    def saved(self, d, f: Flow) -> list[Saved]:
+        return sublayers_saves(d, f, (lambda x: attention_saves(d, f, x), lambda x: moe_saves(d, f, x)))
 
     def inactive(self, d) -> int:
         return inactive_numel(d)

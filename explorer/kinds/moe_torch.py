@@ -79,6 +79,8 @@ class MoE(nn.Module):
 
 @runner("moe_block")
 class MoEBlockRunner(Runner):
+    block = True
+
     @staticmethod
     def make(cfg, params, parts, dtype):
         d = cfg.dims

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from explorer.kinds import saving
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, norm
 
 
@@ -11,6 +12,9 @@ class Norm(LayerKind):
 
     def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
         return {}, 5 * batch * seq * d.d_model
+
+    def saved(self, d, f) -> list:
+        return saving.norm(d.norm, f, d.d_model, f.h, f.input_grad)
 
     def card(self, d) -> tuple[CardChip, ...]:
         return (CardChip("norm", "norm"),)

@@ -21,6 +21,13 @@ class Recurrent(LayerKind):
         n, w = batch * seq, d.d_model
         return flop_dict(other=2 * n * (2 * w) * self.gates * w), n * self.gates * w * 4
 
+    def saved(self, d, f) -> list:
+        """torch's native LSTM and GRU (what a training step runs: see kinds/recurrent_torch.py) keep
+        8 n d elements: the input projections and, per step, the gates and states."""
+        from explorer.kinds.saving import Saved
+
+        return [Saved(8 * f.n * d.d_model)]
+
     def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
         w = d.d_model
         return n * (2 * w + self.gates * w), n * (2 * w + 2 * self.gates * w)

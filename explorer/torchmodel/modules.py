@@ -313,18 +313,30 @@ class Conv(nn.Module):
             y = F.conv1d(x, self.weight, self.bias, padding=k // 2, groups=self.groups)
         else:   # "same" for an even kernel: one more on the right, as padding="same" does (without its warning)
             y = F.conv1d(F.pad(x, ((k - 1) // 2, k // 2)), self.weight, self.bias, groups=self.groups)
-        return y.transpose(1, 2)                                                         # (B, S, d)
+        return y.transpose(1, 2).contiguous()     # (B, S, d); contiguous, as a linear after it would copy it
 
 
 class Recurrent(nn.Module):
-    """One stacked LSTM/GRU layer; a shared cell is this same module in several places."""
+    """One stacked LSTM/GRU layer; a shared cell is this same module in several places.
+
+    When autograd records (a training step) on the CPU, torch's native kernel runs instead of
+    oneDNN's: oneDNN's LSTM keeps a workspace whose size is its own internal detail, the native
+    one keeps 8 n d elements, which the analysis states exactly. Inference keeps oneDNN."""
 
     def __init__(self, rnn: nn.Module) -> None:
         super().__init__()
         self.rnn = rnn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rnn(x)[0]
+        # contiguous: a batch-first output is a transposed view, and each linear reading a strided
+        # input copies it (and saves its own copy for backward)
+        if not (torch.is_grad_enabled() and x.device.type == "cpu" and torch._C._get_mkldnn_enabled()):
+            return self.rnn(x)[0].contiguous()
+        torch._C._set_mkldnn_enabled(False)
+        try:
+            return self.rnn(x)[0].contiguous()
+        finally:
+            torch._C._set_mkldnn_enabled(True)
 
 
 class LMHead(nn.Module):

@@ -12,6 +12,7 @@ from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from explorer.torchmodel.modules import Linear, LoRA, Norm, rotary_tables, sinusoid
 
@@ -104,6 +105,7 @@ class Runner:
     shareable core from its parameters, `forward(r, h, ctx)` runs one layer. Registered by kind."""
 
     reads_ids = False                        # the first layer takes token ids (an embedding)
+    block = False                            # a Transformer block: activation checkpointing wraps it
 
     @staticmethod
     def make(cfg: LayerConfig, params: dict, parts: "Parts", dtype) -> nn.Module:
@@ -186,6 +188,7 @@ class SharedStack(nn.Module):
         self.rotary_dim = rotary_dim
         self.takes_ids = takes_ids
         self.takes_target = takes_target          # an encoder-decoder: forward(source, target)
+        self.checkpointing = False                # True: every Transformer block recomputes in backward
 
     def example_input(self, batch: int, seq: int, device=None, dtype=None, seed: int = 0) -> torch.Tensor:
         """A fixed input: token ids when the stack starts with an embedding, else hidden states."""
@@ -223,7 +226,10 @@ class SharedStack(nn.Module):
             kind = RUNNERS[r.kind]
             if ctx.act is not None and not kind.continues_act(r):
                 h = ctx.finish_act(h)
-            h = kind.forward(r, h, ctx)
+            if self.checkpointing and kind.block and torch.is_grad_enabled():
+                h = checkpoint(kind.forward, r, h, ctx, use_reentrant=False)   # keeps only h until backward
+            else:
+                h = kind.forward(r, h, ctx)
         if ctx.act is not None:
             h = ctx.finish_act(h)
         ctx.out["hidden"] = h

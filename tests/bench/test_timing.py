@@ -191,3 +191,110 @@ def test_cpu_thread_count_is_applied_and_restored():
     assert torch.get_num_threads() == before
     with pytest.raises(BenchError, match="threads"):
         run_bench(TINY, BenchConfig(threads=0))
+
+
+# ---------------------------------------------------------------- train mode: saved for backward, measured
+LM = apply_scheme(TINY.replace(layers=TINY.layers + (LayerSpec("head", "lm_head"),), name="tiny-lm"), "albert")
+
+
+def test_train_mode_measures_what_autograd_saves_beside_the_analysis(capsys, tmp_path):
+    from explorer.analysis import analyze
+    from explorer.torchmodel import build_model
+    from explorer.torchmodel.saved import saved_activation_bytes
+
+    config = BenchConfig(batch=2, seq=8, iters=2, warmup=1, mode="train", twin=True)
+    built = []
+    result = run_bench(LM, config, on_built=built.append)
+    report = analyze(LM, config.batch, config.seq, config.dtype)
+    for series, spec, memory in ((result.design, LM, report.memory),
+                                 (result.twin, timing.unshared_twin(LM), report.twin_memory)):
+        model = build_model(spec, "cpu", config.dtype, config.seed)
+        x = model.example_inputs(config.batch, config.seq, device="cpu", seed=config.seed)
+        assert series.saved_bytes_measured == saved_activation_bytes(model, x) > 0
+        assert series.saved_bytes_analysis == memory.activations_training
+    # measured before timing: the built report (what the Timing tab shows first) carries it
+    assert built[0].design.saved_bytes_measured == result.design.saved_bytes_measured
+    data = result.to_json()
+    json.dumps(data)
+    for key, series in (("timing", result.design), ("twin", result.twin)):
+        row = data[key] if key == "timing" else data[key]["timing"]
+        assert row["saved_bytes_measured"] == series.saved_bytes_measured
+        assert row["saved_bytes_analysis"] == series.saved_bytes_analysis
+
+    from explorer.cli import main
+    from explorer.design import yaml_io
+
+    path = tmp_path / "lm.yaml"
+    yaml_io.save(LM, path)
+    assert main(["bench", str(path), "--json", "--mode", "train", "--batch", "2", "--seq", "8", "--iters", "1",
+                 "--warmup", "0"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["mode"] == "train"
+    assert cli["timing"]["saved_bytes_measured"] == result.design.saved_bytes_measured
+    assert cli["timing"]["saved_bytes_analysis"] == result.design.saved_bytes_analysis
+
+
+def test_forward_mode_measures_no_saved_bytes():
+    result = run_bench(LM, BenchConfig(batch=2, seq=8, iters=1, warmup=0, twin=True))
+    assert result.design.saved_bytes_measured is None and result.twin.saved_bytes_measured is None
+    data = result.to_json()
+    assert "saved_bytes_measured" not in data["timing"] and "saved_bytes_measured" not in data["twin"]["timing"]
+
+
+def test_the_timed_train_step_is_a_cross_entropy_on_the_lm_heads(monkeypatch):
+    real = timing.training_loss
+    losses = []
+
+    def spy(model, out, seed=0):
+        loss = real(model, out, seed)
+        losses.append(loss)
+        return loss
+
+    monkeypatch.setattr(timing, "training_loss", spy)
+    run_bench(LM, BenchConfig(batch=2, seq=8, iters=2, warmup=1, mode="train", twin=True))
+    assert len(losses) == 6 and all(loss is not None and loss.ndim == 0 for loss in losses)
+    losses.clear()
+    result = run_bench(TINY, BenchConfig(batch=2, seq=8, iters=2, warmup=0, mode="train"))   # no LM head
+    assert losses == [None, None] and len(result.design.samples_ms) == 2      # the sum of means instead
+    assert result.design.saved_bytes_measured > 0
+
+
+def test_stop_while_measuring_saved_bytes_cancels_and_releases_the_models():
+    before = _live_models()
+    stop = []
+
+    def progress(message: str) -> None:
+        if message.startswith("measuring"):
+            stop.append(message)                        # Stop pressed while the design is measured
+
+    result = run_bench(LM, BenchConfig(batch=1, seq=8, iters=50, warmup=0, mode="train", twin=True),
+                       should_stop=lambda: bool(stop), on_progress=progress)
+    assert result.cancelled and stop == ["measuring what autograd saves for backward in tiny-lm"]
+    assert result.design.saved_bytes_measured > 0 and result.twin.saved_bytes_measured is None
+    assert not result.design.samples_ms
+    assert _live_models() == before
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_train_run_measures_saved_bytes_and_the_step_peak_and_hands_memory_back():
+    from explorer.torchmodel import build_model
+    from explorer.torchmodel.saved import saved_activation_bytes
+
+    torch.cuda.empty_cache()
+    allocated = torch.cuda.memory_allocated()
+    config = BenchConfig(device="cuda", dtype="bf16", batch=2, seq=16, iters=2, warmup=1, mode="train", twin=True)
+    result = run_bench(LM, config)
+    assert result.verified
+    model = build_model(LM, "cuda", config.dtype, config.seed)
+    x = model.example_inputs(config.batch, config.seq, device="cuda", seed=config.seed)
+    assert result.design.saved_bytes_measured == saved_activation_bytes(model, x) > 0
+    del model, x
+    # a step allocates at least what its forward saves (plus the gradients)
+    assert result.design.activation_peak_bytes >= result.design.saved_bytes_measured
+    assert result.twin.activation_peak_bytes >= result.twin.saved_bytes_measured > 0
+    data = result.to_json()
+    assert data["timing"]["activation_peak_bytes"] == result.design.activation_peak_bytes
+    gc.collect()
+    torch.cuda.empty_cache()
+    assert torch.cuda.memory_allocated() == allocated

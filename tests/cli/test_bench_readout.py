@@ -14,14 +14,14 @@ from explorer.cli.formatters import bench_readout_lines
 
 
 def result(device: str = "cpu", device_name: str = "CPU (2 cores, 2 torch threads)", twin: bool = True,
-           **series) -> BenchResult:
+           mode: str = "forward", **series) -> BenchResult:
     design = SeriesResult(samples_ms=[10.0, 12.0, 11.0], params_built=1000, unique_tensors=4, weights_bytes=4000,
                           **series)
     other = SeriesResult(samples_ms=[20.0, 22.0, 24.0], params_built=3000, unique_tensors=12, weights_bytes=12000,
                          **series) if twin else None
-    return BenchResult(BenchConfig(device=device, batch=2, seq=8, twin=twin), device_name, 2, 10**9, 1000, design,
-                       other, weights_analysis=4000, resident_peak_delta_bytes=5 << 20, twin_params_analysis=3000,
-                       twin_weights_analysis=12000)
+    return BenchResult(BenchConfig(device=device, batch=2, seq=8, twin=twin, mode=mode), device_name, 2, 10**9, 1000,
+                       design, other, weights_analysis=4000, resident_peak_delta_bytes=5 << 20,
+                       twin_params_analysis=3000, twin_weights_analysis=12000)
 
 
 def test_the_readout_in_words():
@@ -42,6 +42,53 @@ def test_a_gpu_readout_has_the_pass_memory_and_the_bf16_peak():
     assert lines[0].endswith(" · 0.0% of bf16 peak")
     assert "weights (CUDA allocated): design 3.91 KiB (analysis 3.91 KiB); a pass adds up to 2.00 KiB" in lines[2]
     assert "both series" not in lines[2] and "twin" not in lines[1]
+
+
+def test_a_train_readout_has_the_bytes_saved_for_backward_beside_the_analysis():
+    lines = bench_readout_lines(result(mode="train", saved_bytes_measured=12_900_000, saved_bytes_analysis=12_000_000))
+    assert lines[-2] == ("activations saved for backward: measured 12.30 MiB, analysis 11.44 MiB (1.075); "
+                         "twin measured 12.30 MiB, analysis 11.44 MiB (1.075)")
+    assert lines[-1] == "CPU (2 cores, 2 torch threads) · fp32 · batch 2 x seq 8 · train"
+    # the other lines are those of a forward run
+    forward = bench_readout_lines(result())
+    assert lines[:-2] == forward[:-1] and not any("saved for backward" in line for line in forward)
+
+
+def test_a_cuda_train_readout_has_the_step_peak_on_the_saved_line():
+    lines = bench_readout_lines(result("cuda", "NVIDIA H100 80GB HBM3", twin=False, mode="train",
+                                       activation_peak_bytes=3 << 20, saved_bytes_measured=1 << 20,
+                                       saved_bytes_analysis=1 << 20))
+    assert lines[3] == ("activations saved for backward: measured 1.00 MiB, analysis 1.00 MiB (1.000); "
+                        "a training step adds up to 3.00 MiB allocated")
+    assert "a pass adds up to" not in lines[2]
+
+
+def test_a_train_run_stopped_before_the_measurement_has_no_saved_line():
+    lines = bench_readout_lines(result(mode="train"))
+    assert not any("saved for backward" in line for line in lines)
+
+
+def test_explorer_bench_train_prints_the_measured_saved_bytes(capsys, tmp_path):
+    pytest.importorskip("torch")
+    from explorer.design import yaml_io
+    from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+    from explorer.fmt import nbytes
+    from explorer.torchmodel import build_model
+    from explorer.torchmodel.saved import saved_activation_bytes
+
+    spec = StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, vocab_size=50, max_positions=16),
+                     layers=(LayerSpec("emb", "embedding"), LayerSpec("b0", "block"), LayerSpec("head", "lm_head")),
+                     name="tiny-lm")
+    path = tmp_path / "tiny.yaml"
+    yaml_io.save(spec, path)
+    assert main(["bench", str(path), "--mode", "train", "--batch", "2", "--seq", "8", "--iters", "1",
+                 "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    model = build_model(spec, "cpu", "fp32", 0)
+    measured = saved_activation_bytes(model, model.example_inputs(2, 8, device="cpu", seed=0))
+    assert f"activations saved for backward: measured {nbytes(measured)}, analysis " in out
+    assert main(["bench", str(path), "--batch", "2", "--seq", "8", "--iters", "1", "--warmup", "0"]) == 0
+    assert "saved for backward" not in capsys.readouterr().out
 
 
 def test_before_the_first_sample_and_after_a_stop_in_warm_up():

@@ -43,6 +43,40 @@ def test_run_streams_samples_and_verifies(qtbot, panel):
     assert "verified" in panel.readout.text() and "twin" in panel.readout.text()
 
 
+def test_a_train_run_shows_the_bytes_saved_for_backward_beside_the_analysis(qtbot, panel):
+    from explorer.fmt import nbytes
+    from explorer.torchmodel import build_model
+    from explorer.torchmodel.saved import saved_activation_bytes
+
+    spec = apply_scheme(TINY.replace(layers=TINY.layers + (LayerSpec("head", "lm_head"),)), "albert")
+    panel.mode_combo.setCurrentText("train")
+    panel.iters_spin.setValue(100_000)
+    panel.set_spec(spec)
+    panel.start()
+    # measured once the models exist, before timing: the readout shows it while the run goes on
+    qtbot.waitUntil(lambda: "saved for backward" in panel.readout.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: len(panel.segments[-1].design) >= 2, timeout=60_000)
+    qtbot.wait(200)
+    assert "saved for backward" in panel.readout.text() and "median" in panel.readout.text()
+    with qtbot.waitSignal(panel.run_finished, timeout=30_000) as blocker:
+        panel.stop()
+    result = blocker.args[0]
+    model = build_model(spec, "cpu", "fp32", 0)
+    measured = saved_activation_bytes(model, model.example_inputs(2, 8, device="cpu", seed=0))
+    assert result.design.saved_bytes_measured == measured
+    d, t = result.design, result.twin
+    line = next(line for line in panel.readout.text().splitlines() if "saved for backward" in line)
+    assert line.startswith(f"activations saved for backward: measured {nbytes(measured)}, "
+                           f"analysis {nbytes(d.saved_bytes_analysis)} ")
+    assert f"; twin measured {nbytes(t.saved_bytes_measured)}, analysis {nbytes(t.saved_bytes_analysis)} " in line
+    assert "· train" in panel.readout.text()
+    panel.mode_combo.setCurrentText("forward")
+    panel.iters_spin.setValue(2)
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+        panel.start()
+    assert "saved for backward" not in panel.readout.text()
+
+
 def test_event_loop_stays_responsive_during_a_run(qtbot, panel):
     """Timer ticks keep coming while the worker builds and times (about 2 s of work)."""
     from PySide6.QtCore import QTimer
