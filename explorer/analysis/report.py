@@ -36,6 +36,7 @@ class Report:
         p, f, m = self.params, self.flops, self.memory
         return {
             "design": self.spec.name,
+            "description": self.spec.description,
             "layers": len(self.spec.layers),
             "batch": self.batch,
             "seq": self.seq,
@@ -71,15 +72,16 @@ class Report:
                 "kv_cache": m.kv_cache,
                 "inference": {
                     "weights": m.weights,
-                    "activations": m.activations_inference,
+                    "activations": m.activations_inference,        # an estimate: the largest layer's working set
                     "kv_cache": m.kv_cache,
+                    "kept_caches": m.kept_caches,
                     "total": m.inference,
                 },
                 "training": {
                     "weights": m.weights,
                     "gradients": m.gradients,
                     "optimizer": m.optimizer,
-                    "activations": m.activations_training,
+                    "activations": m.activations_training,          # exact: saved for backward, with the LM loss
                     "total": m.training,
                 },
                 "unshared_inference_total": self.twin_memory.inference,

@@ -45,10 +45,16 @@ def report_lines(report, verification=None) -> list[str]:
             lines.append(f"{'  ' + comp:24}{f.by_component[comp]:>18,}{tw.by_component[comp]:>18,}")
     lines.append(f"{'  element-wise (est.)':24}{f.elementwise:>18,}")
     lines.append(f"{'memory, inference':24}{nbytes(m.inference):>18}{nbytes(report.twin_memory.inference):>18}")
-    lines.append(f"{'  activations (est.)':24}{nbytes(m.activations_inference):>18}")
+    lines.append(f"{'  activations (est.)':24}{nbytes(m.activations_inference):>18}"
+                 f"{'':18}  largest layer's working set: an estimate")
     if m.kv_cache:
         lines.append(f"{'  KV cache':24}{nbytes(m.kv_cache):>18}{nbytes(report.twin_memory.kv_cache):>18}")
+    if m.kept_caches:
+        lines.append(f"{'  kept caches':24}{nbytes(m.kept_caches):>18}{nbytes(report.twin_memory.kept_caches):>18}"
+                     f"  weights assembled from shared slices, kept between passes")
     lines.append(f"{'memory, training (Adam)':24}{nbytes(m.training):>18}{nbytes(report.twin_memory.training):>18}")
+    lines.append(f"{'  activations':24}{nbytes(m.activations_training):>18}"
+                 f"{nbytes(report.twin_memory.activations_training):>18}  saved for backward, with the LM loss")
     if p.per_group:
         lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
         for g in p.per_group:

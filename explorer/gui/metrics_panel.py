@@ -40,8 +40,10 @@ class MetricsPanel(QWidget):
             (c, c.capitalize() if c != "ffn" else "FFN", f"Forward matmul FLOPs in {c} layers/slots")
             for c in COMPONENTS]))
         layout.addWidget(self._box("Memory", [
-            ("inference", "Inference", "Weights + peak activations + KV cache for one batch"),
-            ("training", "Training", "Weights + gradients + Adam state + saved activations"),
+            ("inference", "Inference", "Weights + peak activations (an estimate) + KV cache + caches the model "
+                                       "keeps (weights assembled from shared head slices) for one batch"),
+            ("training", "Training", "Weights + gradients + Adam state + the activations autograd saves for "
+                                     "backward (exact, with a cross-entropy on every LM head's logits)"),
             ("kv_cache", "KV cache", "Decoding cache for the whole sequence (causal designs)"),
             ("twin_training", "Unshared train", "Training memory of the unshared twin"),
         ], shape=True))
