@@ -198,3 +198,19 @@ def test_layers_reusing_kv_keep_nothing_of_their_own_for_it():
     shared = apply_scheme(spec, "cross-layer-kv", every=2)
     saved = measured(spec, 2, 16) - measured(shared, 2, 16)
     assert saved > 0 and saved == figure(spec, 2, 16) - figure(shared, 2, 16)
+
+
+def test_planner_reads_the_exact_figures():
+    """The planner's activations per GPU are the analysis' (checkpointed or not) split over TP,
+    and its checkpointed figure is what the forward keeps plus one recomputed block."""
+    from explorer.analysis.memory import training_activation_bytes
+    from explorer.analysis.planner import Setup, per_gpu
+
+    spec = small(yaml_io.load([p for p in PRESETS if p.stem == "gpt2-tied"][0]))
+    for ckpt in (False, True):
+        for tp in (1, 2):
+            row = per_gpu(spec, Setup(4, tp, 1, ckpt, 2, 32, "bf16"))
+            assert row.activations == training_activation_bytes(spec, 2, 32, "bf16", checkpointing=ckpt) // tp
+    kept, recomputed = checkpointed_activation_bytes(spec, 2, 32, "bf16")
+    assert training_activation_bytes(spec, 2, 32, "bf16", checkpointing=True) == kept + recomputed
+    assert kept == measured(spec, 2, 32, "bf16", checkpointing=True)
