@@ -155,6 +155,37 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from explorer.train.adapt import scale_down
+    from explorer.train.checkpoint import save_checkpoint
+    from explorer.train.engine import TrainConfig, train
+
+    spec = _load(args.preset)
+    with _naming(args.preset):
+        spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
+        config = TrainConfig(steps=args.steps, batch=args.batch, seq=args.seq, lr=args.lr, seed=args.seed,
+                             data=args.data, eval_every=args.eval_every, eval_batches=args.eval_batches,
+                             twin=args.twin, device=args.device, dtype=args.dtype)
+        progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+        models: dict = {}
+        result = train(spec, config, progress=progress, keep_models=models if args.save else None)
+    result.notes = tuple(scaled) + result.notes
+    if args.save and not result.error:
+        for name, model in models.items():
+            path = Path(args.save) / f"{name}.safetensors"
+            result.checkpoints[name] = (str(path), save_checkpoint(model, path, {"design": spec.name,
+                                                                               "series": name}))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(spec.name)
+        print("\n".join(formatters.train_readout_lines(result)))
+    if result.error:
+        print(f"error: {args.preset}: {result.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _emit_rows(args, header: list[str], rows: list[list]) -> None:
     if args.json:
         print(json.dumps([dict(zip(header, r)) for r in rows], indent=2))
@@ -272,5 +303,5 @@ def cmd_desktop_entry(args) -> int:
 
 
 HANDLERS = {"report": cmd_report, "compare": cmd_compare, "apply": cmd_apply, "import-hf": cmd_import_hf,
-            "bench": cmd_bench, "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
+            "bench": cmd_bench, "train": cmd_train, "sweep": cmd_sweep, "plan": cmd_plan, "export": cmd_export,
             "schemes": cmd_schemes, "presets": cmd_presets, "desktop-entry": cmd_desktop_entry}

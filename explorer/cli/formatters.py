@@ -210,3 +210,43 @@ def bench_run_line(result) -> str:
     c = result.config
     return (f"{result.device_name} · {c.dtype} · batch {c.batch} x seq {c.seq} · {c.mode}"
             f"{' · torch.compile' if c.compile else ''}")
+
+
+# ---------------------------------------------------------------- training
+def train_readout_lines(result) -> list[str]:
+    """`explorer train` and the Train tab: per series the final and best validation loss (and task
+    accuracy), the train/validation gap, tokens/s and unique parameters; then the validation loss
+    at equal steps and at equal training time, and what was adapted for training."""
+    lines = [f"data: {result.data.get('source')}  ·  {result.objective}  ·  {result.config.steps} steps of "
+             f"{result.config.batch} x {result.config.seq}  ·  seed {result.config.seed}"]
+    header = f"{'':10}{'params':>14}{'final val':>11}{'best val':>10}{'gap':>8}{'tokens/s':>11}"
+    tasks = any(s.val_accuracy for s in result.series.values())
+    lines.append(header + (f"{'accuracy':>10}" if tasks else ""))
+
+    def num(x, fmt=".3f"):
+        return "-" if x is None else format(x, fmt)
+
+    for name, s in result.series.items():
+        row = (f"{name:10}{s.params:>14,}{num(s.final_val):>11}{num(s.best_val):>10}{num(s.gap, '+.3f'):>8}"
+               f"{s.tokens_per_s:>11,.0f}")
+        if tasks:
+            row += f"{num(s.val_accuracy[-1][1] if s.val_accuracy else None, '.1%'):>10}"
+        lines.append(row)
+        if s.params_added:
+            lines.append(f"{'':10}  of which {s.params_added:,} in layers added for training")
+        if s.length_generalization:
+            g = s.length_generalization
+            lines.append(f"{'':10}  at twice the length ({g['seq']}): val {num(g['val_loss'])}, "
+                         f"accuracy {num(g['accuracy'], '.1%')}")
+        if s.diverged:
+            lines.append(f"{'':10}  {s.diverged}")
+    if len(result.series) > 1:
+        equal = result.equal_time_val()
+        lines.append("validation loss at equal training time: "
+                     + ", ".join(f"{n} {num(v)}" for n, v in equal.items()))
+    for name, (path, size) in result.checkpoints.items():
+        lines.append(f"checkpoint {name}: {path} ({nbytes(size)})")
+    lines += [f"note: {n}" for n in result.notes]
+    if result.cancelled:
+        lines.append("stopped before the last step")
+    return lines

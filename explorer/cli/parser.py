@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "sweep", "plan", "export", "schemes", "presets",
+COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "train", "sweep", "plan", "export", "schemes", "presets",
             "desktop-entry")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 
@@ -64,6 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--twin", action="store_true", help="also time the unshared twin, interleaved")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("train", help="train the design (with --twin beside its unshared twin) on data that needs "
+                       "no download; losses, speed, checkpoints")
+    p.add_argument("preset")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="stdlib", help="stdlib (the Python standard library's sources, default), "
+                   "a text file or folder, or task:copy|reverse|sort|add")
+    p.add_argument("--eval-every", type=int, default=50, help="validation every N steps (and at the end)")
+    p.add_argument("--eval-batches", type=int, default=4)
+    p.add_argument("--twin", action="store_true", help="train the unshared twin beside it on the same batches")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--save", metavar="DIR", help="write design.safetensors (and twin.safetensors) to DIR")
+    p.add_argument("--json", action="store_true")
+    scale = p.add_argument_group("scale down (keeps the sharing pattern)")
+    scale.add_argument("--width", type=int, help="d_model (FFN and embedding widths scale alike)")
+    scale.add_argument("--depth", type=int, help="keep the first N trunk layers")
+    scale.add_argument("--heads", type=int)
+    scale.add_argument("--vocab", type=int)
     p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes")
     p.add_argument("preset")
     what = p.add_mutually_exclusive_group(required=True)

@@ -71,6 +71,11 @@ class LayerKind:
         """Elements of the decoding K/V cache this layer keeps for n tokens (0: none)."""
         return 0
 
+    def looks_ahead(self, d) -> bool:
+        """Whether a position's output reads later positions (bidirectional attention, a centred
+        convolution): such a design trains on masked tokens, not the next one."""
+        return self.has_heads and not d.causal
+
     def kept_cache(self, d, seq: int) -> int:
         """Elements the built layer keeps between inference passes of length `seq` (0: none)."""
         return 0

@@ -16,6 +16,9 @@ class Conv(LayerKind):
         w = d.d_model
         return flop_dict(other=2 * batch * seq * w * (w // max(d.groups, 1)) * d.kernel_size), 0
 
+    def looks_ahead(self, d) -> bool:
+        return d.kernel_size > 1                 # "same" padding centres the kernel on each position
+
     def saved(self, d, f) -> list:
         """Its input; an even kernel pads it first, into a new (batch, d, seq + k - 1) tensor."""
         from explorer.kinds.saving import Saved
