@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "train", "sweep", "plan", "export", "schemes", "presets",
-            "desktop-entry")
+COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "train", "sweep", "plan", "export", "schemes",
+            "presets", "desktop-entry")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 
 

@@ -34,7 +34,8 @@ torch.set_num_threads(1)
 def tiny(causal: bool = True, n: int = 4, **settings) -> StackSpec:
     s = ModelSettings(**{"d_model": 32, "n_heads": 4, "d_ff": 64, "vocab_size": 256, "max_positions": 64,
                          "causal": causal, "positional": "learned", **settings})
-    layers = [LayerSpec("emb", "embedding"), *(LayerSpec(f"b{i}", "block") for i in range(n)), LayerSpec("out", "lm_head")]
+    layers = [LayerSpec("emb", "embedding"), *(LayerSpec(f"b{i}", "block") for i in range(n)),
+              LayerSpec("out", "lm_head")]
     return StackSpec(s, tuple(layers), name="tiny")
 
 
