@@ -93,6 +93,15 @@ class MainWindow(QMainWindow):
         from explorer.gui.insight import Insight
 
         self.insight = Insight(self)
+        from explorer.gui.train_view import TrainView
+
+        self.train_view = TrainView()            # torch loads in its worker, on the first Start
+        self.bottom_tabs.addTab(self.train_view, "Train")
+        self.bottom_tabs.setTabToolTip(self.bottom_tabs.count() - 1, "Train the design beside its unshared twin "
+                                       "on the same batches: live losses, readout, layer similarity (CKA)")
+        self.train_view.message.connect(self.show_message)
+        self.model.report_changed.connect(self.on_train_spec_changed)
+        self.on_train_spec_changed()
         self._add_import_export_actions()
         self.document.recent_changed.connect(self.fill_recent_menu)
         self.document.update_title()
@@ -273,6 +282,8 @@ class MainWindow(QMainWindow):
             self.ensure_run_panel()
         total = sum(self.outer_splitter.sizes())
         bottom = 220 if index == 0 else 380            # plots and tables need room to be read
+        if self.bottom_tabs.widget(index) is getattr(self, "train_view", None):
+            bottom = 520                               # controls, curves and heatmaps, and the readout
         self.outer_splitter.setSizes([max(total - bottom, 200), bottom])
 
     def ensure_run_panel(self):
@@ -295,6 +306,10 @@ class MainWindow(QMainWindow):
             self.bottom_tabs.blockSignals(False)
             placeholder.deleteLater()
         return self.run_panel
+
+    def on_train_spec_changed(self) -> None:
+        if self.model.report is not None:                   # only valid designs train
+            self.train_view.set_spec(self.model.spec)
 
     def on_undo_stack_index_changed(self, _index: int) -> None:
         if self.model.report is not None and self.model.spec != self._timed_spec:   # only valid designs build
@@ -324,7 +339,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.document.discard_autosave()
-        running = (self.run_panel.shutdown() if self.run_panel is not None else []) + self.insight.sweeps.shutdown()
+        running = ((self.run_panel.shutdown() if self.run_panel is not None else []) + self.insight.sweeps.shutdown()
+                   + self.train_view.shutdown())
         if running:
             # Stop was sent, but torch cannot be interrupted inside a pass: close when it ends,
             # rather than destroy a running thread (which would abort the process)

@@ -1,0 +1,504 @@
+"""Train tab: train the design beside its unshared twin on data that needs no download, watch
+the losses live, then compare what each model's layers compute (linear CKA, layer by layer).
+
+`explorer.train.engine.train` runs in a TrainWorker in a QThread (torch is imported there,
+never on the GUI thread); each step and evaluation arrive by signal into plain lists and a
+QTimer redraws at <= 20 Hz. Stop is seen by the engine before the next step. When the run
+ends the worker computes the CKA matrices on validation batches from the trained models and
+sends them with the result; the readout is `explorer train`'s (cli/formatters.py) plus the
+validation loss at equal steps. Errors are one line in the status, never a dialog.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from explorer.cli.formatters import train_readout_lines
+from explorer.errors import ExplorerError, SpecError
+from explorer.gui import theme
+from explorer.gui.axes import EmptyNote, LegendRow, PlainAxis
+from explorer.gui.workers import _TimingWorker, reserve_gui_core, start_in_thread
+
+X_AXES = {"step": "step", "tokens": "tokens seen (per series)", "seconds": "training time (s, per series)"}
+SERIES = ("design", "twin")
+CKA_BATCHES = 2
+MAX_TICK_LABELS = 16
+
+
+@dataclass
+class Trained:
+    """What a finished run hands the tab: the engine's result and each model's CKA matrix."""
+
+    result: object                                          # explorer.train.engine.TrainResult
+    cka: dict[str, tuple[list[str], list[list[float]]]] = field(default_factory=dict)
+    cka_error: str | None = None
+
+
+class TrainWorker(_TimingWorker):
+    """Runs train() (and then the CKA of the kept models). Never touches a widget."""
+
+    step = Signal(str, int, float, float)           # series, step, training loss, training seconds so far
+    evaluated = Signal(str, int, float, object)     # series, step, validation loss, accuracy or None
+    progress = Signal(str)
+    finished = Signal(object)                       # Trained
+    failure = "training failed"
+
+    def __init__(self, spec, options: dict, notes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.spec, self.options, self.notes = spec, options, notes
+        self._abandon = threading.Event()            # the window is closing: skip the CKA
+
+    def abandon(self) -> None:
+        self._abandon.set()
+        self.stop()
+
+    def work(self) -> None:
+        from explorer.train.engine import TrainConfig, train
+
+        config = TrainConfig(**self.options)
+        config.check()
+        seconds: dict[str, float] = {}
+        clock = [time.perf_counter()]
+
+        def on_step(name: str, step: int, loss: float) -> None:
+            now = time.perf_counter()                 # live estimate; the engine's own times replace it
+            seconds[name] = seconds.get(name, 0.0) + now - clock[0]
+            clock[0] = now
+            self.step.emit(name, step, loss, seconds[name])
+
+        def on_progress(text: str) -> None:
+            clock[0] = time.perf_counter()            # evaluation and building are not training time
+            self.progress.emit(text)
+
+        models: dict = {}
+        result = train(self.spec, config, on_step=on_step, on_eval=self.evaluated.emit, progress=on_progress,
+                       should_stop=self._stop.is_set, keep_models=models)
+        result.notes = tuple(self.notes) + tuple(result.notes)
+        out = Trained(result)
+        if result.error is None and models and not self._abandon.is_set():
+            self.progress.emit("comparing layer representations (linear CKA)")
+            try:
+                from explorer.train.representations import trained_cka, validation_inputs
+
+                out.cka = trained_cka(models, validation_inputs(self.spec, config, CKA_BATCHES))
+            except (RuntimeError, ValueError, ExplorerError) as err:
+                first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+                out.cka_error = f"layer similarity not computed: {first}"
+        models.clear()
+        self.finished.emit(out)
+
+
+def equal_steps_line(result) -> str | None:
+    """Each series' validation loss at the last step where every series was evaluated."""
+    if len(result.series) < 2:
+        return None
+    common = set.intersection(*({s for s, _v in series.val_loss} for series in result.series.values()))
+    if not common:
+        return "validation loss at equal steps: - (no step where every series was evaluated)"
+    step = max(common)
+    return (f"validation loss at equal steps (step {step}): "
+            + ", ".join(f"{name} {dict(s.val_loss)[step]:.3f}" for name, s in result.series.items()))
+
+
+def mean_off_diagonal(matrix: list[list[float]]) -> float | None:
+    values = [v for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j and math.isfinite(v)]
+    return sum(values) / len(values) if values else None
+
+
+class LayerAxis(pg.AxisItem):
+    """Layer ids at the centres of a heatmap's cells (every k-th when there are many)."""
+
+    def __init__(self, orientation: str, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.ids: list[str] = []
+
+    def set_ids(self, ids: list[str]) -> None:
+        self.ids = list(ids)
+        every = max(1, math.ceil(len(self.ids) / MAX_TICK_LABELS))
+        self.setTicks([[(i + 0.5, layer_id) for i, layer_id in enumerate(self.ids) if i % every == 0]])
+
+
+class Heatmap(QWidget):
+    """One model's layer-by-layer CKA as an image, layer ids on both axes, a 0..1 color bar."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.bottom_axis, self.left_axis = LayerAxis("bottom"), LayerAxis("left")
+        self.plot = pg.PlotWidget(background=None, axisItems={"bottom": self.bottom_axis, "left": self.left_axis})
+        self.plot.setTitle(title, color=theme.color("plot_label"), size="9pt")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.getPlotItem().hideButtons()
+        self.plot.getPlotItem().setAspectLocked(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        cmap = pg.colormap.get("viridis")
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=12)
+        self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.note = EmptyNote(self.plot.getPlotItem(), "layer similarity appears after a run")
+        self.ids: list[str] = []
+        self.matrix = np.zeros((0, 0))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.setToolTip("Linear CKA (Kornblith et al. 2019) between every pair of layers' outputs on validation "
+                        "batches: 1 = the same representation up to rotation and scale")
+
+    def set_matrix(self, ids: list[str], matrix: list[list[float]]) -> None:
+        self.ids = list(ids)
+        self.matrix = np.array(matrix, dtype=float).reshape(len(ids), len(ids))
+        n = len(ids)
+        if n:
+            self.image.setImage(np.nan_to_num(self.matrix, nan=0.0), levels=(0, 1), autoLevels=False)
+            self.image.setRect(0, 0, n, n)
+            self.plot.getPlotItem().getViewBox().setRange(xRange=(0, n), yRange=(0, n), padding=0)
+        else:
+            self.image.clear()
+        self.bottom_axis.set_ids(ids)
+        self.left_axis.set_ids(ids)
+        self.note.set_empty(n == 0)
+        mean = mean_off_diagonal(matrix) if n else None
+        self.plot.setTitle(self.title + ("" if mean is None else f" · mean off-diagonal {mean:.2f}"),
+                           color=theme.color("plot_label"), size="9pt")
+
+    def clear(self) -> None:
+        self.set_matrix([], [])
+
+
+class TrainView(QWidget):
+    """Training options, Start/Stop, live loss curves, the readout and the CKA heatmaps."""
+
+    message = Signal(str)            # one line for the status bar
+    run_finished = Signal(object)    # Trained
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._spec = None
+        self._worker: TrainWorker | None = None
+        self._threads: list[QThread] = []
+        self.last: Trained | None = None
+        self.train: dict[str, tuple[list[int], list[float], list[float]]] = {}    # steps, loss, seconds
+        self.val: dict[str, list[tuple[int, float]]] = {}
+        self.tokens_per_step: dict[str, float] = {}
+        self._build_ui()
+        self._redraw_timer = QTimer(self, interval=50, singleShot=True, timeout=self._redraw)
+
+    # ------------------------------------------------------------------ UI
+    def _build_ui(self) -> None:
+        self.steps_spin = QSpinBox(minimum=1, maximum=10_000_000, value=200, toolTip="Optimizer steps")
+        self.batch_spin = QSpinBox(minimum=1, maximum=4096, value=8, toolTip="Sequences per step")
+        self.seq_spin = QSpinBox(minimum=2, maximum=1 << 16, value=64, toolTip="Tokens per sequence")
+        self.lr_edit = QLineEdit("1e-3", toolTip="AdamW learning rate (0 < lr < 10), e.g. 3e-4")
+        self.lr_edit.setMaximumWidth(80)
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, toolTip="Seed of the weights and batches")
+        self.eval_spin = QSpinBox(minimum=1, maximum=10_000_000, value=50,
+                                  toolTip="Validation loss every N steps (and at the last)")
+        self.data_combo = QComboBox(editable=True, toolTip="stdlib (the Python standard library's sources), a "
+                                    "text file or folder, or a synthetic task")
+        self.data_combo.addItems(["stdlib", "task:copy", "task:reverse", "task:sort", "task:add"])
+        self.data_combo.setMinimumContentsLength(14)
+        self.file_button = QPushButton("File…", toolTip="Train on the bytes of a text file")
+        self.folder_button = QPushButton("Folder…", toolTip="Train on every file of a folder (one in ten is "
+                                         "validation)")
+        self.file_button.clicked.connect(lambda: self.pick_data(folder=False))
+        self.folder_button.clicked.connect(lambda: self.pick_data(folder=True))
+        self.twin_check = QCheckBox("with twin", checked=True,
+                                    toolTip="Train the unshared twin beside the design on the same batches")
+        self.scale_spins = {}
+        for name, tip in (("width", "d_model to train at"), ("depth", "keep the first N trunk layers"),
+                          ("heads", "attention heads"), ("vocab", "vocabulary before the data's is set")):
+            self.scale_spins[name] = QSpinBox(minimum=0, maximum=1 << 20, value=0, specialValueText="keep",
+                                              toolTip=f"Scale down: {tip} (keep = as designed); the sharing "
+                                                      f"pattern is kept")
+        self.x_combo = QComboBox(toolTip="What the curves' x-axis counts")
+        for key, label in X_AXES.items():
+            self.x_combo.addItem(label.split(" (")[0], key)
+        self.x_combo.currentIndexChanged.connect(self._redraw)
+        self.start_button = QPushButton("Start", toolTip="Train the current design (and its twin)")
+        self.stop_button = QPushButton("Stop", enabled=False, toolTip="Stop before the next step")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(1)
+        data = QHBoxLayout()
+        data.addWidget(self.data_combo, 1)
+        data.addWidget(self.file_button)
+        data.addWidget(self.folder_button)
+        cells = [("steps", self.steps_spin), ("batch", self.batch_spin), ("seq", self.seq_spin),
+                 ("lr", self.lr_edit), ("seed", self.seed_spin), ("eval every", self.eval_spin)]
+        cells += [(name, spin) for name, spin in self.scale_spins.items()]
+        for col, (label, widget) in enumerate(cells):
+            grid.addWidget(QLabel(label), 0, col)
+            grid.addWidget(widget, 1, col)
+        grid.addWidget(QLabel("data"), 0, len(cells))
+        grid.addLayout(data, 1, len(cells))
+        grid.setColumnStretch(len(cells), 1)
+        row = QHBoxLayout()
+        row.addWidget(self.twin_check)
+        row.addSpacing(12)
+        row.addWidget(QLabel("x-axis"))
+        row.addWidget(self.x_combo)
+        self.status_label = QLabel("idle", toolTip="What the training worker is doing")
+        row.addWidget(self.status_label, 1)
+        row.addWidget(self.start_button)
+        row.addWidget(self.stop_button)
+
+        self.plot = pg.PlotWidget(background=None, axisItems={"left": PlainAxis("left"),
+                                                               "bottom": PlainAxis("bottom")})
+        self.plot.setLabel("left", "loss (nats per token)")
+        self.plot.setLabel("bottom", X_AXES["step"])
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.legend = LegendRow(self.plot.getPlotItem())
+        self.empty_note = EmptyNote(self.plot.getPlotItem(), "no steps yet: pick the data and Start")
+        self.train_curves, self.val_curves = {}, {}
+        for name in SERIES:                          # colors: theme roles "design" and "twin"
+            self.train_curves[name] = self.plot.plot([], [], pen=theme.pen(name, 1.5), name=f"{name} train")
+            self.val_curves[name] = self.plot.plot([], [], pen=theme.pen(name, 1.5, Qt.PenStyle.DashLine),
+                                                   symbol="o", symbolSize=7, symbolBrush=theme.brush(name),
+                                                   symbolPen=pg.mkPen(theme.color("text"), width=1),
+                                                   name=f"{name} validation")
+        self.heatmaps = {"design": Heatmap("design: layer CKA"), "twin": Heatmap("unshared twin: layer CKA")}
+
+        self.readout = QPlainTextEdit(readOnly=True, toolTip="The same readout `explorer train` prints")
+        self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.readout.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.readout.setPlaceholderText("final and best validation loss, gap, tokens/s and parameters show here "
+                                        "when a run ends")
+
+        plots = QSplitter(Qt.Orientation.Horizontal)
+        plots.addWidget(self.plot)
+        plots.addWidget(self.heatmaps["design"])
+        plots.addWidget(self.heatmaps["twin"])
+        plots.setStretchFactor(0, 3)
+        plots.setStretchFactor(1, 2)
+        plots.setStretchFactor(2, 2)
+        plots.setSizes([600, 360, 360])
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(plots)
+        body.addWidget(self.readout)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 1)
+        body.setSizes([250, 170])
+        self.body_splitter = body
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        layout.addLayout(grid)
+        layout.addLayout(row)
+        layout.addWidget(body, 1)
+
+    def pick_data(self, folder: bool = False) -> None:
+        path = (QFileDialog.getExistingDirectory(self, "Train on a folder") if folder
+                else QFileDialog.getOpenFileName(self, "Train on a text file")[0])
+        if path:
+            self.data_combo.setCurrentText(path)
+
+    # ------------------------------------------------------------------ design in
+    def set_spec(self, spec) -> None:
+        """The design a later Start trains (a run in progress keeps the one it started with)."""
+        self._spec = spec
+
+    # ------------------------------------------------------------------ run
+    def options(self) -> tuple[object, dict, tuple[str, ...]]:
+        """(the spec to train, TrainConfig fields, notes) from the controls. Raises SpecError on a
+        bad option (checked here without torch; the engine checks again)."""
+        from explorer.design.validate import validate
+        from explorer.train.adapt import scale_down
+        from explorer.train.data import TASKS
+
+        if self._spec is None:
+            raise SpecError("no valid design to train (fix the design first)")
+        text = self.lr_edit.text().strip()
+        try:
+            lr = float(text)
+        except ValueError:
+            raise SpecError(f"expected a number such as 3e-4, got {text!r}", "lr") from None
+        if not 0 < lr < 10:
+            raise SpecError(f"expected a learning rate between 0 and 10, got {text}", "lr")
+        data = self.data_combo.currentText().strip() or "stdlib"
+        if data.startswith("task:") and data[5:] not in TASKS:
+            raise SpecError(f"unknown task {data[5:]!r} (tasks: {', '.join(TASKS)})", "data")
+        if data != "stdlib" and not data.startswith("task:"):
+            import os
+
+            if not os.path.exists(data):
+                raise SpecError("no such file or folder (data: stdlib, task:NAME or a path)", "data", data)
+        scale = {name: (spin.value() or None) for name, spin in self.scale_spins.items()}
+        spec, notes = scale_down(self._spec, **scale)
+        validate(spec)                               # a scaled design that cannot build says so here
+        options = dict(steps=self.steps_spin.value(), batch=self.batch_spin.value(), seq=self.seq_spin.value(),
+                       lr=lr, seed=self.seed_spin.value(), data=data, eval_every=self.eval_spin.value(),
+                       twin=self.twin_check.isChecked())
+        return spec, options, notes
+
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    def start(self) -> bool:
+        """Check the options and start a run; a bad option is one line and changes nothing."""
+        if self.is_running():
+            return False
+        try:
+            spec, options, notes = self.options()
+        except ExplorerError as err:
+            self._say_error(str(err))
+            return False
+        reserve_gui_core()
+        self.train.clear()
+        self.val.clear()
+        self.tokens_per_step = {name: float(options["batch"] * options["seq"]
+                                            * (2 if any(x.target for x in spec.layers) else 1))
+                                for name in SERIES}
+        self.last = None
+        for heatmap in self.heatmaps.values():
+            heatmap.clear()
+        self.heatmaps["twin"].setVisible(options["twin"])
+        self.readout.clear()
+        self._redraw()
+        worker = TrainWorker(spec, options, notes)
+        worker.step.connect(self.on_worker_step)
+        worker.evaluated.connect(self.on_worker_evaluated)
+        worker.progress.connect(self.on_worker_progress)
+        worker.finished.connect(self.on_worker_finished)
+        worker.failed.connect(self.on_worker_failed)
+        self._worker = worker
+        for done in [t for t in self._threads if not t.isRunning()]:
+            self._threads.remove(done)
+            done.deleteLater()
+        self._threads.append(start_in_thread(worker, self))
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.status_label.setText("starting (loading the data)")
+        return True
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self.status_label.setText("stopping before the next step")
+
+    def shutdown(self, timeout_ms: int = 2000) -> list[QThread]:
+        """Cancel any run (no CKA after it) and wait up to `timeout_ms` for the threads (window
+        closing). Returns those still running: a step in progress ends before its thread can."""
+        if self._worker is not None:
+            self._worker.abandon()
+        running = []
+        for thread in self._threads:
+            if thread.isRunning():
+                thread.quit()
+                if not thread.wait(timeout_ms):
+                    running.append(thread)
+        if not running:
+            self._worker = None
+        return running
+
+    def _after_run(self) -> None:
+        self._worker = None
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+
+    def _say_error(self, line: str) -> None:
+        line = " ".join(line.split())
+        self.status_label.setText(line)
+        self.status_label.setToolTip(line)
+        self.message.emit(line)
+
+    # ------------------------------------------------------------------ worker in
+    def on_worker_step(self, name: str, step: int, loss: float, seconds: float) -> None:
+        steps, losses, times = self.train.setdefault(name, ([], [], []))
+        steps.append(step)
+        losses.append(loss)
+        times.append(seconds)
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def on_worker_evaluated(self, name: str, step: int, loss: float, _accuracy) -> None:
+        self.val.setdefault(name, []).append((step, loss))
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def on_worker_progress(self, text: str) -> None:
+        parts = [text]
+        for name, (_steps, losses, _t) in self.train.items():
+            if losses:
+                parts.append(f"{name} loss {losses[-1]:.3f}")
+        self.status_label.setText(" · ".join(parts))     # a divergence shows here; the status bar at the end
+
+    def on_worker_finished(self, out: Trained) -> None:
+        result = out.result
+        self.last = out
+        for name, series in result.series.items():        # the engine's exact record replaces the live one
+            ok = [(i, v) for i, v in enumerate(series.train_loss, 1) if math.isfinite(v)]
+            seconds = list(accumulate(series.step_seconds))
+            self.train[name] = ([i for i, _v in ok], [v for _i, v in ok], [seconds[i - 1] for i, _v in ok])
+            self.val[name] = list(series.val_loss)
+            if series.train_loss:
+                self.tokens_per_step[name] = series.tokens / len(series.train_loss)
+        self._redraw()
+        for name, heatmap in self.heatmaps.items():
+            ids, matrix = out.cka.get(name, ([], []))
+            heatmap.set_matrix(ids, matrix)
+        lines = []
+        if result.error:
+            lines.append(f"error: {result.error}")
+        lines += train_readout_lines(result)
+        equal = equal_steps_line(result)
+        if equal:
+            at = next((k for k, line in enumerate(lines) if line.startswith("validation loss at equal training")),
+                      len(lines))
+            lines.insert(at, equal)
+        if out.cka_error:
+            lines.append(out.cka_error)
+        self.readout.setPlainText("\n".join(lines))
+        diverged = [s.diverged for s in result.series.values() if s.diverged]
+        problem = result.error or out.cka_error or (diverged[0] if diverged else None)
+        if problem:
+            self._say_error(problem)
+        else:
+            done = sum(1 for _ in result.series["design"].train_loss) if "design" in result.series else 0
+            self.status_label.setText(f"stopped after {done} steps" if result.cancelled else f"done: {done} steps")
+            self.status_label.setToolTip("")
+        self._after_run()
+        self.run_finished.emit(out)
+
+    def on_worker_failed(self, line: str) -> None:
+        self._say_error(line)
+        self._after_run()
+
+    # ------------------------------------------------------------------ plot
+    def x_mode(self) -> str:
+        return self.x_combo.currentData() or "step"
+
+    def _xs(self, name: str, steps: list[int]) -> list[float]:
+        mode = self.x_mode()
+        if mode == "tokens":
+            return [s * self.tokens_per_step.get(name, 1.0) for s in steps]
+        if mode == "seconds":
+            at = dict(zip(*self.train.get(name, ([], [], []))[::2]))      # step -> training seconds
+            return [at.get(s, math.nan) for s in steps]
+        return [float(s) for s in steps]
+
+    def _redraw(self) -> None:
+        mode = self.x_mode()
+        self.plot.setLabel("bottom", X_AXES[mode])
+        any_points = False
+        for name in SERIES:
+            steps, losses, _t = self.train.get(name, ([], [], []))
+            self.train_curves[name].setData(self._xs(name, steps), losses)
+            val = self.val.get(name, [])
+            self.val_curves[name].setData(self._xs(name, [s for s, _v in val]), [v for _s, v in val])
+            any_points = any_points or bool(steps)
+        self.empty_note.set_empty(not any_points)
