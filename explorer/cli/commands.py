@@ -202,6 +202,19 @@ def _emit_rows(args, header: list[str], rows: list[list]) -> None:
 def cmd_sweep(args) -> int:
     from explorer.analysis import sweeps
 
+    if args.train_steps is not None:
+        if not args.schemes:
+            raise SpecError("--train-steps trains each scheme: it goes with --schemes", "--train-steps")
+        return _sweep_trained(args)
+    if args.only is not None and not args.schemes:
+        raise SpecError("--only restricts --schemes", "--only")
+    if args.seqs and (args.layers or args.schemes):
+        raise SpecError("--seq LIST is a sweep of its own (with --schemes, --seq is the training length and needs "
+                        "--train-steps; use --at-seq for the analysis length)", "--seq")
+    if not (args.seqs or args.layers or args.schemes):
+        raise SpecError("say what to sweep: --seq LIST, --layers LIST or --schemes", "sweep")
+    if args.batch is None:
+        args.batch = 1
     spec = _load(args.preset)
     if args.seqs:
         seqs = sweeps.parse_int_list(args.seqs, "--seq")
@@ -230,9 +243,69 @@ def cmd_sweep(args) -> int:
         _emit_rows(args, ["layers", "scheme", "unique_params", "forward_flops", "training_bytes", "error"], rows)
         return 0
     points = sweeps.sweep_schemes(spec, args.batch, args.at_seq, args.dtype)
+    if args.only is not None:
+        from explorer.train.sweep import parse_only
+
+        only = parse_only(args.only)
+        points = [p for p in points if p.scheme == "current" or p.scheme in only]
     rows = [[p.scheme, p.unique, p.unshared, p.forward, p.training_bytes, p.error] for p in points]
     _emit_rows(args, ["scheme", "unique_params", "unshared_params", "forward_flops", "training_bytes", "error"], rows)
     return 0
+
+
+def _sweep_trained(args) -> int:
+    """`sweep --schemes --train-steps N`: none, the unshared twin and each scheme trained alike."""
+    from explorer.train.adapt import scale_down
+    from explorer.train.engine import TrainConfig
+    from explorer.train.sweep import HEADER, parse_only, train_schemes
+
+    try:
+        seq = 64 if args.seqs is None else int(args.seqs)
+    except ValueError:
+        raise SpecError(f"with --train-steps, --seq is one training length, got {args.seqs!r}", "--seq") from None
+    only = parse_only(args.only)
+    spec = _load(args.preset)
+    with _naming(args.preset):
+        spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
+        config = TrainConfig(steps=args.train_steps, batch=8 if args.batch is None else args.batch, seq=seq,
+                             lr=args.lr, seed=args.seed, data=args.data, eval_every=args.eval_every,
+                             device=args.device or "cpu", dtype=args.dtype)
+        config.check()
+        quiet = args.json or args.csv
+
+        def on_eval(name: str, step: int, loss: float) -> None:
+            if not quiet:
+                print(f"  {name}: step {step}/{config.steps}, validation loss {loss:.4f}", file=sys.stderr,
+                      flush=True)
+
+        result = train_schemes(spec, config, only, on_eval=on_eval)
+    rows = [r.row() for r in result.runs]
+    if args.json:
+        print(json.dumps([dict(zip(HEADER, row)) for row in rows], indent=2))
+        return 0
+    shown = [[r.scheme, r.params, _fixed(r.final_val, 4), _fixed(r.best_val, 4), _fixed(r.tokens_per_s, 0),
+              r.error] for r in result.runs]
+    if args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(HEADER)
+        writer.writerows(shown)
+        return 0
+    print(f"{spec.name}: {len(rows)} rows, each trained {config.steps} steps on {result.data.get('source', args.data)}"
+          f" (batch {config.batch} x seq {config.seq}, lr {config.lr:g}, seed {config.seed}, {config.device})")
+    for note in tuple(scaled) + tuple(result.notes):
+        print(f"  {note}")
+    cells = [[("-" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in row] for row in shown]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADER)]
+    for values in [HEADER] + cells:         # numbers right-aligned, scheme and error left
+        print("  ".join(v.ljust(w) if i in (0, len(HEADER) - 1) else v.rjust(w)
+                        for i, (v, w) in enumerate(zip(values, widths))).rstrip())
+    return 0
+
+
+def _fixed(value: float | None, digits: int) -> str | None:
+    return None if value is None else f"{value:.{digits}f}"
 
 
 def cmd_plan(args) -> int:

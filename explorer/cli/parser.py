@@ -86,20 +86,38 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--depth", type=int, help="keep the first N trunk layers")
     scale.add_argument("--heads", type=int)
     scale.add_argument("--vocab", type=int)
-    p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes")
+    p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes (with --train-steps, train each "
+                       "scheme on the same batches: the quality frontier)")
     p.add_argument("preset")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--seq", dest="seqs", metavar="LIST", help="e.g. 128,256,512 or 128:8192:x2")
+    p.add_argument("--seq", dest="seqs", metavar="LIST", help="e.g. 128,256,512 or 128:8192:x2; with --schemes "
+                   "--train-steps: the training sequence length (one number, default 64)")
+    what = p.add_mutually_exclusive_group()
     what.add_argument("--layers", metavar="LIST", help="e.g. 2:24:2 or 6,12,24")
     what.add_argument("--schemes", action="store_true", help="every scheme on this design")
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--only", metavar="LIST", help="with --schemes: only these schemes, e.g. "
+                   "albert,albert-ffn,albert-attention (none and the unshared twin are always trained)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 1; 8 with --train-steps)")
     p.add_argument("--at-seq", type=int, default=128, help="sequence length for --layers/--schemes")
-    p.add_argument("--device", default=None, help="with --seq: also time the built model on this device (cpu, cuda)")
+    p.add_argument("--device", default=None, help="with --seq: also time the built model on this device (cpu, cuda); "
+                   "with --train-steps: where to train (default cpu)")
     p.add_argument("--iters", type=int, default=5, help="with --device: measured iterations per point")
     p.add_argument("--dtype", choices=DTYPES, default="fp32")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
+    train = p.add_argument_group("train each scheme (with --schemes)")
+    train.add_argument("--train-steps", type=int, metavar="N",
+                       help="train none, the unshared twin and every scheme N steps with the same data, seed and "
+                       "batches; print unique parameters, final and best validation loss, tokens/s")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--data", default="stdlib", help="stdlib (default), a text file or folder, or "
+                       "task:copy|reverse|sort|add")
+    train.add_argument("--eval-every", type=int, default=50, help="validation every N steps (and at the end)")
+    train.add_argument("--width", type=int, help="scale down first: d_model (keeps the sharing pattern)")
+    train.add_argument("--depth", type=int, help="scale down first: keep the first N trunk layers")
+    train.add_argument("--heads", type=int)
+    train.add_argument("--vocab", type=int)
     p = sub.add_parser("desktop-entry", help="install the app's menu entry and icon for Linux desktops (per user)")
     p.add_argument("--data-home", default=None, help="instead of $XDG_DATA_HOME (~/.local/share)")
     p = sub.add_parser("plan", help="training memory per GPU under DP, ZeRO 1-3 and tensor parallelism")

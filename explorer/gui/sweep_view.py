@@ -1,5 +1,9 @@
 """Sweeps in the app: sequence length (attention vs FFN, crossover marked and said in words),
-depth (unique parameters per scheme) and the scheme frontier (click a point to apply it)."""
+depth (unique parameters per scheme) and the scheme frontier (click a point to apply it).
+
+The frontier's "train each scheme" mode trains none, the unshared twin and every scheme (scaled
+down first) with one TrainConfig in a worker thread (explorer/train/sweep.py, as `explorer sweep
+--schemes --train-steps N`), and plots validation loss against unique parameters as rows arrive."""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QThread, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from explorer.analysis import sweeps
 from explorer.errors import ExplorerError
@@ -16,6 +20,30 @@ from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, PlainAxis, SIAxis
 from explorer.gui.lazy_view import LazyView
 from explorer.gui.plot_export import save_plot_dialog
+from explorer.gui.workers import _TimingWorker
+
+SCHEME_COLUMNS = ["scheme", "unique params", "forward FLOPs", "training memory", "note"]
+TRAINED_COLUMNS = ["scheme", "unique params (trained)", "final val loss", "best val loss", "tokens/s", "note"]
+
+
+class SchemeTrainWorker(_TimingWorker):
+    """Trains every scheme on the (scaled) design, one after another; stop() ends the run in
+    progress and skips the rest. torch is imported here, in the worker's thread."""
+
+    run_done = Signal(object)       # train.sweep.SchemeRun, in order
+    progress = Signal(str)
+    finished = Signal(object)       # train.sweep.SchemeSweep (cancelled=True after Stop)
+    failure = "training the schemes failed"
+
+    def __init__(self, spec, config) -> None:
+        super().__init__()
+        self.spec, self.config = spec, config
+
+    def work(self) -> None:
+        from explorer.train.sweep import train_schemes
+
+        self.finished.emit(train_schemes(self.spec, self.config, on_run=self.run_done.emit,
+                                         progress=self.progress.emit, should_stop=self._stop.is_set))
 
 
 def _cuda_count() -> int:
@@ -35,10 +63,16 @@ class SweepView(LazyView):
 
     apply_requested = Signal(object)
     timing_finished = Signal()
+    training_finished = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scheme_points: list[sweeps.SchemePoint] = []
+        self.trained_runs: list = []                # train.sweep.SchemeRun, as they arrive
+        self.trained_base = None                    # the full-size design they were trained for
+        self._frontier_xy: list[tuple[str, float, float]] = []     # (scheme, x, y) on the plot
+        self._train_thread = None
+        self._train_worker = None
         self.tabs = QTabWidget()
         self.tabs.addTab(self._seq_tab(), "Sequence length")
         self.tabs.addTab(self._depth_tab(), "Depth")
@@ -136,14 +170,15 @@ class SweepView(LazyView):
         self.frontier_plot.setLabel("left", "forward FLOPs")
         self.frontier_scatter = pg.ScatterPlotItem(
             size=11, hoverable=True, hoverSize=15,
-            tip=lambda x, y, data: f"{data}\n{x:,.0f} parameters\n{y:,.0f} FLOPs (click to apply)")
+            tip=lambda x, y, data: f"{data}\n{x:,.0f} parameters\n" + (
+                f"validation loss {y:.4f}" if self.train_check.isChecked() else f"{y:,.0f} FLOPs")
+            + " (click to apply)")
         self.frontier_scatter.sigClicked.connect(self._on_point_clicked)
         self.frontier_plot.getPlotItem().vb.sigResized.connect(self._label_frontier)
         self.frontier_plot.addItem(self.frontier_scatter)
         self._frontier_labels: list[pg.TextItem] = []
-        self.scheme_table = QTableWidget(0, 5)
-        self.scheme_table.setHorizontalHeaderLabels(["scheme", "unique params", "forward FLOPs", "training memory",
-                                                     "note"])
+        self.scheme_table = QTableWidget(0, len(SCHEME_COLUMNS))
+        self.scheme_table.setHorizontalHeaderLabels(SCHEME_COLUMNS)
         self.scheme_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.scheme_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.scheme_table.cellDoubleClicked.connect(lambda row, _c: self._apply_row(row))
@@ -154,7 +189,31 @@ class SweepView(LazyView):
         split.setSizes([500, 500])
         hint = QLabel("Each point is one scheme applied to the current design; click a point (or double-click a "
                       "row) to apply it.", wordWrap=True)
+        self.train_check = QCheckBox("train each scheme", toolTip=(
+            "Train none, the unshared twin and every scheme with the same data, seed and batches, and plot "
+            "validation loss against unique parameters (as `explorer sweep --schemes --train-steps N`)"))
+        self.train_check.toggled.connect(self._show_frontier)
+        self.train_steps = QSpinBox(minimum=1, maximum=1_000_000, value=100, toolTip="Training steps per scheme")
+        self.train_width = QSpinBox(minimum=0, maximum=1 << 16, value=64, specialValueText="as designed",
+                                    toolTip="Scale down first: d_model (FFN and embedding widths alike); the "
+                                            "sharing pattern is kept")
+        self.train_depth = QSpinBox(minimum=0, maximum=1 << 12, value=4, specialValueText="as designed",
+                                    toolTip="Scale down first: keep the first N trunk layers")
+        self.train_batch = QSpinBox(minimum=1, maximum=4096, value=8, toolTip="Batch size of each step")
+        self.train_seq = QSpinBox(minimum=2, maximum=1 << 16, value=64, toolTip="Sequence length of each step")
+        self.train_button = QPushButton("Train", toolTip="Train every scheme in the background (Stop ends it)")
+        self.train_button.clicked.connect(self.on_train_clicked)
+        self.train_status = QLabel("", toolTip="What the training worker is doing")
+        controls = QHBoxLayout()
+        controls.addWidget(self.train_check)
+        for label, widget in (("steps", self.train_steps), ("width", self.train_width), ("depth", self.train_depth),
+                              ("batch", self.train_batch), ("seq", self.train_seq)):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(widget)
+        controls.addWidget(self.train_button)
+        controls.addWidget(self.train_status, 1)
         layout = QVBoxLayout(w)
+        layout.addLayout(controls)
         layout.addWidget(split, 1)
         layout.addWidget(hint)
         return w
@@ -224,14 +283,15 @@ class SweepView(LazyView):
 
     def shutdown(self, timeout_ms: int = 2000) -> list[QThread]:
         """Stop a timing sweep; returns its thread if a pass still holds it after `timeout_ms`."""
-        if self._timing_worker is not None:
-            self._timing_worker.stop()
-        thread = self._timing_thread
-        if thread is not None and thread.isRunning():
-            thread.quit()
-            if not thread.wait(timeout_ms):
-                return [thread]
-        return []
+        running = []
+        for worker, thread in ((self._timing_worker, self._timing_thread), (self._train_worker, self._train_thread)):
+            if worker is not None:
+                worker.stop()
+            if thread is not None and thread.isRunning():
+                thread.quit()
+                if not thread.wait(timeout_ms):
+                    running.append(thread)
+        return running
 
     def refresh_depth(self) -> None:
         depths = sweeps.parse_int_list(self.depth_edit.text(), "depths")
@@ -247,12 +307,30 @@ class SweepView(LazyView):
 
     def refresh_schemes(self) -> None:
         self.scheme_points = sweeps.sweep_schemes(self._spec)
-        ok = [p for p in self.scheme_points if not p.error]
-        spots = [{"pos": (p.unique, p.forward), "data": p.scheme, "brush": pg.mkBrush(theme.series_color(i)),
-                  "symbol": "star" if p.scheme == "current" else "o"} for i, p in enumerate(ok)]
+        self._show_frontier()
+
+    def _show_frontier(self, *_args) -> None:
+        """The analysis frontier (forward FLOPs), or with "train each scheme" the trained one."""
+        trained = self.train_check.isChecked()
+        if trained:
+            ok = [r for r in self.trained_runs if r.ok]
+            self._frontier_xy = [(r.scheme, r.params, r.final_val) for r in ok]
+            self.frontier_plot.setLabel("left", "validation loss (final)")
+            self.frontier_plot.setLabel("bottom", "unique parameters (trained, scaled down)")
+            self.frontier_note.set_text("no trained schemes yet: press Train" if not self.trained_runs
+                                        else "no scheme trained to the end")
+        else:
+            ok = [p for p in self.scheme_points if not p.error]
+            self._frontier_xy = [(p.scheme, p.unique, p.forward) for p in ok]
+            self.frontier_plot.setLabel("left", "forward FLOPs")
+            self.frontier_plot.setLabel("bottom", "unique parameters")
+            self.frontier_note.set_text("no data yet")
+        star = "none" if trained else "current"
+        spots = [{"pos": (x, y), "data": name, "brush": pg.mkBrush(theme.series_color(i)),
+                  "symbol": "star" if name == star else "o"} for i, (name, x, y) in enumerate(self._frontier_xy)]
         self.frontier_scatter.setData(spots)
-        xs = [p.unique for p in ok] or [1]
-        ys = [p.forward for p in ok] or [1]
+        xs = [x for _n, x, _y in self._frontier_xy] or [1]
+        ys = [y for _n, _x, y in self._frontier_xy] or [1]
         dx, dy = (max(xs) - min(xs)) or max(xs) or 1, (max(ys) - min(ys)) or max(ys) or 1
         # a margin around the points, so the view never crops a label's first or last letters
         x0, x1 = min(xs) - 0.08 * dx, max(xs) + 0.08 * dx
@@ -260,15 +338,26 @@ class SweepView(LazyView):
         self.frontier_plot.setXRange(x0, x1, padding=0)
         self.frontier_plot.setYRange(y0, y1, padding=0)
         self._label_frontier()
-        self.frontier_note.set_empty(not ok)
+        self.frontier_note.set_empty(not self._frontier_xy)
         table = self.scheme_table
-        table.setRowCount(len(self.scheme_points))
-        for row, p in enumerate(self.scheme_points):
-            values = [p.title, f"{p.unique:,}" if not p.error else "-", f"{p.forward:,}" if not p.error else "-",
-                      f"{p.training_bytes / (1 << 20):,.1f} MiB" if not p.error else "-", p.error]
+        columns = TRAINED_COLUMNS if trained else SCHEME_COLUMNS
+        table.setColumnCount(len(columns))
+        table.setHorizontalHeaderLabels(columns)
+        if trained:
+            rows = [[r.scheme, f"{r.params:,}" if r.params is not None else "-",
+                     f"{r.final_val:.4f}" if r.final_val is not None else "-",
+                     f"{r.best_val:.4f}" if r.best_val is not None else "-",
+                     f"{r.tokens_per_s:,.0f}" if r.tokens_per_s is not None else "-", r.error]
+                    for r in self.trained_runs]
+        else:
+            rows = [[p.title, f"{p.unique:,}" if not p.error else "-", f"{p.forward:,}" if not p.error else "-",
+                     f"{p.training_bytes / (1 << 20):,.1f} MiB" if not p.error else "-", p.error]
+                    for p in self.scheme_points]
+        table.setRowCount(len(rows))
+        for row, values in enumerate(rows):
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
-                if col in (1, 2, 3):
+                if 0 < col < len(values) - 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(row, col, item)
 
@@ -277,16 +366,15 @@ class SweepView(LazyView):
         for label in self._frontier_labels:
             self.frontier_plot.removeItem(label)
         self._frontier_labels = []
-        ok = [p for p in self.scheme_points if not p.error]
         view = self.frontier_plot.getPlotItem().vb
         (x0, x1), (y0, y1) = view.viewRange()
         width, height = (view.width(), view.height()) if view.width() > 50 else (600.0, 300.0)
         placed: list[QRectF] = []
-        for p in sorted(ok, key=lambda p: p.scheme != "current"):
+        for name, x, y in sorted(self._frontier_xy, key=lambda p: p[0] not in ("current", "none")):
             # in pixels: the label goes right of and above its point, or left / below where the
             # view's edge is too close; a label that would overlap an earlier one shows on hover only
-            px, py = (p.unique - x0) / (x1 - x0) * width, (y1 - p.forward) / (y1 - y0) * height
-            label = pg.TextItem(p.scheme, color=theme.color("plot_label"))
+            px, py = (x - x0) / (x1 - x0) * width, (y1 - y) / (y1 - y0) * height
+            label = pg.TextItem(name, color=theme.color("plot_label"))
             size = label.textItem.boundingRect().size()
             right, up = px + size.width() <= width, py - size.height() >= 0
             rect = QRectF(px if right else px - size.width(), py - size.height() if up else py,
@@ -295,19 +383,97 @@ class SweepView(LazyView):
                 continue
             placed.append(rect)
             label.setAnchor((0.0 if right else 1.0, 1.0 if up else 0.0))
-            label.setPos(p.unique, p.forward)
+            label.setPos(x, y)
             self.frontier_plot.addItem(label, ignoreBounds=True)
             self._frontier_labels.append(label)
 
+    # ------------------------------------------------------------------ train each scheme
+    def train_config(self):
+        from explorer.train.engine import TrainConfig
+
+        steps = self.train_steps.value()
+        return TrainConfig(steps=steps, batch=self.train_batch.value(), seq=self.train_seq.value(),
+                           eval_every=max(1, steps // 4), eval_batches=2)
+
+    def on_train_clicked(self) -> None:
+        """Train every scheme on the scaled-down design in a worker (again: stop it)."""
+        if self._train_worker is not None:
+            self._train_worker.stop()
+            self.train_status.setText("stopping after this step")
+            return
+        if self._spec is None:
+            return
+        from explorer.gui.workers import reserve_gui_core, start_in_thread
+        from explorer.train.adapt import scale_down
+
+        try:
+            scaled, _notes = scale_down(self._spec, self.train_width.value() or None,
+                                        self.train_depth.value() or None)
+            config = self.train_config()
+            config.check()
+        except ExplorerError as err:
+            self.message.emit(str(err))
+            return
+        reserve_gui_core()
+        self.train_check.setChecked(True)
+        self.trained_runs = []
+        self.trained_base = self._spec
+        self._show_frontier()
+        worker = SchemeTrainWorker(scaled, config)
+        worker.run_done.connect(self.on_trained_run)
+        worker.progress.connect(self.train_status.setText)
+        worker.failed.connect(self.message)
+        worker.failed.connect(self._training_done)
+        worker.finished.connect(self._training_done)
+        self._train_worker = worker
+        self._train_thread = start_in_thread(worker, self)
+        self.train_button.setText("Stop")
+        self.train_status.setText("starting")
+
+    def on_trained_run(self, run) -> None:
+        self.trained_runs.append(run)
+        if self.train_check.isChecked():
+            self._show_frontier()
+
+    def _training_done(self, result=None) -> None:
+        self._train_worker = None
+        self.train_button.setText("Train")
+        done = sum(r.ok for r in self.trained_runs)
+        state = "failed" if isinstance(result, str) else "stopped" if getattr(result, "cancelled", False) else "done"
+        self.train_status.setText(f"{state}: {done} schemes trained {self.train_steps.value()} steps")
+        self._show_frontier()
+        self.training_finished.emit()
+
+    # ------------------------------------------------------------------ apply
     def _on_point_clicked(self, _item, points, *_args) -> None:
         if points is not None and len(points):
             self.apply_scheme_named(points[0].data())
 
     def _apply_row(self, row: int) -> None:
-        if 0 <= row < len(self.scheme_points):
+        if self.train_check.isChecked():
+            if 0 <= row < len(self.trained_runs):
+                self.apply_scheme_named(self.trained_runs[row].scheme)
+        elif 0 <= row < len(self.scheme_points):
             self.apply_scheme_named(self.scheme_points[row].scheme)
 
     def apply_scheme_named(self, scheme: str) -> None:
+        """Apply `scheme` to the design (undoable, through `apply_requested`). In "train each
+        scheme" mode: to the full-size design the schemes were trained for ("none" brings that
+        design back, "unshared" its unshared twin)."""
+        if self.train_check.isChecked() and self.trained_base is not None:
+            from explorer.design.model import unshared_twin
+            from explorer.design.strategies import apply_scheme
+
+            base = self.trained_base
+            try:
+                design = (base if scheme == "none" else unshared_twin(base) if scheme == "unshared"
+                          else apply_scheme(base, scheme))
+            except ExplorerError as err:
+                self.message.emit(str(err))
+                return
+            if design != self._spec:
+                self.apply_requested.emit(design)
+            return
         for p in self.scheme_points:
             if p.scheme == scheme and p.design is not None and scheme != "current":
                 self.apply_requested.emit(p.design)

@@ -123,3 +123,58 @@ def test_seq_sweep_measures_time_on_the_cpu(qtbot):
     assert list(xs) == [3.0, 4.0, 5.0]
     assert view.measure_button.text() == "Measure time"
     view.shutdown()
+
+
+def _small_training(view, steps: int) -> None:
+    view.train_steps.setValue(steps)
+    view.train_width.setValue(32)
+    view.train_depth.setValue(2)
+    view.train_batch.setValue(2)
+    view.train_seq.setValue(16)
+
+
+def test_trained_frontier_runs_in_a_worker_and_a_click_applies_undoably(qtbot, make_window):
+    pytest.importorskip("torch")
+    from explorer.train.sweep import scheme_candidates
+
+    window = make_window(TUTORIAL)
+    view = window.insight.sweeps
+    window.bottom_tabs.setCurrentWidget(view)
+    view.tabs.setCurrentIndex(2)
+    _small_training(view, 2)
+    with qtbot.waitSignal(view.training_finished, timeout=300_000):
+        view.train_button.click()
+        assert view.train_button.text() == "Stop"         # the GUI thread is free while it trains
+    assert view.train_check.isChecked() and view.train_button.text() == "Train"
+    runs = {r.scheme: r for r in view.trained_runs}
+    assert list(runs) == [c.scheme for c in scheme_candidates(TUTORIAL)]
+    assert runs["none"].final_val == runs["unshared"].final_val              # no sharing: same model, same batches
+    assert runs["albert"].params < runs["none"].params and runs["expert-bank"].error
+    # one point per trained scheme: unique parameters against validation loss, labelled
+    points = {p.data(): p for p in view.frontier_scatter.points()}
+    assert set(points) == {name for name, r in runs.items() if r.ok}
+    assert (points["albert"].pos().x(), points["albert"].pos().y()) == pytest.approx(
+        (runs["albert"].params, runs["albert"].final_val))
+    assert "none" in {label.textItem.toPlainText() for label in view._frontier_labels}
+    assert view.scheme_table.rowCount() == len(runs)
+    assert view.scheme_table.horizontalHeaderItem(2).text() == "final val loss"
+    assert view.train_status.text().startswith("done")
+    # a click on a point applies that scheme to the full-size design, as one undoable edit
+    view.frontier_scatter.sigClicked.emit(view.frontier_scatter, [points["albert"]], None)
+    assert window.model.spec == apply_scheme(TUTORIAL, "albert")
+    assert len(view.trained_runs) == len(runs)                             # the trained frontier stays
+    window.model.undo_stack.undo()
+    assert window.model.spec == TUTORIAL
+    view.train_check.setChecked(False)                                      # back to the analysis frontier
+    assert view.scheme_table.horizontalHeaderItem(2).text() == "forward FLOPs"
+
+
+def test_trained_frontier_stops_when_asked(qtbot, sweep_view):
+    pytest.importorskip("torch")
+    sweep_view.tabs.setCurrentIndex(2)
+    _small_training(sweep_view, 100_000)
+    with qtbot.waitSignal(sweep_view.training_finished, timeout=120_000):
+        sweep_view.train_button.click()
+        sweep_view.train_button.click()                                     # Stop
+    assert sweep_view.train_status.text().startswith("stopped")
+    assert len(sweep_view.trained_runs) <= 1 and not any(r.ok for r in sweep_view.trained_runs)
