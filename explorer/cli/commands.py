@@ -161,6 +161,10 @@ def cmd_train(args) -> int:
     from explorer.train.engine import TrainConfig, train
 
     spec = _load(args.preset)
+    baseline = None
+    if args.baseline:
+        with _naming(args.baseline):
+            baseline, _notes = scale_down(_load(args.baseline), args.width, args.depth, args.heads, args.vocab)
     with _naming(args.preset):
         spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
         config = TrainConfig(steps=args.steps, batch=args.batch, seq=args.seq, lr=args.lr, seed=args.seed,
@@ -168,7 +172,7 @@ def cmd_train(args) -> int:
                              twin=args.twin, device=args.device, dtype=args.dtype)
         progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
         models: dict = {}
-        result = train(spec, config, progress=progress, keep_models=models if args.save else None)
+        result = train(spec, config, baseline, progress=progress, keep_models=models if args.save else None)
     result.notes = tuple(scaled) + result.notes
     if args.save and not result.error:
         for name, model in models.items():
@@ -265,6 +269,10 @@ def _sweep_trained(args) -> int:
         raise SpecError(f"with --train-steps, --seq is one training length, got {args.seqs!r}", "--seq") from None
     only = parse_only(args.only)
     spec = _load(args.preset)
+    baseline = None
+    if args.baseline:
+        with _naming(args.baseline):
+            baseline, _notes = scale_down(_load(args.baseline), args.width, args.depth, args.heads, args.vocab)
     with _naming(args.preset):
         spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
         config = TrainConfig(steps=args.train_steps, batch=8 if args.batch is None else args.batch, seq=seq,

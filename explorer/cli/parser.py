@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=50, help="validation every N steps (and at the end)")
     p.add_argument("--eval-batches", type=int, default=4)
     p.add_argument("--twin", action="store_true", help="train the unshared twin beside it on the same batches")
+    p.add_argument("--baseline", metavar="PRESET", help="also train this design (scaled down alike) on the same "
+                   "batches")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
     p.add_argument("--save", metavar="DIR", help="write design.safetensors (and twin.safetensors) to DIR")

@@ -236,3 +236,13 @@ def test_cli_json(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "explorer", "train", str(preset), "--data", "task:juggle"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "juggle" in bad.stderr
+
+
+def test_a_pinned_baseline_trains_on_the_same_batches():
+    spec = apply_scheme(tiny(), "albert")
+    result = train(spec, FAST, baseline=spec)
+    assert list(result.series) == ["design", "baseline"]
+    assert result.series["baseline"].train_loss == result.series["design"].train_loss     # same design, same run
+    other = train(spec, FAST, baseline=tiny(n=2))
+    assert other.series["baseline"].params < other.series["design"].params * 2
+    assert other.series["baseline"].tokens == other.series["design"].tokens
