@@ -1,6 +1,11 @@
 """Train tab: train the design beside its unshared twin on data that needs no download, watch
 the losses live, then compare what each model's layers compute (linear CKA, layer by layer).
 
+"Pin design as baseline" keeps the current design (as set_spec gave it, before any scale-down);
+while pinned, every run also trains it, scaled down the same way, as a third series ("baseline",
+the Timing tab's baseline color) on the same batches: its curves, its readout row and its own
+CKA heatmap. The pin outlives design edits; Unpin drops it from the next run.
+
 `explorer.train.engine.train` runs in a TrainWorker in a QThread (torch is imported there,
 never on the GUI thread); each step and evaluation arrive by signal into plain lists and a
 QTimer redraws at <= 20 Hz. Stop is seen by the engine before the next step. When the run
@@ -31,7 +36,7 @@ from explorer.gui.axes import EmptyNote, LegendRow, PlainAxis
 from explorer.gui.workers import _TimingWorker, reserve_gui_core, start_in_thread
 
 X_AXES = {"step": "step", "tokens": "tokens seen (per series)", "seconds": "training time (s, per series)"}
-SERIES = ("design", "twin")
+SERIES = ("design", "twin", "baseline")          # theme roles of the same names color them
 CKA_BATCHES = 2
 MAX_TICK_LABELS = 16
 
@@ -54,9 +59,9 @@ class TrainWorker(_TimingWorker):
     finished = Signal(object)                       # Trained
     failure = "training failed"
 
-    def __init__(self, spec, options: dict, notes: tuple[str, ...]) -> None:
+    def __init__(self, spec, options: dict, notes: tuple[str, ...], baseline=None) -> None:
         super().__init__()
-        self.spec, self.options, self.notes = spec, options, notes
+        self.spec, self.options, self.notes, self.baseline = spec, options, notes, baseline
         self._abandon = threading.Event()            # the window is closing: skip the CKA
 
     def abandon(self) -> None:
@@ -82,8 +87,8 @@ class TrainWorker(_TimingWorker):
             self.progress.emit(text)
 
         models: dict = {}
-        result = train(self.spec, config, on_step=on_step, on_eval=self.evaluated.emit, progress=on_progress,
-                       should_stop=self._stop.is_set, keep_models=models)
+        result = train(self.spec, config, baseline=self.baseline, on_step=on_step, on_eval=self.evaluated.emit,
+                       progress=on_progress, should_stop=self._stop.is_set, keep_models=models)
         result.notes = tuple(self.notes) + tuple(result.notes)
         out = Trained(result)
         if result.error is None and models and not self._abandon.is_set():
@@ -154,7 +159,8 @@ class Heatmap(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.setToolTip("Linear CKA (Kornblith et al. 2019) between every pair of layers' outputs on validation "
-                        "batches: 1 = the same representation up to rotation and scale")
+                        "batches: 1 = the same representation up to rotation and scale; the title's mean is "
+                        "that of the cells off the diagonal")
 
     def set_matrix(self, ids: list[str], matrix: list[list[float]]) -> None:
         self.ids = list(ids)
@@ -170,7 +176,7 @@ class Heatmap(QWidget):
         self.left_axis.set_ids(ids)
         self.note.set_empty(n == 0)
         mean = mean_off_diagonal(matrix) if n else None
-        self.plot.setTitle(self.title + ("" if mean is None else f" · mean off-diagonal {mean:.2f}"),
+        self.plot.setTitle(self.title + ("" if mean is None else f" · mean {mean:.2f}"),
                            color=theme.color("plot_label"), size="9pt")
 
     def clear(self) -> None:
@@ -186,6 +192,7 @@ class TrainView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._spec = None
+        self._baseline = None                        # the pinned design, unscaled (see pin())
         self._worker: TrainWorker | None = None
         self._threads: list[QThread] = []
         self.last: Trained | None = None
@@ -226,6 +233,16 @@ class TrainView(QWidget):
         for key, label in X_AXES.items():
             self.x_combo.addItem(label.split(" (")[0], key)
         self.x_combo.currentIndexChanged.connect(self._redraw)
+        self.pin_button = QPushButton("Pin design as baseline", enabled=False,
+                                      toolTip="Keep the current design; every later run also trains it (scaled "
+                                              "down the same way) as a third series on the same batches, "
+                                              "through any edits of the design")
+        self.unpin_button = QPushButton("Unpin", enabled=False, toolTip="Train without the pinned baseline from "
+                                        "the next run on")
+        self.pin_button.clicked.connect(self.pin)
+        self.unpin_button.clicked.connect(self.unpin)
+        self.pin_label = QLabel("", toolTip="The pinned baseline design (trained beside the design at each Start)")
+        self.pin_label.setStyleSheet(f"color: {theme.css(theme.color('baseline'))}")
         self.start_button = QPushButton("Start", toolTip="Train the current design (and its twin)")
         self.stop_button = QPushButton("Stop", enabled=False, toolTip="Stop before the next step")
         self.start_button.clicked.connect(self.start)
@@ -252,6 +269,10 @@ class TrainView(QWidget):
         row.addSpacing(12)
         row.addWidget(QLabel("x-axis"))
         row.addWidget(self.x_combo)
+        row.addSpacing(12)
+        row.addWidget(self.pin_button)
+        row.addWidget(self.unpin_button)
+        row.addWidget(self.pin_label)
         self.status_label = QLabel("idle", toolTip="What the training worker is doing")
         row.addWidget(self.status_label, 1)
         row.addWidget(self.start_button)
@@ -265,13 +286,16 @@ class TrainView(QWidget):
         self.legend = LegendRow(self.plot.getPlotItem())
         self.empty_note = EmptyNote(self.plot.getPlotItem(), "no steps yet: pick the data and Start")
         self.train_curves, self.val_curves = {}, {}
-        for name in SERIES:                          # colors: theme roles "design" and "twin"
+        for name in SERIES:                          # colors: theme roles "design", "twin" and "baseline"
             self.train_curves[name] = self.plot.plot([], [], pen=theme.pen(name, 1.5), name=f"{name} train")
             self.val_curves[name] = self.plot.plot([], [], pen=theme.pen(name, 1.5, Qt.PenStyle.DashLine),
                                                    symbol="o", symbolSize=7, symbolBrush=theme.brush(name),
                                                    symbolPen=pg.mkPen(theme.color("text"), width=1),
                                                    name=f"{name} validation")
-        self.heatmaps = {"design": Heatmap("design: layer CKA"), "twin": Heatmap("unshared twin: layer CKA")}
+        self._show_in_legend(("design", "twin"))
+        self.heatmaps = {"design": Heatmap("design: layer CKA"), "twin": Heatmap("twin: layer CKA"),
+                         "baseline": Heatmap("baseline: layer CKA")}
+        self.heatmaps["baseline"].setVisible(False)
 
         self.readout = QPlainTextEdit(readOnly=True, toolTip="The same readout `explorer train` prints")
         self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -281,12 +305,12 @@ class TrainView(QWidget):
 
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.plot)
-        plots.addWidget(self.heatmaps["design"])
-        plots.addWidget(self.heatmaps["twin"])
+        for k, heatmap in enumerate(self.heatmaps.values(), 1):
+            plots.addWidget(heatmap)
+            plots.setStretchFactor(k, 2)
         plots.setStretchFactor(0, 3)
-        plots.setStretchFactor(1, 2)
-        plots.setStretchFactor(2, 2)
-        plots.setSizes([600, 360, 360])
+        plots.setSizes([700, 300, 300, 300])
+        self.plots_splitter = plots
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(plots)
         body.addWidget(self.readout)
@@ -301,6 +325,25 @@ class TrainView(QWidget):
         layout.addLayout(row)
         layout.addWidget(body, 1)
 
+    def _show_in_legend(self, names) -> None:
+        """The legend lists the training and validation curves of `names` (the series of this run):
+        one row for two series; for three, a row of training curves over a row of validation ones."""
+        names = [name for name in SERIES if name in names]
+        old = self.legend                            # a fresh legend: pyqtgraph's grid keeps its old columns
+        old.setParentItem(None)
+        if old.scene() is not None:
+            old.scene().removeItem(old)
+        self.legend = LegendRow(self.plot.getPlotItem())
+        if len(names) > 2:
+            self.legend.setColumnCount(len(names))
+            entries = [(self.train_curves[n], f"{n} train") for n in names]
+            entries += [(self.val_curves[n], f"{n} validation") for n in names]
+        else:
+            entries = [e for n in names for e in ((self.train_curves[n], f"{n} train"),
+                                                  (self.val_curves[n], f"{n} validation"))]
+        for item, label in entries:
+            self.legend.addItem(item, label)
+
     def pick_data(self, folder: bool = False) -> None:
         path = (QFileDialog.getExistingDirectory(self, "Train on a folder") if folder
                 else QFileDialog.getOpenFileName(self, "Train on a text file")[0])
@@ -311,6 +354,35 @@ class TrainView(QWidget):
     def set_spec(self, spec) -> None:
         """The design a later Start trains (a run in progress keeps the one it started with)."""
         self._spec = spec
+        self.pin_button.setEnabled(spec is not None)
+
+    @property
+    def baseline(self):
+        """The pinned design (unscaled), or None."""
+        return self._baseline
+
+    def pin(self) -> bool:
+        """Pin the current design as the baseline later runs train beside it (replacing any pin)."""
+        if self._spec is None:
+            self._say_error("no valid design to pin (fix the design first)")
+            return False
+        self._baseline = self._spec
+        name = self._spec.name or "design"
+        self.pin_label.setText(f"baseline: {name} ({len(self._spec.layers)} layers)")
+        self.pin_label.setToolTip(f"Pinned baseline {name!r}: every Start also trains it, scaled down as the "
+                                  f"design is, on the same batches (green curves and readout row)")
+        self.pin_button.setText("Re-pin design")
+        self.unpin_button.setEnabled(True)
+        self.message.emit(f"pinned {name} as the training baseline")
+        return True
+
+    def unpin(self) -> None:
+        """Drop the baseline from later runs (the run on show keeps its curves and readout)."""
+        self._baseline = None
+        self.pin_label.setText("")
+        self.pin_label.setToolTip("The pinned baseline design (trained beside the design at each Start)")
+        self.pin_button.setText("Pin design as baseline")
+        self.unpin_button.setEnabled(False)
 
     # ------------------------------------------------------------------ run
     def options(self) -> tuple[object, dict, tuple[str, ...]]:
@@ -337,13 +409,35 @@ class TrainView(QWidget):
 
             if not os.path.exists(data):
                 raise SpecError("no such file or folder (data: stdlib, task:NAME or a path)", "data", data)
-        scale = {name: (spin.value() or None) for name, spin in self.scale_spins.items()}
-        spec, notes = scale_down(self._spec, **scale)
+        spec, notes = scale_down(self._spec, **self._scale())
         validate(spec)                               # a scaled design that cannot build says so here
         options = dict(steps=self.steps_spin.value(), batch=self.batch_spin.value(), seq=self.seq_spin.value(),
                        lr=lr, seed=self.seed_spin.value(), data=data, eval_every=self.eval_spin.value(),
                        twin=self.twin_check.isChecked())
         return spec, options, notes
+
+    def _scale(self) -> dict:
+        return {name: (spin.value() or None) for name, spin in self.scale_spins.items()}
+
+    def baseline_options(self, spec) -> tuple[object | None, tuple[str, ...]]:
+        """(the pinned baseline scaled down as the design is, its notes), or (None, ()) when nothing
+        is pinned. Raises SpecError ("baseline: ...") when it cannot train beside `spec`."""
+        from explorer.design.validate import validate
+        from explorer.train.adapt import scale_down, trainable
+
+        if self._baseline is None:
+            return None, ()
+        name = self._baseline.name or "design"
+        try:
+            baseline, notes = scale_down(self._baseline, **self._scale())
+            validate(baseline)
+        except SpecError as err:
+            raise SpecError(f"the pinned {name} cannot train at this scale-down: {err}", "baseline") from None
+        ours, theirs = trainable(spec, 256, 2).objective, trainable(baseline, 256, 2).objective
+        if ours != theirs:                           # the series share batches, so one objective
+            raise SpecError(f"the pinned {name} trains on {theirs} batches, this design on {ours} "
+                            f"(unpin it or pin this design)", "baseline")
+        return baseline, tuple(f"baseline: {n}" for n in notes)
 
     def is_running(self) -> bool:
         return self._worker is not None
@@ -354,6 +448,7 @@ class TrainView(QWidget):
             return False
         try:
             spec, options, notes = self.options()
+            baseline, baseline_notes = self.baseline_options(spec)
         except ExplorerError as err:
             self._say_error(str(err))
             return False
@@ -367,9 +462,12 @@ class TrainView(QWidget):
         for heatmap in self.heatmaps.values():
             heatmap.clear()
         self.heatmaps["twin"].setVisible(options["twin"])
+        self.heatmaps["baseline"].setVisible(baseline is not None)
+        self._show_in_legend(("design",) + (("twin",) if options["twin"] else ())
+                             + (("baseline",) if baseline is not None else ()))
         self.readout.clear()
         self._redraw()
-        worker = TrainWorker(spec, options, notes)
+        worker = TrainWorker(spec, options, notes + baseline_notes, baseline)
         worker.step.connect(self.on_worker_step)
         worker.evaluated.connect(self.on_worker_evaluated)
         worker.progress.connect(self.on_worker_progress)

@@ -9,6 +9,7 @@ from PySide6.QtTest import QTest
 
 from explorer.design.model import LayerSpec, ModelSettings, StackSpec
 from explorer.design.strategies import apply_scheme
+from explorer.gui import theme
 
 pytest.importorskip("torch")
 
@@ -181,3 +182,80 @@ def test_screenshot_after_a_run(qtbot, make_window):
         view.start_button.click()
     qtbot.wait(100)
     window.grab().save("/tmp/train_tab.png")
+
+
+def baseline_params(spec, view: TrainView) -> int:
+    """Unique parameters of `spec` made trainable for the view's data (what the engine trains)."""
+    from explorer.analysis import count_params
+    from explorer.train.adapt import trainable
+    from explorer.train.data import data_source
+
+    source = data_source(view.data_combo.currentText())
+    return count_params(trainable(spec, source.vocab, 2 * view.seq_spin.value() + 1).spec).unique
+
+
+def test_pinned_baseline_trains_as_a_third_series_through_design_edits(qtbot, make_window):
+    window = make_window(TINY)
+    view = window.train_view
+    set_small(view, 6)
+    window.bottom_tabs.setCurrentWidget(view)
+    assert view.pin_button.isEnabled() and not view.unpin_button.isEnabled() and view.baseline is None
+    view.pin_button.click()
+    assert view.baseline == TINY and view.unpin_button.isEnabled() and "tiny" in view.pin_label.text()
+    assert window.palette_panel.apply("unshare")               # the design changes; the pin stays
+    assert window.palette_panel.apply("albert-attention")      # now it shares the attention only
+    qtbot.waitUntil(lambda: view._spec == window.model.spec, timeout=10_000)
+    assert window.model.spec != TINY and view.baseline == TINY
+    with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
+        view.start_button.click()
+    result = blocker.args[0].result
+    assert result.error is None and list(result.series) == ["design", "twin", "baseline"]
+    for name in ("design", "twin", "baseline"):                 # one point per step per series
+        xs, ys = view.train_curves[name].getData()
+        assert list(xs) == list(range(1, 7)) and list(ys) == result.series[name].train_loss
+        vx, _vy = view.val_curves[name].getData()
+        assert list(vx) == [5, 6]
+    assert view.train_curves["baseline"].opts["pen"].color() == theme.color("baseline")     # the Timing tab's
+    assert result.series["baseline"].params == baseline_params(TINY, view)
+    assert result.series["design"].params == baseline_params(window.model.spec, view)
+    assert result.series["baseline"].params < result.series["design"].params   # all shared < attention shared
+    rows = [line for line in view.readout.toPlainText().splitlines() if line.startswith("baseline")]
+    assert rows and f"{result.series['baseline'].final_val:.3f}" in rows[0]
+    equal = next(line for line in view.readout.toPlainText().splitlines() if line.startswith("validation loss at "
+                                                                                             "equal steps"))
+    assert f"baseline {result.series['baseline'].final_val:.3f}" in equal
+    assert view.heatmaps["baseline"].isVisible() and view.heatmaps["baseline"].ids == ["emb", "b0", "b1"]
+    assert "baseline train" in [label.text for _s, label in view.legend.items]
+    qtbot.wait(100)
+    window.grab().save("/tmp/train_pin.png")
+    # unpin: the next run trains the design and its twin only
+    view.unpin_button.click()
+    assert view.baseline is None and not view.unpin_button.isEnabled() and view.pin_label.text() == ""
+    with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
+        view.start_button.click()
+    assert list(blocker.args[0].result.series) == ["design", "twin"]
+    assert len(view.train_curves["baseline"].getData()[0] or ()) == 0 and view.heatmaps["baseline"].isHidden()
+    assert not any(line.startswith("baseline") for line in view.readout.toPlainText().splitlines())
+    assert not any(label.text.startswith("baseline") for _s, label in view.legend.items)
+
+
+def test_a_pinned_baseline_that_cannot_train_is_one_line_and_no_run(qtbot, view):
+    import dataclasses
+
+    messages = []
+    view.message.connect(messages.append)
+    view.pin_button.click()
+    wide = TINY.replace(settings=dataclasses.replace(TINY.settings, d_model=36, n_heads=3, d_ff=72))
+    view.set_spec(wide)
+    view.scale_spins["heads"].setValue(3)             # fine for 36 wide, not for the pinned 32
+    assert not view.start()
+    assert not view.is_running() and messages[-1].startswith("baseline: the pinned tiny cannot train")
+    assert "\n" not in messages[-1] and view.status_label.text() == messages[-1]
+    view.scale_spins["heads"].setValue(0)
+    reading = TINY.replace(settings=dataclasses.replace(TINY.settings, causal=False))
+    view.set_spec(reading)                            # a masked-token design cannot share next-token batches
+    assert not view.start() and "next-token" in messages[-1] and "masked" in messages[-1]
+    view.unpin_button.click()
+    with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
+        assert view.start()
+    assert "baseline" not in blocker.args[0].result.series
