@@ -269,10 +269,6 @@ def _sweep_trained(args) -> int:
         raise SpecError(f"with --train-steps, --seq is one training length, got {args.seqs!r}", "--seq") from None
     only = parse_only(args.only)
     spec = _load(args.preset)
-    baseline = None
-    if args.baseline:
-        with _naming(args.baseline):
-            baseline, _notes = scale_down(_load(args.baseline), args.width, args.depth, args.heads, args.vocab)
     with _naming(args.preset):
         spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
         config = TrainConfig(steps=args.train_steps, batch=8 if args.batch is None else args.batch, seq=seq,
