@@ -209,7 +209,12 @@ def cmd_sweep(args) -> int:
     if args.train_steps is not None:
         if not args.schemes:
             raise SpecError("--train-steps trains each scheme: it goes with --schemes", "--train-steps")
-        return _sweep_trained(args)
+        return _sweep_points(args, "train") if args.ray else _sweep_trained(args)
+    if args.schemes and args.device:
+        return _sweep_points(args, "measure")
+    if args.ray:
+        raise SpecError("--ray runs measured or trained points: add --device DEV or --train-steps N to --schemes",
+                        "--ray")
     if args.only is not None and not args.schemes:
         raise SpecError("--only restricts --schemes", "--only")
     if args.seqs and (args.layers or args.schemes):
@@ -305,6 +310,57 @@ def _sweep_trained(args) -> int:
     for values in [HEADER] + cells:         # numbers right-aligned, scheme and error left
         print("  ".join(v.ljust(w) if i in (0, len(HEADER) - 1) else v.rjust(w)
                         for i, (v, w) in enumerate(zip(values, widths))).rstrip())
+    return 0
+
+
+POINT_HEADERS = {"measure": ["scheme", "unique_params", "forward_flops", "median_ms", "where", "error"],
+                 "train": ["scheme", "unique_params", "final_val_loss", "best_val_loss", "tokens_per_s", "where",
+                           "error"]}
+
+
+def _sweep_points(args, kind: str) -> int:
+    """`sweep --schemes --device DEV` (each scheme timed) or `--train-steps N --ray`: one job per point,
+    in this process or, with --ray, one Ray task each; a progress line per finished point."""
+    from explorer.cluster import ray_backend
+    from explorer.cluster.sweep import scheme_points
+    from explorer.train.adapt import scale_down
+    from explorer.train.sweep import parse_only
+
+    spec = _load(args.preset)
+    only = parse_only(args.only)
+    with _naming(args.preset):
+        if kind == "train":
+            from explorer.train.engine import TrainConfig
+
+            spec, _scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
+            seq = 64 if args.seqs is None else int(args.seqs)
+            config = TrainConfig(steps=args.train_steps, batch=8 if args.batch is None else args.batch, seq=seq,
+                                 lr=args.lr, seed=args.seed, data=args.data, eval_every=args.eval_every,
+                                 device=args.device or "cpu", dtype=args.dtype)
+            config.check()
+            options = {f: getattr(config, f) for f in config.__dataclass_fields__}
+        else:
+            _analyze(spec, args.preset, args.batch or 1, args.at_seq, args.dtype)
+            options = {"device": args.device, "dtype": args.dtype, "batch": args.batch or 1, "seq": args.at_seq,
+                       "iters": args.iters, "warmup": 1}
+        points, skipped = scheme_points(spec, kind, options, only)
+    quiet = args.json or args.csv
+    done = [0]
+
+    def on_row(row: dict) -> None:
+        done[0] += 1
+        if not quiet:
+            status = row["error"] or "done"
+            print(f"  {row['label']}: {status} ({row.get('where') or '-'}) [{done[0]}/{len(points)}]",
+                  file=sys.stderr, flush=True)
+
+    if args.ray:
+        rows = ray_backend.run_points(points, args.ray, on_row, num_cpus=args.ray_cpus)
+    else:
+        rows = ray_backend.run_local(points, on_row)
+    header = POINT_HEADERS[kind]
+    table = [[r["label"]] + [r.get(h) for h in header[1:]] for r in rows + skipped]
+    _emit_rows(args, header, table)
     return 0
 
 

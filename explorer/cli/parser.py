@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="with --schemes and --device or --train-steps: one Ray task per point on a cluster "
+                   "(local: start Ray on this machine; else auto, HOST:6379 or ray://HOST:10001)")
+    p.add_argument("--ray-cpus", type=int, default=None, help="with --ray local: worker CPUs (default: all)")
     train = p.add_argument_group("train each scheme (with --schemes)")
     train.add_argument("--train-steps", type=int, metavar="N",
                        help="train none, the unshared twin and every scheme N steps with the same data, seed and "
