@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.model.report_changed.connect(self.on_train_spec_changed)
         self.on_train_spec_changed()
         self._add_import_export_actions()
+        self._add_cluster_actions()
         self.document.recent_changed.connect(self.fill_recent_menu)
         self.document.update_title()
         self.on_model_report_changed()
@@ -233,6 +234,20 @@ class MainWindow(QMainWindow):
         self._action(menu, "Export PyTorch model…", self.insight.export_model, None,
                      "Write a standalone model.py (imports only torch) with the same sharing")
 
+    def _add_cluster_actions(self) -> None:
+        """Cluster > Ray address…: where the Sweeps tab's timed and trained schemes run "on the cluster"."""
+        from explorer.gui.cluster_settings import ClusterSettingsDialog
+
+        sweeps = self.insight.sweeps
+        self.cluster_dialog = ClusterSettingsDialog(self, busy=lambda: sweeps._points_worker is not None)
+        self.cluster_dialog.message.connect(self.show_message)
+        self.cluster_dialog.address_changed.connect(sweeps.set_ray_address)
+        self.cluster_dialog.devices_found.connect(sweeps.set_cluster_devices)
+        menu = self.menuBar().addMenu("&Cluster")
+        self.cluster_action = self._action(menu, "Ray &address…", self.cluster_dialog.open_settings, None,
+                                           "Where the Sweeps tab's Train and Time run on the cluster: a Ray "
+                                           "address, tested in the background")
+
     def fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.document.recent():
@@ -340,7 +355,7 @@ class MainWindow(QMainWindow):
             return
         self.document.discard_autosave()
         running = ((self.run_panel.shutdown() if self.run_panel is not None else []) + self.insight.sweeps.shutdown()
-                   + self.train_view.shutdown())
+                   + self.train_view.shutdown() + self.cluster_dialog.shutdown())
         if running:
             # Stop was sent, but torch cannot be interrupted inside a pass: close when it ends,
             # rather than destroy a running thread (which would abort the process)

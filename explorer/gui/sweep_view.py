@@ -3,7 +3,11 @@ depth (unique parameters per scheme) and the scheme frontier (click a point to a
 
 The frontier's "train each scheme" mode trains none, the unshared twin and every scheme (scaled
 down first) with one TrainConfig in a worker thread (explorer/train/sweep.py, as `explorer sweep
---schemes --train-steps N`), and plots validation loss against unique parameters as rows arrive."""
+--schemes --train-steps N`), and plots validation loss against unique parameters as rows arrive.
+Its "time each scheme" mode times the same points' forward pass (`explorer sweep --schemes --device
+DEV`) and plots the median time against unique parameters. Both run "on the cluster" when a Ray
+address is set (Cluster > Ray address…): one Ray task per point (explorer/cluster/ray_backend.py),
+each row shown as it finishes, with where it ran."""
 
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ from explorer.gui.plot_export import save_plot_dialog
 from explorer.gui.workers import _TimingWorker
 
 SCHEME_COLUMNS = ["scheme", "unique params", "forward FLOPs", "training memory", "note"]
-TRAINED_COLUMNS = ["scheme", "unique params (trained)", "final val loss", "best val loss", "tokens/s", "note"]
+TRAINED_COLUMNS = ["scheme", "unique params (trained)", "final val loss", "best val loss", "tokens/s", "where",
+                   "note"]
+TIMED_COLUMNS = ["scheme", "unique params", "median ms", "forward FLOPs", "where", "note"]
 
 
 class SchemeTrainWorker(_TimingWorker):
@@ -35,15 +41,44 @@ class SchemeTrainWorker(_TimingWorker):
     finished = Signal(object)       # train.sweep.SchemeSweep (cancelled=True after Stop)
     failure = "training the schemes failed"
 
-    def __init__(self, spec, config) -> None:
+    def __init__(self, spec, config, only: list[str] | None = None) -> None:
         super().__init__()
-        self.spec, self.config = spec, config
+        self.spec, self.config, self.only = spec, config, only
 
     def work(self) -> None:
         from explorer.train.sweep import train_schemes
 
-        self.finished.emit(train_schemes(self.spec, self.config, on_run=self.run_done.emit,
+        self.finished.emit(train_schemes(self.spec, self.config, only=self.only, on_run=self.run_done.emit,
                                          progress=self.progress.emit, should_stop=self._stop.is_set))
+
+
+class PointSweepWorker(_TimingWorker):
+    """Runs sweep points (explorer/cluster/points.py) on the Ray cluster at `address`, one task
+    each, or in this process when `address` is empty; `row_done(row)` as each finishes, then
+    `finished(rows)` in the points' order (Stop: the rest say they were stopped)."""
+
+    connected = Signal(list)        # ray_backend.devices(), once the cluster is joined
+    row_done = Signal(object)       # one row dict, in finishing order
+    finished = Signal(object)       # every row, in the points' order
+    failure = "the sweep failed"
+
+    def __init__(self, points: list, address: str = "", connect_timeout_s: float = 15.0) -> None:
+        super().__init__()
+        self.points, self.address, self.connect_timeout_s = points, address, connect_timeout_s
+
+    def work(self) -> None:
+        from explorer.cluster import ray_backend
+
+        if not self.address:
+            self.finished.emit(ray_backend.run_local(self.points, on_row=self.row_done.emit,
+                                                     should_stop=self._stop.is_set))
+            return
+        from explorer.gui.cluster_settings import connect, local_cpus
+
+        ray = connect(self.address, self.connect_timeout_s)
+        self.connected.emit(ray_backend.devices(ray))
+        self.finished.emit(ray_backend.run_points(self.points, self.address, on_row=self.row_done.emit,
+                                                  should_stop=self._stop.is_set, num_cpus=local_cpus()))
 
 
 def _cuda_count() -> int:
@@ -64,6 +99,7 @@ class SweepView(LazyView):
     apply_requested = Signal(object)
     timing_finished = Signal()
     training_finished = Signal()
+    points_finished = Signal()      # a timed or cluster sweep ended (done, stopped or failed)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +109,14 @@ class SweepView(LazyView):
         self._frontier_xy: list[tuple[str, float, float]] = []     # (scheme, x, y) on the plot
         self._train_thread = None
         self._train_worker = None
+        self.timed_rows: list[dict] = []            # one per scheme: a row of explorer/cluster/points.py
+        self.timed_base = None                      # the design they were timed for
+        self.trained_where: dict[str, str] = {}     # scheme -> where it trained (cluster runs)
+        self._points_thread = None
+        self._points_worker = None
+        self._points_kind = ""                      # "measure" | "train" while a point sweep runs
+        self.ray_address = ""
+        self.connect_timeout_s = 15.0
         self.tabs = QTabWidget()
         self.tabs.addTab(self._seq_tab(), "Sequence length")
         self.tabs.addTab(self._depth_tab(), "Depth")
@@ -171,7 +215,8 @@ class SweepView(LazyView):
         self.frontier_scatter = pg.ScatterPlotItem(
             size=11, hoverable=True, hoverSize=15,
             tip=lambda x, y, data: f"{data}\n{x:,.0f} parameters\n" + (
-                f"validation loss {y:.4f}" if self.train_check.isChecked() else f"{y:,.0f} FLOPs")
+                f"validation loss {y:.4f}" if self.mode() == "trained" else f"median {y:.3f} ms"
+                if self.mode() == "timed" else f"{y:,.0f} FLOPs")
             + " (click to apply)")
         self.frontier_scatter.sigClicked.connect(self._on_point_clicked)
         self.frontier_plot.getPlotItem().vb.sigResized.connect(self._label_frontier)
@@ -192,6 +237,7 @@ class SweepView(LazyView):
         self.train_check = QCheckBox("train each scheme", toolTip=(
             "Train none, the unshared twin and every scheme with the same data, seed and batches, and plot "
             "validation loss against unique parameters (as `explorer sweep --schemes --train-steps N`)"))
+        self.train_check.toggled.connect(lambda on: on and self.time_check.setChecked(False))
         self.train_check.toggled.connect(self._show_frontier)
         self.train_steps = QSpinBox(minimum=1, maximum=1_000_000, value=100, toolTip="Training steps per scheme")
         self.train_width = QSpinBox(minimum=0, maximum=1 << 16, value=64, specialValueText="as designed",
@@ -212,8 +258,40 @@ class SweepView(LazyView):
             controls.addWidget(widget)
         controls.addWidget(self.train_button)
         controls.addWidget(self.train_status, 1)
+        self.time_check = QCheckBox("time each scheme", toolTip=(
+            "Build none, the unshared twin and every scheme and time a forward pass of each, and plot the median "
+            "time against unique parameters (as `explorer sweep --schemes --device DEV`)"))
+        self.time_check.toggled.connect(lambda on: on and self.train_check.setChecked(False))
+        self.time_check.toggled.connect(self._show_frontier)
+        self.time_device = QComboBox(toolTip="Where each scheme is timed (on the cluster: Ray gives a CUDA point "
+                                             "one GPU of a node that has one)")
+        self.time_device.addItems(["cpu"] + (["cuda"] if _cuda_count() else []))
+        self.time_iters = QSpinBox(minimum=1, maximum=10_000, value=10, toolTip="Timed forward passes per scheme "
+                                                                                "(after one warm-up pass)")
+        self.time_seq = QSpinBox(minimum=1, maximum=1 << 20, value=128, toolTip="Sequence length (batch 1)")
+        self.only_edit = QLineEdit(placeholderText="all schemes", toolTip=(
+            "Only these schemes, e.g. albert,cycle (none and the unshared twin always run); for Train and Time"))
+        self.time_button = QPushButton("Time", toolTip="Time every scheme in the background (Stop ends it)")
+        self.time_button.clicked.connect(self.on_time_clicked)
+        self.time_status = QLabel("", toolTip="What the timed or cluster sweep is doing")
+        self.cluster_check = QCheckBox("on the cluster", toolTip=(
+            "Train and Time run each scheme as a Ray task at the address set in Cluster > Ray address…"))
+        self.cluster_check.toggled.connect(self._on_cluster_toggled)
+        timing = QHBoxLayout()
+        timing.addWidget(self.time_check)
+        for label, widget in (("device", self.time_device), ("iters", self.time_iters), ("seq", self.time_seq),
+                              ("only", self.only_edit)):
+            timing.addWidget(QLabel(label))
+            timing.addWidget(widget)
+        timing.addWidget(self.time_button)
+        timing.addWidget(self.cluster_check)
+        timing.addWidget(self.time_status, 1)
+        from explorer.gui.cluster_settings import ray_address
+
+        self.set_ray_address(ray_address())
         layout = QVBoxLayout(w)
         layout.addLayout(controls)
+        layout.addLayout(timing)
         layout.addWidget(split, 1)
         layout.addWidget(hint)
         return w
@@ -284,7 +362,8 @@ class SweepView(LazyView):
     def shutdown(self, timeout_ms: int = 2000) -> list[QThread]:
         """Stop a timing sweep; returns its thread if a pass still holds it after `timeout_ms`."""
         running = []
-        for worker, thread in ((self._timing_worker, self._timing_thread), (self._train_worker, self._train_thread)):
+        for worker, thread in ((self._timing_worker, self._timing_thread), (self._train_worker, self._train_thread),
+                               (self._points_worker, self._points_thread)):
             if worker is not None:
                 worker.stop()
             if thread is not None and thread.isRunning():
@@ -309,10 +388,23 @@ class SweepView(LazyView):
         self.scheme_points = sweeps.sweep_schemes(self._spec)
         self._show_frontier()
 
+    def mode(self) -> str:
+        """"trained", "timed" or "analysis": what the frontier shows."""
+        return "trained" if self.train_check.isChecked() else "timed" if self.time_check.isChecked() else "analysis"
+
     def _show_frontier(self, *_args) -> None:
-        """The analysis frontier (forward FLOPs), or with "train each scheme" the trained one."""
-        trained = self.train_check.isChecked()
-        if trained:
+        """The analysis frontier (forward FLOPs), or with "train each scheme" the trained one, or with
+        "time each scheme" the timed one."""
+        mode = self.mode()
+        trained = mode == "trained"
+        timed_ok = [r for r in self.timed_rows if not r.get("error") and r.get("median_ms") is not None]
+        if mode == "timed":
+            self._frontier_xy = [(r["label"], r["unique_params"], r["median_ms"]) for r in timed_ok]
+            self.frontier_plot.setLabel("left", "median forward ms (measured)")
+            self.frontier_plot.setLabel("bottom", "unique parameters")
+            self.frontier_note.set_text("no timed schemes yet: press Time" if not self.timed_rows
+                                        else "no scheme timed yet")
+        elif trained:
             ok = [r for r in self.trained_runs if r.ok]
             self._frontier_xy = [(r.scheme, r.params, r.final_val) for r in ok]
             self.frontier_plot.setLabel("left", "validation loss (final)")
@@ -325,7 +417,7 @@ class SweepView(LazyView):
             self.frontier_plot.setLabel("left", "forward FLOPs")
             self.frontier_plot.setLabel("bottom", "unique parameters")
             self.frontier_note.set_text("no data yet")
-        star = "none" if trained else "current"
+        star = "current" if mode == "analysis" else "none"
         spots = [{"pos": (x, y), "data": name, "brush": pg.mkBrush(theme.series_color(i)),
                   "symbol": "star" if name == star else "o"} for i, (name, x, y) in enumerate(self._frontier_xy)]
         self.frontier_scatter.setData(spots)
@@ -340,15 +432,22 @@ class SweepView(LazyView):
         self._label_frontier()
         self.frontier_note.set_empty(not self._frontier_xy)
         table = self.scheme_table
-        columns = TRAINED_COLUMNS if trained else SCHEME_COLUMNS
+        columns = {"trained": TRAINED_COLUMNS, "timed": TIMED_COLUMNS}.get(mode, SCHEME_COLUMNS)
         table.setColumnCount(len(columns))
         table.setHorizontalHeaderLabels(columns)
         if trained:
             rows = [[r.scheme, f"{r.params:,}" if r.params is not None else "-",
                      f"{r.final_val:.4f}" if r.final_val is not None else "-",
                      f"{r.best_val:.4f}" if r.best_val is not None else "-",
-                     f"{r.tokens_per_s:,.0f}" if r.tokens_per_s is not None else "-", r.error]
+                     f"{r.tokens_per_s:,.0f}" if r.tokens_per_s is not None else "-",
+                     self.trained_where.get(r.scheme, ""), r.error]
                     for r in self.trained_runs]
+        elif mode == "timed":
+            rows = [[r["label"], f"{r['unique_params']:,}" if r.get("unique_params") is not None else "-",
+                     f"{r['median_ms']:.3f}" if r.get("median_ms") is not None else "-",
+                     f"{r['forward_flops']:,}" if r.get("forward_flops") is not None else "-",
+                     r.get("where", ""), r.get("error") or ("waiting" if r.get("pending") else "")]
+                    for r in self.timed_rows]
         else:
             rows = [[p.title, f"{p.unique:,}" if not p.error else "-", f"{p.forward:,}" if not p.error else "-",
                      f"{p.training_bytes / (1 << 20):,.1f} MiB" if not p.error else "-", p.error]
@@ -357,7 +456,7 @@ class SweepView(LazyView):
         for row, values in enumerate(rows):
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
-                if 0 < col < len(values) - 1:
+                if 0 < col < len(values) - 1 and columns[col] != "where":
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(row, col, item)
 
@@ -401,6 +500,12 @@ class SweepView(LazyView):
             self._train_worker.stop()
             self.train_status.setText("stopping after this step")
             return
+        if self._points_worker is not None:
+            if self._points_kind == "train":
+                self._stop_points()
+            else:
+                self.message.emit("the schemes are being timed: stop that first")
+            return
         if self._spec is None:
             return
         from explorer.gui.workers import reserve_gui_core, start_in_thread
@@ -411,15 +516,23 @@ class SweepView(LazyView):
                                         self.train_depth.value() or None)
             config = self.train_config()
             config.check()
+            only = self.only()
         except ExplorerError as err:
             self.message.emit(str(err))
+            return
+        if self.on_cluster():
+            options = {f: getattr(config, f) for f in config.__dataclass_fields__}
+            self.train_check.setChecked(True)
+            self.trained_base = self._spec
+            self._start_points("train", scaled, options, only)
             return
         reserve_gui_core()
         self.train_check.setChecked(True)
         self.trained_runs = []
+        self.trained_where = {}
         self.trained_base = self._spec
         self._show_frontier()
-        worker = SchemeTrainWorker(scaled, config)
+        worker = SchemeTrainWorker(scaled, config, only)
         worker.run_done.connect(self.on_trained_run)
         worker.progress.connect(self.train_status.setText)
         worker.failed.connect(self.message)
@@ -444,13 +557,161 @@ class SweepView(LazyView):
         self._show_frontier()
         self.training_finished.emit()
 
+    # ------------------------------------------------------------------ time each scheme, and the cluster
+    def set_ray_address(self, address: str) -> None:
+        """The address of Cluster > Ray address… ("" : none, the "on the cluster" box is disabled)."""
+        self.ray_address = (address or "").strip()
+        self.cluster_check.setEnabled(bool(self.ray_address))
+        if not self.ray_address:
+            self.cluster_check.setChecked(False)
+        self.cluster_check.setText(f"on the cluster ({self.ray_address})" if self.ray_address else "on the cluster")
+        self.cluster_check.setToolTip(
+            f"Train and Time run each scheme as a Ray task at {self.ray_address}" if self.ray_address
+            else "Set a Ray address in Cluster > Ray address… to run Train and Time on a cluster")
+
+    def set_cluster_devices(self, devices: list) -> None:
+        """What the cluster offers (ray_backend.devices): a cluster with GPUs offers "cuda" points."""
+        if any(d.get("gpus") for d in devices) and self.time_device.findText("cuda") < 0:
+            self.time_device.addItem("cuda")
+
+    def _on_cluster_toggled(self, on: bool) -> None:
+        if self._points_worker is None and self._train_worker is None:
+            self.time_status.setText(f"Train and Time run on {self.ray_address}" if on else "")
+
+    def on_cluster(self) -> bool:
+        return bool(self.ray_address) and self.cluster_check.isEnabled() and self.cluster_check.isChecked()
+
+    def only(self) -> list[str] | None:
+        """The schemes of the only field (None: all); SpecError names an unknown one."""
+        from explorer.train.sweep import parse_only
+
+        text = self.only_edit.text().strip()
+        return parse_only(text) if text else None
+
+    def time_options(self) -> dict:
+        return {"device": self.time_device.currentText(), "dtype": "fp32", "batch": 1, "seq": self.time_seq.value(),
+                "iters": self.time_iters.value(), "warmup": 1}
+
+    def on_time_clicked(self) -> None:
+        """Time every scheme in a worker, here or on the cluster (again: stop it)."""
+        if self._points_worker is not None:
+            if self._points_kind == "measure":
+                self._stop_points()
+            else:
+                self.message.emit("the schemes are training on the cluster: stop that first")
+            return
+        if self._train_worker is not None:
+            self.message.emit("the schemes are training: stop that first")
+            return
+        if self._spec is None:
+            return
+        try:
+            only = self.only()
+        except ExplorerError as err:
+            self.message.emit(str(err))
+            return
+        self.time_check.setChecked(True)
+        self.timed_base = self._spec
+        self._start_points("measure", self._spec, self.time_options(), only)
+
+    def _start_points(self, kind: str, spec, options: dict, only: list[str] | None) -> None:
+        """Sweep points of `kind` in a PointSweepWorker: on the cluster, or in this process."""
+        from explorer.cluster.sweep import scheme_points
+        from explorer.gui.workers import reserve_gui_core, start_in_thread
+
+        try:
+            points, skipped = scheme_points(spec, kind, options, only)
+        except ExplorerError as err:
+            self.message.emit(str(err))
+            return
+        address = self.ray_address if self.on_cluster() else ""
+        if not address:
+            reserve_gui_core()
+        self._points_kind = kind
+        self._point_order = [p.label for p in points] + [r["label"] for r in skipped]
+        self._point_rows = {r["label"]: dict(r) for r in skipped}
+        self._points_total = len(points)
+        self._points_stopping = False
+        self._points_received = 0
+        self._fill_point_rows()
+        worker = PointSweepWorker(points, address, self.connect_timeout_s)
+        worker.connected.connect(self._on_points_connected)
+        worker.row_done.connect(self.on_point_row)
+        worker.failed.connect(self.message)
+        worker.failed.connect(self._points_done)
+        worker.finished.connect(self._points_done)
+        self._points_worker = worker
+        self._points_thread = start_in_thread(worker, self)
+        (self.train_button if kind == "train" else self.time_button).setText("Stop")
+        self._points_status().setText(f"connecting to {address}" if address else "starting")
+
+    def _points_status(self) -> QLabel:
+        return self.train_status if self._points_kind == "train" else self.time_status
+
+    def _on_points_connected(self, devices: list) -> None:
+        from explorer.gui.cluster_settings import describe
+
+        self.set_cluster_devices(devices)
+        self._points_status().setText(f"running on {describe(devices)}")
+
+    def on_point_row(self, row: dict) -> None:
+        """One finished point (in finishing order): into its place in the table and the plot."""
+        self._point_rows[row["label"]] = dict(row)
+        self._points_received += 1
+        self._fill_point_rows()
+        self._points_status().setText(f"{row['label']} {'failed' if row.get('error') else 'done'} "
+                                      f"({row.get('where') or '-'}) [{self._points_received}/{self._points_total}]")
+
+    def _fill_point_rows(self) -> None:
+        rows = [self._point_rows.get(label) or {"label": label, "where": "", "error": "", "pending": True}
+                for label in self._point_order]
+        if self._points_kind == "measure":
+            self.timed_rows = rows
+        else:
+            from explorer.train.sweep import SchemeRun
+
+            self.trained_runs = [SchemeRun(r["label"], r["label"], params=r.get("unique_params"),
+                                           final_val=r.get("final_val_loss"), best_val=r.get("best_val_loss"),
+                                           tokens_per_s=r.get("tokens_per_s"),
+                                           error=r.get("error") or ("waiting" if r.get("pending") else ""))
+                                 for r in rows]
+            self.trained_where = {r["label"]: r.get("where", "") for r in rows}
+        self._show_frontier()
+
+    def _stop_points(self) -> None:
+        self._points_stopping = True
+        self._points_worker.stop()
+        self._points_status().setText("stopping")
+
+    def _points_done(self, result=None) -> None:
+        kind = self._points_kind
+        if isinstance(result, list):
+            for row in result:
+                self._point_rows[row["label"]] = dict(row)
+        self._fill_point_rows()
+        self._points_worker = None
+        self.train_button.setText("Train")
+        self.time_button.setText("Time")
+        rows = [self._point_rows.get(label, {}) for label in self._point_order]
+        ok = sum(1 for r in rows if not r.get("error") and r.get("unique_params") is not None)
+        state = ("failed" if isinstance(result, str) else "stopped" if self._points_stopping else "done")
+        what = "timed" if kind == "measure" else f"trained {self.train_steps.value()} steps"
+        line = f"{state}: {ok} schemes {what}" + (f": {' '.join(result.split())}" if isinstance(result, str) else "")
+        self._points_status().setText(line)
+        self.points_finished.emit()
+        if kind == "train":
+            self.training_finished.emit()
+
     # ------------------------------------------------------------------ apply
     def _on_point_clicked(self, _item, points, *_args) -> None:
         if points is not None and len(points):
             self.apply_scheme_named(points[0].data())
 
     def _apply_row(self, row: int) -> None:
-        if self.train_check.isChecked():
+        if self.mode() == "timed":
+            if 0 <= row < len(self.timed_rows):
+                self.apply_scheme_named(self.timed_rows[row]["label"])
+        elif self.train_check.isChecked():
             if 0 <= row < len(self.trained_runs):
                 self.apply_scheme_named(self.trained_runs[row].scheme)
         elif 0 <= row < len(self.scheme_points):
@@ -460,11 +721,11 @@ class SweepView(LazyView):
         """Apply `scheme` to the design (undoable, through `apply_requested`). In "train each
         scheme" mode: to the full-size design the schemes were trained for ("none" brings that
         design back, "unshared" its unshared twin)."""
-        if self.train_check.isChecked() and self.trained_base is not None:
+        base = {"trained": self.trained_base, "timed": self.timed_base}.get(self.mode())
+        if base is not None:
             from explorer.design.model import unshared_twin
             from explorer.design.strategies import apply_scheme
 
-            base = self.trained_base
             try:
                 design = (base if scheme == "none" else unshared_twin(base) if scheme == "unshared"
                           else apply_scheme(base, scheme))

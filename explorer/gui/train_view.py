@@ -25,7 +25,7 @@ from itertools import accumulate
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QPalette, QFontDatabase
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
@@ -242,7 +242,9 @@ class TrainView(QWidget):
         self.pin_button.clicked.connect(self.pin)
         self.unpin_button.clicked.connect(self.unpin)
         self.pin_label = QLabel("", toolTip="The pinned baseline design (trained beside the design at each Start)")
-        self.pin_label.setStyleSheet(f"color: {theme.css(theme.color('baseline'))}")
+        tint = self.pin_label.palette()
+        tint.setColor(QPalette.ColorRole.WindowText, theme.color("baseline"))
+        self.pin_label.setPalette(tint)
         self.start_button = QPushButton("Start", toolTip="Train the current design (and its twin)")
         self.stop_button = QPushButton("Stop", enabled=False, toolTip="Stop before the next step")
         self.start_button.clicked.connect(self.start)

@@ -1,0 +1,216 @@
+"""The Ray address of the app's cluster sweeps (Cluster > Ray address…), kept in the app's
+settings, and a small dialog that tests it in a worker thread and lists the cluster's nodes.
+
+Empty: sweeps run in this process; "local": a Ray started on this machine (EXPLORER_RAY_CPUS
+workers when set, else one per CPU); "HOST:6379" or "ray://HOST:10001": a cluster
+(docs/cluster.md). Ray is imported only in worker threads, never on the GUI thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+                               QWidget)
+
+from explorer.gui.workers import _TimingWorker, start_in_thread
+
+SETTINGS_KEY = "cluster/ray_address"
+TEST_TIMEOUT_S = 15.0
+_lock = threading.Lock()
+_connected: list[str] = []           # the address Ray was initialised for by this app (at most one)
+_release = threading.Event()         # ends the thread that started a local Ray (after its shutdown)
+LOCAL_START_TIMEOUT_S = 120.0
+
+
+def ray_address() -> str:
+    from explorer.gui.document import app_settings
+
+    return str(app_settings().value(SETTINGS_KEY, "") or "").strip()
+
+
+def set_ray_address(address: str) -> None:
+    from explorer.gui.document import app_settings
+
+    settings = app_settings()
+    settings.setValue(SETTINGS_KEY, address.strip())
+    settings.sync()
+
+
+def local_cpus() -> int | None:
+    """Workers of a Ray started here ("local"): EXPLORER_RAY_CPUS when set, else Ray's default."""
+    text = os.environ.get("EXPLORER_RAY_CPUS", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def connect(address: str, timeout_s: float = TEST_TIMEOUT_S):
+    """Join the cluster at `address` (a worker thread only: it can take seconds). Ray already
+    joined for another address is shut down first. Returns ray; ClusterError in one line."""
+    from explorer.cluster import ray_backend
+
+    global _release
+    with _lock:
+        ray = ray_backend._ray()
+        if ray.is_initialized() and _connected and _connected[0] != address:
+            ray.shutdown()
+            _release.set()
+        _connected.clear()
+        if address == "local" and not ray.is_initialized():
+            _release = threading.Event()
+            _start_local(ray_backend, _release)
+        else:
+            ray = ray_backend.connect(address, None, timeout_s)
+        _connected.append(address)
+        return ray
+
+
+def shutdown() -> None:
+    """Leave the cluster (a local Ray stops), if this app joined one."""
+    import sys
+
+    with _lock:
+        ray = sys.modules.get("ray")
+        if ray is not None and ray.is_initialized():
+            ray.shutdown()
+        _release.set()
+        _connected.clear()
+
+
+def _start_local(ray_backend, release: threading.Event) -> None:
+    """Start a local Ray on a thread that lives until `release`: Ray's processes die with the
+    thread that started them (PR_SET_PDEATHSIG), so not a worker's thread, which ends."""
+    outcome: list = []
+    started = threading.Event()
+
+    def keep() -> None:
+        try:
+            ray_backend.connect("local", local_cpus())
+            outcome.append(None)
+        except Exception as err:                    # ClusterError: one line
+            outcome.append(err)
+        started.set()
+        if outcome[0] is None:
+            release.wait()
+
+    threading.Thread(target=keep, name="ray-local", daemon=True).start()
+    if not started.wait(LOCAL_START_TIMEOUT_S):
+        raise ray_backend.ClusterError(f"a local Ray did not start within {LOCAL_START_TIMEOUT_S:.0f} s")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def describe(devices: list[dict]) -> str:
+    """'1 node, 2 CPUs, 0 GPUs: 10.0.0.2 (2 CPUs)' from ray_backend.devices()."""
+    cpus, gpus = sum(d["cpus"] for d in devices), sum(d["gpus"] for d in devices)
+    nodes = "; ".join(f"{d['node']} ({d['cpus']} CPUs" + (f", {d['gpus']} GPUs {d['gpu_type']}".rstrip()
+                                                          if d["gpus"] else "") + ")" for d in devices)
+    return f"{len(devices)} node{'s' * (len(devices) != 1)}, {cpus} CPUs, {gpus} GPUs: {nodes}"
+
+
+class ConnectWorker(_TimingWorker):
+    """Connects to the address and lists the cluster's devices, off the GUI thread."""
+
+    done = Signal(list)              # ray_backend.devices(ray)
+    failure = "testing the connection failed"
+
+    def __init__(self, address: str, timeout_s: float) -> None:
+        super().__init__()
+        self.address, self.timeout_s = address, timeout_s
+
+    def work(self) -> None:
+        from explorer.cluster import ray_backend
+
+        self.done.emit(ray_backend.devices(connect(self.address, self.timeout_s)))
+
+
+class ClusterSettingsDialog(QDialog):
+    """The Ray address, a Test connection button and one line of what it found (or why not)."""
+
+    message = Signal(str)            # one line for the status bar
+    address_changed = Signal(str)    # saved on OK
+    devices_found = Signal(list)     # a successful test: ray_backend.devices()
+    test_finished = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None, busy=lambda: False) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Ray cluster")
+        self.busy = busy             # True while a sweep runs on the cluster (then no switching)
+        self.timeout_s = TEST_TIMEOUT_S
+        self._thread: QThread | None = None
+        self._worker: ConnectWorker | None = None
+        self.address_edit = QLineEdit(ray_address(), placeholderText="empty: in this process")
+        self.address_edit.setToolTip("Where the Sweeps tab's timed and trained schemes run \"on the cluster\": "
+                                     "empty = in this process; local = a Ray started on this machine; "
+                                     "HOST:6379 or ray://HOST:10001 = a cluster (see docs/cluster.md)")
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.result_label = QLabel("", wordWrap=True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Ray address"))
+        row.addWidget(self.address_edit, 1)
+        row.addWidget(self.test_button)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(QLabel("empty: in this process · local: Ray on this machine · HOST:6379 or "
+                                "ray://HOST:10001: a cluster"))
+        layout.addWidget(self.result_label)
+        layout.addWidget(buttons)
+        self.resize(560, 160)
+
+    def address(self) -> str:
+        return self.address_edit.text().strip()
+
+    def open_settings(self) -> None:
+        self.address_edit.setText(ray_address())
+        self.show()
+        self.raise_()
+
+    def accept(self) -> None:
+        set_ray_address(self.address())
+        self.address_changed.emit(self.address())
+        self.message.emit(f"Ray address: {self.address() or '(none: sweeps run in this process)'}")
+        super().accept()
+
+    def test_connection(self) -> None:
+        address = self.address()
+        if self._worker is not None:
+            return
+        if not address:
+            self.result_label.setText("No address: sweeps run in this process.")
+            self.test_finished.emit(True)
+            return
+        if self.busy() and address not in _connected:
+            self._report(False, "a sweep is running on the cluster: test another address when it ends")
+            return
+        self.result_label.setText(f"connecting to {address}…")
+        self.test_button.setEnabled(False)
+        worker = ConnectWorker(address, self.timeout_s)
+        worker.done.connect(self._on_done)
+        worker.failed.connect(lambda line: self._report(False, line))
+        self._worker = worker
+        self._thread = start_in_thread(worker, self)
+
+    def _on_done(self, devices: list) -> None:
+        self.devices_found.emit(devices)
+        self._report(True, f"connected to {self.address()}: {describe(devices)}")
+
+    def _report(self, ok: bool, line: str) -> None:
+        line = " ".join(line.split())
+        self._worker = None
+        self.test_button.setEnabled(True)
+        self.result_label.setText(line)
+        self.message.emit(line)
+        self.test_finished.emit(ok)
+
+    def shutdown(self, timeout_ms: int = 2000) -> list[QThread]:
+        """A test still connecting: its thread if it has not ended after `timeout_ms`."""
+        if self._thread is not None and self._thread.isRunning():
+            self._thread.quit()
+            if not self._thread.wait(timeout_ms):
+                return [self._thread]
+        return []
