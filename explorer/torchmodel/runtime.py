@@ -212,8 +212,10 @@ class SharedStack(nn.Module):
             return (x,)
         return x, self.example_input(batch, seq if target_seq is None else target_seq, device, dtype, seed + 1)
 
-    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Run the design on `x`; an encoder-decoder's decoder reads `target` (default: x itself)."""
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None,
+                record: list | None = None) -> dict[str, torch.Tensor]:
+        """Run the design on `x`; an encoder-decoder's decoder reads `target` (default: x itself).
+        `record`: a list that receives (layer id, hidden state) after each layer that changed it."""
         h = x
         if target is None:
             target = x
@@ -226,10 +228,13 @@ class SharedStack(nn.Module):
             kind = RUNNERS[r.kind]
             if ctx.act is not None and not kind.continues_act(r):
                 h = ctx.finish_act(h)
+            before = h
             if self.checkpointing and kind.block and torch.is_grad_enabled():
                 h = checkpoint(kind.forward, r, h, ctx, use_reentrant=False)   # keeps only h until backward
             else:
                 h = kind.forward(r, h, ctx)
+            if record is not None and h is not before:
+                record.append((r.layer_id, h))
         if ctx.act is not None:
             h = ctx.finish_act(h)
         ctx.out["hidden"] = h

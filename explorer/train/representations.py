@@ -16,8 +16,6 @@ import random
 
 import torch
 
-from explorer.torchmodel.modules import rotary_tables
-from explorer.torchmodel.runtime import RUNNERS, Context
 
 
 @torch.no_grad()
@@ -26,29 +24,15 @@ def layer_outputs(model, inputs) -> list[tuple[str, torch.Tensor]]:
     in execution order; `inputs` are the model's arguments: ids, or a tuple (source, target)."""
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
-    x = inputs[0]
-    target = inputs[1] if len(inputs) > 1 else x
     was_training = model.training
     model.eval()
+    recorded: list = []
     try:
-        h = x
-        rope = None
-        if model.rotary_dim:
-            p = next(model.parameters())
-            rope = rotary_tables(max(x.shape[1], target.shape[1]), model.rotary_dim, h.device, p.dtype)
-        ctx = Context(rope, target)
-        outputs = []
-        for r in model.runners:                       # as SharedStack.forward, recording as it goes
-            kind = RUNNERS[r.kind]
-            if ctx.act is not None and not kind.continues_act(r):
-                h = ctx.finish_act(h)
-            before = h
-            h = kind.forward(r, h, ctx)
-            if h is not before and h.dim() == 3 and h.is_floating_point():
-                outputs.append((r.layer_id, h.reshape(-1, h.shape[-1]).detach().float().cpu()))
-        return outputs
+        model(*inputs, record=recorded)              # the model's own forward, recording as it goes
     finally:
         model.train(was_training)
+    return [(layer_id, h.reshape(-1, h.shape[-1]).detach().float().cpu())
+            for layer_id, h in recorded if h.dim() == 3 and h.is_floating_point()]
 
 
 def _centered(x: torch.Tensor) -> torch.Tensor:
