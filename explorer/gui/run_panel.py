@@ -4,10 +4,6 @@ The design and its unshared twin are timed interleaved (A, B, A, B) by a BenchWo
 QThread; samples arrive by signal into bounded buffers and a QTimer redraws at <= 20 Hz.
 With Live on, every design change re-times it (debounced, the previous run cancelled), and
 each design version stays on the plot as its own labelled segment.
-
-With a Ray address set (Cluster > Ray address…), the device list also offers the cluster's
-devices ("ray: cpu @ NODE", "ray: cuda:0 NAME @ NODE"): a run on one is timed there by
-cluster/remote_run.py, its samples streamed back to the same plot and readout.
 """
 
 from __future__ import annotations
@@ -27,66 +23,10 @@ from explorer.cli.formatters import bench_readout_lines
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
-from explorer.gui.workers import BenchWorker, DeviceProbe, _TimingWorker, reserve_gui_core, start_in_thread
+from explorer.gui.workers import BenchWorker, DeviceProbe, reserve_gui_core, start_in_thread
 
 MAX_POINTS = 5000
 CSV_HEADER = ("segment", "label", "series", "warmup", "iteration", "ms")
-RAY_PREFIX = "ray:"
-CLUSTER_CONNECT_TIMEOUT_S = 15.0
-
-
-def cluster_device_entries(devices: list[dict]) -> list[tuple[str, str]]:
-    """(data, label) of each cluster device from ray_backend.devices(): data "ray:DEVICE@NODE"."""
-    out = []
-    for d in devices:
-        node = d.get("node", "?")
-        if d.get("cpus", 0):
-            out.append((f"{RAY_PREFIX}cpu@{node}", f"ray: cpu @ {node}"))
-        if d.get("gpus", 0):
-            name = f" {d['gpu_type']}" if d.get("gpu_type") else ""
-            out.append((f"{RAY_PREFIX}cuda:0@{node}", f"ray: cuda:0{name} @ {node}"))
-    return out
-
-
-def parse_cluster_device(data: str) -> tuple[str, str] | None:
-    """("cuda:0", NODE) from "ray:cuda:0@NODE"; None for a device of this machine."""
-    if not data.startswith(RAY_PREFIX) or "@" not in data:
-        return None
-    device, node = data[len(RAY_PREFIX):].rsplit("@", 1)
-    return device, node
-
-
-class RemoteBenchWorker(_TimingWorker):
-    """Times one design on the cluster (cluster/remote_run.py), with BenchWorker's signals:
-    samples, progress and the built report streamed back; Stop is honoured within one iteration."""
-
-    sample = Signal(object)         # bench.config.Sample
-    progress = Signal(str)
-    built = Signal(object)          # BenchResult once the models exist
-    finished = Signal(object)       # BenchResult
-    failure = "the cluster timing run failed"
-
-    def __init__(self, spec, config, node: str, address: str) -> None:
-        super().__init__()
-        self.spec, self.config, self.node, self.address = spec, config, node, address
-
-    def work(self) -> None:
-        from explorer.bench.config import Sample
-        from explorer.cluster import remote_run
-        from explorer.design import yaml_io
-        from explorer.gui.cluster_settings import connect
-
-        self.progress.emit(f"connecting to the cluster at {self.address}")
-        ray = connect(self.address, CLUSTER_CONNECT_TIMEOUT_S)      # the app's connection, reused
-        self.progress.emit(f"starting the run on {self.node}")
-        result = remote_run.run_remote(
-            ray, yaml_io.dumps(self.spec), dataclasses.asdict(self.config), node=self.node,
-            gpus=1 if self.config.device.startswith("cuda") else 0,
-            on_sample=lambda s: self.sample.emit(Sample(**s)),
-            on_progress=lambda line: self.progress.emit(f"{line} (on {self.node})"),
-            on_built=lambda r: self.built.emit(remote_run.result_from_dict(r)),
-            should_stop=self._stop.is_set)
-        self.finished.emit(remote_run.result_from_dict(result))
 
 
 @dataclass
@@ -115,11 +55,6 @@ class RunPanel(QWidget):
         self._restart_after = False
         self._worker: BenchWorker | None = None
         self._probe_thread: QThread | None = None
-        self._cluster_thread: QThread | None = None
-        self._cluster_probe = None
-        self._local_devices: list[tuple[str, str]] = [("cpu", "cpu")]
-        self._cluster_devices: list[tuple[str, str]] = []
-        self.cluster_address = ""                           # the address the cluster devices came from
         self.segments: list[Segment] = []
         self.last_result = None
         self.baseline: tuple[str, float] | None = None      # pinned run: (label, median ms)
@@ -133,8 +68,7 @@ class RunPanel(QWidget):
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
-        self.device_combo = QComboBox(toolTip="Where the model is built and timed (CUDA/MPS appear when present; "
-                                                "with a Ray address set, the cluster's devices too)")
+        self.device_combo = QComboBox(toolTip="Where the model is built and timed (CUDA/MPS appear when present)")
         self.device_combo.addItem("cpu")
         self.dtype_combo = QComboBox(toolTip="Weight and activation dtype of the built model")
         self.dtype_combo.addItems(["fp32", "bf16", "fp16"])
@@ -230,58 +164,18 @@ class RunPanel(QWidget):
         probe.done.connect(self._on_probe_done)
         self._probe = probe
         self._probe_thread = start_in_thread(probe, self)
-        self.probe_cluster()
-
-    def probe_cluster(self, address: str | None = None) -> None:
-        """With a Ray address (the app's setting unless given), join the cluster in a worker
-        thread (cluster_settings.connect: an existing connection is reused) and add its devices."""
-        from explorer.gui.cluster_settings import ConnectWorker, ray_address
-
-        address = ray_address() if address is None else address.strip()
-        if not address:
-            self.set_cluster_devices([], "")
-            return
-        if self._cluster_probe is not None:
-            return
-        probe = ConnectWorker(address, CLUSTER_CONNECT_TIMEOUT_S)
-        self._probe_address = address
-        probe.done.connect(self._on_cluster_done)       # a method of this widget: run on the GUI thread
-        probe.failed.connect(self._on_cluster_failed)
-        self._cluster_probe = probe
-        self._cluster_thread = start_in_thread(probe, self)
-
-    def _on_cluster_done(self, devices: list) -> None:
-        self.set_cluster_devices(devices, self._probe_address)
-
-    def _on_cluster_failed(self, line: str) -> None:
-        self._cluster_probe = None
-        self.set_cluster_devices([], "")
-        self.message.emit(" ".join(f"cluster devices unavailable: {line}".split()))
-
-    def set_cluster_devices(self, devices: list, address: str | None = None) -> None:
-        """The cluster's devices (ray_backend.devices()) joined at `address`, offered after this machine's."""
-        from explorer.gui.cluster_settings import ray_address
-
-        self._cluster_probe = None
-        self.cluster_address = ray_address() if address is None else address
-        self._cluster_devices = cluster_device_entries(devices) if self.cluster_address else []
-        self._fill_devices()
 
     def _on_probe_done(self, devices: list) -> None:
-        self._local_devices = [tuple(d) for d in devices]
-        self._fill_devices()
-
-    def _fill_devices(self) -> None:
         current = self.device()
         self.device_combo.clear()
-        for device, label in self._local_devices + self._cluster_devices:
+        for device, label in devices:
             self.device_combo.addItem(label, device)
         index = self.device_combo.findData(current)
         if index >= 0:
             self.device_combo.setCurrentIndex(index)
 
     def device(self) -> str:
-        """The chosen device ("cpu", "cuda:0", "mps", or a cluster's "ray:cpu@NODE")."""
+        """The chosen device ("cpu", "cuda:0", "mps")."""
         return self.device_combo.currentData() or self.device_combo.currentText()
 
     # ------------------------------------------------------------------ design in
@@ -316,8 +210,7 @@ class RunPanel(QWidget):
     def config(self):
         from explorer.bench.config import BenchConfig
 
-        remote = parse_cluster_device(self.device())
-        return BenchConfig(device=remote[0] if remote else self.device(), dtype=self.dtype_combo.currentText(),
+        return BenchConfig(device=self.device(), dtype=self.dtype_combo.currentText(),
                            batch=self.batch_spin.value(), seq=self.seq_spin.value(), iters=self.iters_spin.value(),
                            warmup=self.warmup_spin.value(), mode=self.mode_combo.currentText(),
                            compile=self.compile_check.isChecked(), twin=self.twin_check.isChecked())
@@ -336,11 +229,7 @@ class RunPanel(QWidget):
                                        pen=theme.pen("neutral", 1, Qt.PenStyle.DotLine))
             self.plot.addItem(boundary, ignoreBounds=True)
             self._boundaries.append(boundary)
-        remote = parse_cluster_device(self.device())
-        if remote is not None:
-            worker = RemoteBenchWorker(self._spec, self.config(), remote[1], self.cluster_address)
-        else:
-            worker = BenchWorker(self._spec, self.config())
+        worker = BenchWorker(self._spec, self.config())
         worker.sample.connect(self.on_worker_sample)
         worker.progress.connect(self.status_label.setText)
         worker.built.connect(self.on_worker_built)
@@ -369,7 +258,7 @@ class RunPanel(QWidget):
         self.stop()
         self._restart_after = False
         running = []
-        for thread in self._threads + [self._probe_thread, self._cluster_thread]:
+        for thread in self._threads + [self._probe_thread]:
             if thread is not None and thread.isRunning():
                 thread.quit()
                 if not thread.wait(timeout_ms):

@@ -7,9 +7,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _HOME = tempfile.mkdtemp(prefix="explorer-gui-tests-")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
-# Qt's test mode keeps settings under ~/.qttest whatever XDG says: a home of its own keeps one test
-# session's settings (recent files, the cluster address) from the next one's
-os.environ["HOME"] = _HOME
 
 from pathlib import Path
 
