@@ -37,8 +37,13 @@ def _ray():
 def connect(address: str = "local", num_cpus: int | None = None, timeout_s: float = CONNECT_TIMEOUT_S):
     """Join a Ray cluster: "local" starts one on this machine (`num_cpus` workers), anything else is
     an address Ray's init takes ("auto", "HOST:6379", or "ray://HOST:10001" for Ray Client).
-    Returns the ray module. Raises ClusterError in one line, after at most `timeout_s` (Ray's own
-    init keeps retrying an unreachable address, so it runs in a thread that is given up on)."""
+    Returns the ray module. Raises ClusterError in one line, after at most about `timeout_s`.
+
+    Ray's own init keeps retrying an unreachable address for ever, and a thread stuck in it
+    cannot be stopped: it holds Ray's global state, and a later init or shutdown in this process
+    races it (seen as a hung or aborted process). So an address is first checked from outside:
+    a TCP connection to its port, then a child process that joins the cluster and is killed if
+    it takes too long. This process initialises Ray only for an address that answered."""
     ray = _ray()
     if ray.is_initialized():
         return ray
@@ -48,6 +53,7 @@ def connect(address: str = "local", num_cpus: int | None = None, timeout_s: floa
         except Exception as err:
             raise ClusterError(f"cannot start a local Ray: {_first_line(err)}") from None
         return ray
+    _probe(address, timeout_s)
     outcome: list = []
 
     def init() -> None:
@@ -65,6 +71,57 @@ def connect(address: str = "local", num_cpus: int | None = None, timeout_s: floa
     if outcome[0] is not None:
         raise ClusterError(f"cannot reach the Ray cluster at {address!r}: {_first_line(outcome[0])}")
     return ray
+
+
+# The child ends itself after its time (argv[2] seconds) even if this process dies first.
+_PROBE = ("import os, sys, threading\n"
+          "deadline = threading.Timer(float(sys.argv[2]), os._exit, (3,))\n"
+          "deadline.daemon = True\n"
+          "deadline.start()\n"
+          "import ray\n"
+          "ray.init(address=sys.argv[1], log_to_driver=False, logging_level='ERROR')\n"
+          "print(len(ray.nodes()), flush=True)\n"
+          "ray.shutdown()\n")
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """("HOST", PORT) of "HOST:PORT" or "ray://HOST:PORT"; None for "auto" and the like."""
+    text = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """Raise ClusterError unless a Ray cluster answers at `address` within about `timeout_s`,
+    without initialising Ray in this process (see connect)."""
+    import socket
+    import subprocess
+    import sys
+
+    def unreachable(why: str) -> ClusterError:
+        return ClusterError(f"cannot reach the Ray cluster at {address!r}: {why}")
+
+    started = time.monotonic()
+    target = _host_port(address)
+    if target is not None:
+        try:
+            socket.create_connection(target, timeout=min(5.0, timeout_s)).close()
+        except OSError as err:
+            raise unreachable(err.strerror or type(err).__name__) from None
+    left = max(1.0, timeout_s - (time.monotonic() - started))
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE, address, f"{left:.1f}"], capture_output=True, text=True,
+                              timeout=left + 5)
+    except subprocess.TimeoutExpired:                     # the child is killed; nothing is left behind here
+        proc = None
+    if proc is None or proc.returncode == 3:
+        raise unreachable(f"no answer within {timeout_s:.0f} s")
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if "Error" in line.split(":", 1)[0]]
+        raise unreachable((errors or lines or [f"exit status {proc.returncode}"])[-1][:200])
 
 
 def _first_line(err: BaseException) -> str:

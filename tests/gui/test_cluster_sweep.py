@@ -7,6 +7,7 @@ cancels the tasks still running."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -49,6 +50,8 @@ def test_an_unreachable_address_is_one_line_in_the_dialog(qtbot, make_window):
     assert blocker.args == [False]
     line = dialog.result_label.text()
     assert "cannot reach the Ray cluster at '127.0.0.1:1'" in line and "\n" not in line
+    # nothing of Ray is left behind in this process (a stuck init would race the next one)
+    assert not ray.is_initialized() and not any(t.name == "ray-connect" for t in threading.enumerate())
     assert window.statusBar().currentMessage() == line
     assert dialog.test_button.isEnabled()
     dialog.accept()                                         # saved: the Sweeps tab may run on it
