@@ -143,6 +143,48 @@ def devices(ray) -> list[dict]:
     return out
 
 
+GPU_QUERY_TIMEOUT_S = 10.0
+
+
+def _gpu_properties() -> tuple[str, int] | None:
+    """(name, total memory in bytes) of the GPU Ray gave this task, None without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return props.name, int(props.total_memory)
+
+
+def with_gpu_memory(ray, devices: list[dict], timeout_s: float = GPU_QUERY_TIMEOUT_S) -> list[dict]:
+    """`devices` with "gpu_name" and "gpu_memory" (bytes) on nodes with GPUs, asked of each such node
+    by a small task holding a sliver of one GPU. A node that does not answer in `timeout_s` (all its
+    GPUs taken, say) keeps what Ray's resources say."""
+    asked = {}
+    task = _remote(ray, _gpu_properties)
+    for d in devices:
+        if d["gpus"]:
+            asked[d["node"]] = task.options(num_cpus=0, num_gpus=0.01,
+                                            resources={f"node:{d['node']}": 0.001}).remote()
+    if not asked:
+        return devices
+    ready, pending = ray.wait(list(asked.values()), num_returns=len(asked), timeout=timeout_s)
+    for ref in pending:
+        ray.cancel(ref, force=True)
+    found = {}
+    for node, ref in asked.items():
+        if ref in ready:
+            try:
+                found[node] = ray.get(ref, timeout=timeout_s)
+            except Exception:                 # the node's worker failed: Ray's resources are what we know
+                continue
+    out = []
+    for d in devices:
+        props = found.get(d["node"])
+        out.append({**d, "gpu_name": props[0], "gpu_memory": props[1]} if props else d)
+    return out
+
+
 def _remote(ray, fn):
     """`fn` as a Ray task that a dead worker costs one retry (made once per function)."""
     tasks = _remote.__dict__.setdefault("tasks", {})

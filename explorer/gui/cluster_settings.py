@@ -121,7 +121,8 @@ class ConnectWorker(_TimingWorker):
     def work(self) -> None:
         from explorer.cluster import ray_backend
 
-        self.done.emit(ray_backend.devices(connect(self.address, self.timeout_s)))
+        ray = connect(self.address, self.timeout_s)
+        self.done.emit(ray_backend.with_gpu_memory(ray, ray_backend.devices(ray)))
 
 
 class ClusterSettingsDialog(QDialog):

@@ -110,6 +110,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ messages
 
+    def _cluster_devices_for_runs(self, devices: list) -> None:
+        """The Timing and Train tabs list a newly connected cluster's devices (the Timing tab, made
+        later, asks itself)."""
+        if self.run_panel is not None:
+            self.run_panel.set_cluster_devices(devices)
+        self.train_view.set_cluster_devices(devices)
+
     def show_message(self, text: str) -> None:
         """One line in the status bar, however long or multi-line the message. A line too long
         for the bar is whole in its tooltip and in View > Recent messages."""
@@ -243,6 +250,7 @@ class MainWindow(QMainWindow):
         self.cluster_dialog.message.connect(self.show_message)
         self.cluster_dialog.address_changed.connect(sweeps.set_ray_address)
         self.cluster_dialog.devices_found.connect(sweeps.set_cluster_devices)
+        self.cluster_dialog.devices_found.connect(self._cluster_devices_for_runs)
         menu = self.menuBar().addMenu("&Cluster")
         self.cluster_action = self._action(menu, "Ray &address…", self.cluster_dialog.open_settings, None,
                                            "Where the Sweeps tab's Train and Time run on the cluster: a Ray "

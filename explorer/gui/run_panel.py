@@ -4,6 +4,10 @@ The design and its unshared twin are timed interleaved (A, B, A, B) by a BenchWo
 QThread; samples arrive by signal into bounded buffers and a QTimer redraws at <= 20 Hz.
 With Live on, every design change re-times it (debounced, the previous run cancelled), and
 each design version stays on the plot as its own labelled segment.
+
+With a Ray address set (Cluster > Ray address…), the device list also offers the cluster's
+devices ("ray: cpu @ NODE", "ray: cuda:0 NAME @ NODE"): a run on one is timed there by
+cluster/remote_run.py, its samples streamed back to the same plot and readout.
 """
 
 from __future__ import annotations
@@ -23,10 +27,44 @@ from explorer.cli.formatters import bench_readout_lines
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
-from explorer.gui.workers import BenchWorker, DeviceProbe, reserve_gui_core, start_in_thread
+from explorer.gui.device_choice import CLUSTER_CONNECT_TIMEOUT_S, DeviceChoice
+from explorer.gui.workers import BenchWorker, _TimingWorker, reserve_gui_core, start_in_thread
 
 MAX_POINTS = 5000
 CSV_HEADER = ("segment", "label", "series", "warmup", "iteration", "ms")
+
+
+class RemoteBenchWorker(_TimingWorker):
+    """Times one design on the cluster (cluster/remote_run.py), with BenchWorker's signals:
+    samples, progress and the built report streamed back; Stop is honoured within one iteration."""
+
+    sample = Signal(object)         # bench.config.Sample
+    progress = Signal(str)
+    built = Signal(object)          # BenchResult once the models exist
+    finished = Signal(object)       # BenchResult
+    failure = "the cluster timing run failed"
+
+    def __init__(self, spec, config, node: str, address: str) -> None:
+        super().__init__()
+        self.spec, self.config, self.node, self.address = spec, config, node, address
+
+    def work(self) -> None:
+        from explorer.bench.config import Sample
+        from explorer.cluster import remote_run
+        from explorer.design import yaml_io
+        from explorer.gui.cluster_settings import connect
+
+        self.progress.emit(f"connecting to the cluster at {self.address}")
+        ray = connect(self.address, CLUSTER_CONNECT_TIMEOUT_S)      # the app's connection, reused
+        self.progress.emit(f"starting the run on {self.node}")
+        result = remote_run.run_remote(
+            ray, yaml_io.dumps(self.spec), dataclasses.asdict(self.config), node=self.node,
+            gpus=1 if self.config.device.startswith("cuda") else 0,
+            on_sample=lambda s: self.sample.emit(Sample(**s)),
+            on_progress=lambda line: self.progress.emit(f"{line} (on {self.node})"),
+            on_built=lambda r: self.built.emit(remote_run.result_from_dict(r)),
+            should_stop=self._stop.is_set)
+        self.finished.emit(remote_run.result_from_dict(result))
 
 
 @dataclass
@@ -54,7 +92,6 @@ class RunPanel(QWidget):
         self._threads: list[QThread] = []
         self._restart_after = False
         self._worker: BenchWorker | None = None
-        self._probe_thread: QThread | None = None
         self.segments: list[Segment] = []
         self.last_result = None
         self.baseline: tuple[str, float] | None = None      # pinned run: (label, median ms)
@@ -68,7 +105,8 @@ class RunPanel(QWidget):
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
-        self.device_combo = QComboBox(toolTip="Where the model is built and timed (CUDA/MPS appear when present)")
+        self.device_combo = QComboBox(toolTip="Where the model is built and timed (CUDA/MPS appear when present; "
+                                                "with a Ray address set, the cluster's devices too)")
         self.device_combo.addItem("cpu")
         self.dtype_combo = QComboBox(toolTip="Weight and activation dtype of the built model")
         self.dtype_combo.addItems(["fp32", "bf16", "fp16"])
@@ -160,23 +198,20 @@ class RunPanel(QWidget):
         layout.addLayout(info)
 
     def _probe_devices(self) -> None:
-        probe = DeviceProbe()
-        probe.done.connect(self._on_probe_done)
-        self._probe = probe
-        self._probe_thread = start_in_thread(probe, self)
+        self.devices = DeviceChoice(self.device_combo, self)
+        self.devices.message.connect(self.message)
+        self.devices.probe()
 
-    def _on_probe_done(self, devices: list) -> None:
-        current = self.device()
-        self.device_combo.clear()
-        for device, label in devices:
-            self.device_combo.addItem(label, device)
-        index = self.device_combo.findData(current)
-        if index >= 0:
-            self.device_combo.setCurrentIndex(index)
+    def probe_cluster(self, address: str | None = None) -> None:
+        """List the cluster's devices (at the app's Ray address unless given) after this machine's."""
+        self.devices.probe_cluster(address)
+
+    def set_cluster_devices(self, devices: list, address: str | None = None) -> None:
+        self.devices.set_cluster_devices(devices, address)
 
     def device(self) -> str:
-        """The chosen device ("cpu", "cuda:0", "mps")."""
-        return self.device_combo.currentData() or self.device_combo.currentText()
+        """The chosen device ("cpu", "cuda:0", "mps", or a cluster's "ray:cpu@NODE")."""
+        return self.devices.device()
 
     # ------------------------------------------------------------------ design in
     def set_spec(self, spec, label: str | None = None) -> None:
@@ -210,7 +245,7 @@ class RunPanel(QWidget):
     def config(self):
         from explorer.bench.config import BenchConfig
 
-        return BenchConfig(device=self.device(), dtype=self.dtype_combo.currentText(),
+        return BenchConfig(device=self.devices.run_device(), dtype=self.dtype_combo.currentText(),
                            batch=self.batch_spin.value(), seq=self.seq_spin.value(), iters=self.iters_spin.value(),
                            warmup=self.warmup_spin.value(), mode=self.mode_combo.currentText(),
                            compile=self.compile_check.isChecked(), twin=self.twin_check.isChecked())
@@ -229,7 +264,11 @@ class RunPanel(QWidget):
                                        pen=theme.pen("neutral", 1, Qt.PenStyle.DotLine))
             self.plot.addItem(boundary, ignoreBounds=True)
             self._boundaries.append(boundary)
-        worker = BenchWorker(self._spec, self.config())
+        remote = self.devices.remote()
+        if remote is not None:
+            worker = RemoteBenchWorker(self._spec, self.config(), remote[1], self.devices.cluster_address)
+        else:
+            worker = BenchWorker(self._spec, self.config())
         worker.sample.connect(self.on_worker_sample)
         worker.progress.connect(self.status_label.setText)
         worker.built.connect(self.on_worker_built)
@@ -258,7 +297,7 @@ class RunPanel(QWidget):
         self.stop()
         self._restart_after = False
         running = []
-        for thread in self._threads + [self._probe_thread]:
+        for thread in self._threads + self.devices.threads():
             if thread is not None and thread.isRunning():
                 thread.quit()
                 if not thread.wait(timeout_ms):

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
-from dataclasses import dataclass, field
 from itertools import accumulate
 
 import numpy as np
@@ -33,25 +31,17 @@ from explorer.cli.formatters import train_readout_lines
 from explorer.errors import ExplorerError, SpecError
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, LegendRow, PlainAxis
+from explorer.gui.device_choice import DeviceChoice
 from explorer.gui.workers import _TimingWorker, reserve_gui_core, start_in_thread
+from explorer.train.session import Trained
 
 X_AXES = {"step": "step", "tokens": "tokens seen (per series)", "seconds": "training time (s, per series)"}
 SERIES = ("design", "twin", "baseline")          # theme roles of the same names color them
-CKA_BATCHES = 2
 MAX_TICK_LABELS = 16
 
 
-@dataclass
-class Trained:
-    """What a finished run hands the tab: the engine's result and each model's CKA matrix."""
-
-    result: object                                          # explorer.train.engine.TrainResult
-    cka: dict[str, tuple[list[str], list[list[float]]]] = field(default_factory=dict)
-    cka_error: str | None = None
-
-
 class TrainWorker(_TimingWorker):
-    """Runs train() (and then the CKA of the kept models). Never touches a widget."""
+    """Runs train_and_compare (train, then the CKA of the trained models). Never touches a widget."""
 
     step = Signal(str, int, float, float)           # series, step, training loss, training seconds so far
     evaluated = Signal(str, int, float, object)     # series, step, validation loss, accuracy or None
@@ -69,39 +59,41 @@ class TrainWorker(_TimingWorker):
         self.stop()
 
     def work(self) -> None:
-        from explorer.train.engine import TrainConfig, train
+        from explorer.train.session import train_and_compare
 
-        config = TrainConfig(**self.options)
-        config.check()
-        seconds: dict[str, float] = {}
-        clock = [time.perf_counter()]
+        self.finished.emit(train_and_compare(self.spec, self.options, self.notes, self.baseline,
+                                             on_step=self.step.emit, on_eval=self.evaluated.emit,
+                                             progress=self.progress.emit, should_stop=self._stop.is_set,
+                                             skip_cka=self._abandon.is_set))
 
-        def on_step(name: str, step: int, loss: float) -> None:
-            now = time.perf_counter()                 # live estimate; the engine's own times replace it
-            seconds[name] = seconds.get(name, 0.0) + now - clock[0]
-            clock[0] = now
-            self.step.emit(name, step, loss, seconds[name])
 
-        def on_progress(text: str) -> None:
-            clock[0] = time.perf_counter()            # evaluation and building are not training time
-            self.progress.emit(text)
+class RemoteTrainWorker(TrainWorker):
+    """Runs the same train_and_compare on a cluster device (cluster/remote_run.py): steps,
+    evaluations and progress stream back through the actor; Stop is seen before the next step."""
 
-        models: dict = {}
-        result = train(self.spec, config, baseline=self.baseline, on_step=on_step, on_eval=self.evaluated.emit,
-                       progress=on_progress, should_stop=self._stop.is_set, keep_models=models)
-        result.notes = tuple(self.notes) + tuple(result.notes)
-        out = Trained(result)
-        if result.error is None and models and not self._abandon.is_set():
-            self.progress.emit("comparing layer representations (linear CKA)")
-            try:
-                from explorer.train.representations import trained_cka, validation_inputs
+    failure = "the cluster training run failed"
 
-                out.cka = trained_cka(models, validation_inputs(self.spec, config, CKA_BATCHES))
-            except (RuntimeError, ValueError, ExplorerError) as err:
-                first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-                out.cka_error = f"layer similarity not computed: {first}"
-        models.clear()
-        self.finished.emit(out)
+    def __init__(self, spec, options: dict, notes: tuple[str, ...], baseline, node: str, address: str) -> None:
+        super().__init__(spec, options, notes, baseline)
+        self.node, self.address = node, address
+
+    def work(self) -> None:
+        from explorer.cluster import remote_run
+        from explorer.design import yaml_io
+        from explorer.gui.cluster_settings import connect
+        from explorer.gui.device_choice import CLUSTER_CONNECT_TIMEOUT_S
+
+        self.progress.emit(f"connecting to the cluster at {self.address}")
+        ray = connect(self.address, CLUSTER_CONNECT_TIMEOUT_S)      # the app's connection, reused
+        self.progress.emit(f"starting the run on {self.node}")
+        trained = remote_run.train_remote(
+            ray, yaml_io.dumps(self.spec), self.options, self.notes,
+            yaml_io.dumps(self.baseline) if self.baseline is not None else None, node=self.node,
+            gpus=1 if str(self.options.get("device", "cpu")).startswith("cuda") else 0,
+            on_step=self.step.emit, on_eval=self.evaluated.emit,
+            on_progress=lambda line: self.progress.emit(f"{line} (on {self.node})"),
+            should_stop=self._stop.is_set)
+        self.finished.emit(trained)
 
 
 def equal_steps_line(result) -> str | None:
@@ -201,6 +193,23 @@ class TrainView(QWidget):
         self.tokens_per_step: dict[str, float] = {}
         self._build_ui()
         self._redraw_timer = QTimer(self, interval=50, singleShot=True, timeout=self._redraw)
+        self.devices = DeviceChoice(self.device_combo, self)
+        self.devices.message.connect(self.message)
+        self._probed = False
+
+    def showEvent(self, event) -> None:      # noqa: N802 - Qt's name
+        """Devices are listed when the tab is first shown (the probe imports torch, in a thread)."""
+        if not self._probed:
+            self._probed = True
+            self.devices.probe()
+        super().showEvent(event)
+
+    def probe_cluster(self, address: str | None = None) -> None:
+        """List the cluster's devices (at the app's Ray address unless given) after this machine's."""
+        self.devices.probe_cluster(address)
+
+    def set_cluster_devices(self, devices: list, address: str | None = None) -> None:
+        self.devices.set_cluster_devices(devices, address)
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
@@ -221,6 +230,11 @@ class TrainView(QWidget):
                                          "validation)")
         self.file_button.clicked.connect(lambda: self.pick_data(folder=False))
         self.folder_button.clicked.connect(lambda: self.pick_data(folder=True))
+        self.device_combo = QComboBox(toolTip="Where the models are built and trained (CUDA/MPS appear when "
+                                      "present; with a Ray address set, the cluster's devices too)")
+        self.dtype_combo = QComboBox(toolTip="Weights and activations: fp32, or bf16/fp16 (the loss is taken "
+                                     "in fp32)")
+        self.dtype_combo.addItems(["fp32", "bf16", "fp16"])
         self.twin_check = QCheckBox("with twin", checked=True,
                                     toolTip="Train the unshared twin beside the design on the same batches")
         self.scale_spins = {}
@@ -267,6 +281,10 @@ class TrainView(QWidget):
         grid.addLayout(data, 1, len(cells))
         grid.setColumnStretch(len(cells), 1)
         row = QHBoxLayout()
+        row.addWidget(QLabel("device"))
+        row.addWidget(self.device_combo)
+        row.addWidget(self.dtype_combo)
+        row.addSpacing(12)
         row.addWidget(self.twin_check)
         row.addSpacing(12)
         row.addWidget(QLabel("x-axis"))
@@ -415,7 +433,8 @@ class TrainView(QWidget):
         validate(spec)                               # a scaled design that cannot build says so here
         options = dict(steps=self.steps_spin.value(), batch=self.batch_spin.value(), seq=self.seq_spin.value(),
                        lr=lr, seed=self.seed_spin.value(), data=data, eval_every=self.eval_spin.value(),
-                       twin=self.twin_check.isChecked())
+                       twin=self.twin_check.isChecked(), device=self.devices.run_device(),
+                       dtype=self.dtype_combo.currentText())
         return spec, options, notes
 
     def _scale(self) -> dict:
@@ -469,7 +488,12 @@ class TrainView(QWidget):
                              + (("baseline",) if baseline is not None else ()))
         self.readout.clear()
         self._redraw()
-        worker = TrainWorker(spec, options, notes + baseline_notes, baseline)
+        remote = self.devices.remote()
+        if remote is not None:
+            worker = RemoteTrainWorker(spec, options, notes + baseline_notes, baseline, remote[1],
+                                       self.devices.cluster_address)
+        else:
+            worker = TrainWorker(spec, options, notes + baseline_notes, baseline)
         worker.step.connect(self.on_worker_step)
         worker.evaluated.connect(self.on_worker_evaluated)
         worker.progress.connect(self.on_worker_progress)
@@ -496,7 +520,7 @@ class TrainView(QWidget):
         if self._worker is not None:
             self._worker.abandon()
         running = []
-        for thread in self._threads:
+        for thread in self._threads + self.devices.threads():
             if thread.isRunning():
                 thread.quit()
                 if not thread.wait(timeout_ms):
@@ -554,6 +578,8 @@ class TrainView(QWidget):
         lines = []
         if result.error:
             lines.append(f"error: {result.error}")
+        if out.where:
+            lines.append(f"trained on the cluster: {out.where}")
         lines += train_readout_lines(result)
         equal = equal_steps_line(result)
         if equal:

@@ -88,3 +88,24 @@ def test_the_checking_child_ends_itself_when_the_app_dies_first():
         while _processes_naming(address) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _processes_naming(address)
+
+
+def test_gpu_nodes_are_asked_for_their_gpus_name_and_memory():
+    """A Ray that says it has a GPU (declared, on this machine: none may be real) is asked by a
+    small task what the GPU is; where torch finds none, what Ray's resources say stays."""
+    code = ("import json, ray, torch\n"
+            "from explorer.cluster.ray_backend import devices, with_gpu_memory\n"
+            "ray.init(num_cpus=1, num_gpus=1, include_dashboard=False, log_to_driver=False)\n"
+            "print(json.dumps({'cuda': torch.cuda.is_available(), 'devices': with_gpu_memory(ray, devices(ray))}))\n"
+            "ray.shutdown()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    (node,) = out["devices"]
+    assert node["gpus"] == 1
+    if out["cuda"]:
+        assert node["gpu_memory"] > 2**30 and node["gpu_name"]
+    else:
+        assert "gpu_memory" not in node

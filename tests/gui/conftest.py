@@ -7,6 +7,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _HOME = tempfile.mkdtemp(prefix="explorer-gui-tests-")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
+# Qt's test mode keeps settings under ~/.qttest whatever XDG says: a home of its own keeps one test
+# session's settings (recent files, the cluster address) from the next one's
+os.environ["HOME"] = _HOME
 
 from pathlib import Path
 
@@ -60,3 +63,22 @@ def make_window(qtbot, tmp_path):
         return window
 
     return make
+
+
+@pytest.fixture
+def local_address():
+    """The app's Ray address set to "local" (a Ray of 2 workers started on first use), and shut
+    down after the test."""
+    from explorer.gui import cluster_settings
+
+    before_cpus = os.environ.get("EXPLORER_RAY_CPUS")
+    before = cluster_settings.ray_address()
+    os.environ["EXPLORER_RAY_CPUS"] = "2"
+    cluster_settings.set_ray_address("local")
+    yield "local"
+    cluster_settings.set_ray_address(before)
+    cluster_settings.shutdown()
+    if before_cpus is None:
+        os.environ.pop("EXPLORER_RAY_CPUS", None)
+    else:
+        os.environ["EXPLORER_RAY_CPUS"] = before_cpus

@@ -180,12 +180,12 @@ def test_readout_is_live_counts_come_first_and_a_pinned_baseline_is_compared(qtb
 
 
 def test_devices_are_listed_with_their_names_and_runs_use_the_device_id(panel):
-    panel._on_probe_done([("cpu", "cpu"), ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")])
+    panel.devices._on_local([("cpu", "cpu"), ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")])
     assert [panel.device_combo.itemText(i) for i in range(2)] == ["cpu", "cuda:0  NVIDIA H100 80GB HBM3"]
     assert panel.config().device == "cpu"
     panel.device_combo.setCurrentIndex(1)
     assert panel.config().device == "cuda:0"
-    panel._on_probe_done([("cpu", "cpu"), ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")])    # a re-probe keeps it
+    panel.devices._on_local([("cpu", "cpu"), ("cuda:0", "cuda:0  NVIDIA H100 80GB HBM3")])    # a re-probe keeps it
     assert panel.device() == "cuda:0"
 
 
