@@ -65,6 +65,15 @@ def connect(address: str, timeout_s: float = TEST_TIMEOUT_S):
         return ray
 
 
+def joined(address: str) -> bool:
+    """Whether this app has joined (or started, for "local") a Ray at `address` and is still on it."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    with _lock:
+        return bool(_connected) and _connected[0] == address and ray is not None and ray.is_initialized()
+
+
 def shutdown() -> None:
     """Leave the cluster (a local Ray stops), if this app joined one."""
     import sys

@@ -67,16 +67,21 @@ class DeviceChoice(QObject):
         probe.done.connect(self._on_local)
         self._probe = probe
         self._probe_thread = start_in_thread(probe, self._owner)
-        self.probe_cluster()
+        self.probe_cluster(start_local=False)
 
-    def probe_cluster(self, address: str | None = None) -> None:
+    def probe_cluster(self, address: str | None = None, start_local: bool = True) -> None:
         """With a Ray address (the app's setting unless given), join the cluster in a worker
-        thread (cluster_settings.connect: an existing connection is reused) and add its devices."""
-        from explorer.gui.cluster_settings import ConnectWorker, ray_address
+        thread (cluster_settings.connect: an existing connection is reused) and add its devices.
+        A tab that opens does not start a "local" Ray by itself (`start_local` False): Ray's
+        processes start when the cluster dialog or a sweep asks for them, and the device lists
+        follow then (devices_found)."""
+        from explorer.gui.cluster_settings import ConnectWorker, joined, ray_address
 
         address = ray_address() if address is None else address.strip()
         if not address:
             self.set_cluster_devices([], "")
+            return
+        if address == "local" and not start_local and not joined(address):
             return
         if self._cluster_probe is not None:
             return

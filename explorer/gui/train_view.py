@@ -190,6 +190,7 @@ class TrainView(QWidget):
         self.last: Trained | None = None
         self.train: dict[str, tuple[list[int], list[float], list[float]]] = {}    # steps, loss, seconds
         self.val: dict[str, list[tuple[int, float]]] = {}
+        self.accuracy: dict[str, float] = {}             # the latest task accuracy per series
         self.tokens_per_step: dict[str, float] = {}
         self._build_ui()
         self._redraw_timer = QTimer(self, interval=50, singleShot=True, timeout=self._redraw)
@@ -320,8 +321,8 @@ class TrainView(QWidget):
         self.readout = QPlainTextEdit(readOnly=True, toolTip="The same readout `explorer train` prints")
         self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.readout.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.readout.setPlaceholderText("final and best validation loss, gap, tokens/s and parameters show here "
-                                        "when a run ends")
+        self.readout.setPlaceholderText("validation loss, gap and tokens/s show here at each evaluation; "
+                                        "the full readout (parameters, equal steps and time) when a run ends")
 
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.plot)
@@ -476,6 +477,7 @@ class TrainView(QWidget):
         reserve_gui_core()
         self.train.clear()
         self.val.clear()
+        self.accuracy.clear()
         self.tokens_per_step = {name: float(options["batch"] * options["seq"]
                                             * (2 if any(x.target for x in spec.layers) else 1))
                                 for name in SERIES}
@@ -549,10 +551,40 @@ class TrainView(QWidget):
         if not self._redraw_timer.isActive():
             self._redraw_timer.start()
 
-    def on_worker_evaluated(self, name: str, step: int, loss: float, _accuracy) -> None:
+    def on_worker_evaluated(self, name: str, step: int, loss: float, accuracy) -> None:
         self.val.setdefault(name, []).append((step, loss))
+        if accuracy is not None:
+            self.accuracy[name] = accuracy
+        if self.is_running():
+            self.readout.setPlainText("\n".join(self.live_readout_lines()))
         if not self._redraw_timer.isActive():
             self._redraw_timer.start()
+
+    def live_readout_lines(self) -> list[str]:
+        """While a run goes on, at each evaluation: per series the latest and best validation loss,
+        the gap to the training loss since the evaluation before, tokens/s so far (and accuracy for
+        tasks). The run's full readout replaces it at the end."""
+        evaluated = [name for name in SERIES if self.val.get(name)]
+        if not evaluated:
+            return []
+        step = min(self.val[name][-1][0] for name in evaluated)
+        lines = [f"so far (live, step {step} of {self.steps_spin.value()}; the full readout follows at the end)",
+                 f"{'':10}{'last val':>10}{'best val':>10}{'gap':>8}{'tokens/s':>11}"
+                 + (f"{'accuracy':>10}" if self.accuracy else "")]
+        for name in evaluated:
+            val = self.val[name]
+            at, last = val[-1]
+            before = val[-2][0] if len(val) > 1 else 0
+            steps, losses, seconds = self.train.get(name, ([], [], []))
+            window = [v for s, v in zip(steps, losses) if before < s <= at]
+            gap = f"{last - sum(window) / len(window):+.3f}" if window else "-"
+            rate = (f"{steps[-1] * self.tokens_per_step.get(name, 0.0) / seconds[-1]:,.0f}"
+                    if steps and seconds and seconds[-1] > 0 else "-")
+            row = f"{name:10}{last:>10.3f}{min(v for _s, v in val):>10.3f}{gap:>8}{rate:>11}"
+            if self.accuracy:
+                row += f"{self.accuracy[name]:>10.1%}" if name in self.accuracy else f"{'-':>10}"
+            lines.append(row)
+        return lines
 
     def on_worker_progress(self, text: str) -> None:
         parts = [text]

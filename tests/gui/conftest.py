@@ -41,6 +41,17 @@ def gc_on_gui_thread(qapp):
     gc.enable()
 
 
+@pytest.fixture(autouse=True)
+def no_ray_address(qapp):
+    """Every test starts with no Ray address saved: one a test saved ("local", say) would make
+    each later Timing tab join or start a Ray in the background of unrelated tests."""
+    from explorer.gui import cluster_settings
+
+    cluster_settings.set_ray_address("")
+    yield
+    cluster_settings.set_ray_address("")
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """A real main window on a design; dialogs answer without blocking."""
@@ -72,11 +83,11 @@ def local_address():
     from explorer.gui import cluster_settings
 
     before_cpus = os.environ.get("EXPLORER_RAY_CPUS")
-    before = cluster_settings.ray_address()
     os.environ["EXPLORER_RAY_CPUS"] = "2"
     cluster_settings.set_ray_address("local")
+    cluster_settings.connect("local")             # what the cluster dialog's Test or OK does
     yield "local"
-    cluster_settings.set_ray_address(before)
+    cluster_settings.set_ray_address("")
     cluster_settings.shutdown()
     if before_cpus is None:
         os.environ.pop("EXPLORER_RAY_CPUS", None)

@@ -19,15 +19,6 @@ TINY = apply_scheme(StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff
                               + tuple(LayerSpec(f"b{i}", "block") for i in range(4)), name="tiny"), "albert")
 
 
-@pytest.fixture
-def no_address():
-    """No Ray address (the settings file may hold one from an earlier run)."""
-    before = cluster_settings.ray_address()
-    cluster_settings.set_ray_address("")
-    yield
-    cluster_settings.set_ray_address(before)
-
-
 def _panel(qtbot) -> RunPanel:
     p = RunPanel()
     qtbot.addWidget(p)
@@ -88,7 +79,7 @@ def test_stop_ends_a_run_on_the_cluster(qtbot, local_address):
         panel.shutdown()
 
 
-def test_an_unreachable_cluster_is_one_line_and_the_local_devices_stay(qtbot, no_address, monkeypatch):
+def test_an_unreachable_cluster_is_one_line_and_the_local_devices_stay(qtbot, monkeypatch):
     """The connection fails (as cluster_settings.connect reports it: Ray's own init at an unreachable
     address aborts its process later, so it is not tried in this one; tests/cluster does, in a child)."""
     from explorer.cluster.ray_backend import ClusterError

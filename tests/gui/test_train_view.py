@@ -259,3 +259,27 @@ def test_a_pinned_baseline_that_cannot_train_is_one_line_and_no_run(qtbot, view)
     with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
         assert view.start()
     assert "baseline" not in blocker.args[0].result.series
+
+
+def test_the_readout_follows_each_evaluation_while_the_run_goes_on(qtbot, view):
+    set_small(view, steps=400)
+    view.eval_spin.setValue(4)
+    with qtbot.waitSignal(view.run_finished, timeout=240_000) as blocker:
+        QTest.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(view.val.get("twin", [])) >= 2, timeout=120_000)
+        live = view.readout.toPlainText()                  # the readout and what the tab holds, at one moment
+        val = {name: list(view.val[name]) for name in ("design", "twin")}
+        accuracy = dict(view.accuracy)
+        QTest.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
+    lines = live.splitlines()
+    step = min(v[-1][0] for v in val.values())
+    assert lines[0].startswith(f"so far (live, step {step} of 400")
+    for name in ("design", "twin"):
+        row = next(line for line in lines if line.startswith(name)).split()
+        assert row[1] == f"{val[name][-1][1]:.3f}" and row[2] == f"{min(v for _s, v in val[name]):.3f}"
+        assert row[3][0] in "+-" and abs(float(row[3])) < 20                              # the gap
+        assert row[4].replace(",", "").isdigit() and int(row[4].replace(",", "")) > 0      # tokens/s so far
+        assert row[5] == f"{accuracy[name]:.1%}"                                          # a task: accuracy
+    final = view.readout.toPlainText()
+    assert not final.startswith("so far") and "stopped before the last step" in final
+    assert blocker.args[0].result.cancelled
