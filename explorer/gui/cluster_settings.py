@@ -201,9 +201,13 @@ class ClusterSettingsDialog(QDialog):
         self.test_button.setEnabled(False)
         worker = ConnectWorker(address, self.timeout_s)
         worker.done.connect(self._on_done)
-        worker.failed.connect(lambda line: self._report(False, line))
+        # methods of the dialog, so they run on the GUI thread (a lambda would run in the worker's)
+        worker.failed.connect(self._on_failed)
         self._worker = worker
         self._thread = start_in_thread(worker, self)
+
+    def _on_failed(self, line: str) -> None:
+        self._report(False, line)
 
     def _on_done(self, devices: list) -> None:
         self.devices_found.emit(devices)

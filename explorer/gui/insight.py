@@ -119,14 +119,19 @@ class Insight(QObject):
             return path
 
         worker = CallWorker(export, failure="export failed")
-        worker.done.connect(lambda written: self._export_ended(
-            f"Standalone model written to {written}: build_model() returns the design", True))
-        worker.failed.connect(lambda line: self._export_ended(line, False))
+        worker.done.connect(self._on_export_written)      # methods: run on the GUI thread, not the worker's
+        worker.failed.connect(self._on_export_failed)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         self.window.show_message(f"Writing {path}…")
         self._export_thread = start_in_thread(worker, self.window)
         self._export_worker = worker
         return True
+
+    def _on_export_written(self, written: str) -> None:
+        self._export_ended(f"Standalone model written to {written}: build_model() returns the design", True)
+
+    def _on_export_failed(self, line: str) -> None:
+        self._export_ended(line, False)
 
     def _export_ended(self, line: str, ok: bool) -> None:
         QApplication.restoreOverrideCursor()

@@ -88,11 +88,16 @@ def real_drag(qtbot, window, start: QPoint, waypoints: list[QPoint], *, end: QPo
     return record
 
 
-def _move(handle, point: QPoint, probe, record: DragRecord) -> None:
+def _move(handle, point: QPoint, probe, record: DragRecord, settle_ms: int = 300) -> None:
     QTest.mouseMove(handle, point)
     if probe is not None:
         QApplication.processEvents()
-        record.seen_by_hover.append(probe())
+        value, waited = probe(), 0
+        while value is None and waited < settle_ms:   # a loaded machine delivers the drag move later
+            QTest.qWait(10)
+            waited += 10
+            value = probe()
+        record.seen_by_hover.append(value)
 
 
 def click(qtbot, window, point: QPoint, button=Qt.MouseButton.LeftButton,

@@ -43,11 +43,14 @@ def test_an_unreachable_address_is_one_line_in_the_dialog(qtbot, make_window):
     window.cluster_action.trigger()
     assert dialog.isVisible()
     dialog.address_edit.setText("127.0.0.1:1")
+    threads = []
+    dialog.test_finished.connect(lambda _ok: threads.append(threading.current_thread()))
     with qtbot.waitSignal(dialog.test_finished, timeout=30_000) as blocker:
         dialog.test_button.click()
         assert not dialog.test_button.isEnabled()           # the GUI thread is free while it connects
         window.select_all()                                 # ... and the window answers
     assert blocker.args == [False]
+    assert threads == [threading.main_thread()]             # the outcome is shown by the GUI thread
     line = dialog.result_label.text()
     assert "cannot reach the Ray cluster at '127.0.0.1:1'" in line and "\n" not in line
     # nothing of Ray is left behind in this process (a stuck init would race the next one)

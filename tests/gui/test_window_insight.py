@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import io
 import json
+import threading
 
 from explorer.analysis import analyze
 from explorer.presets import PRESETS_DIR
@@ -95,9 +96,12 @@ def test_exports(make_window, tmp_path, qtbot):
     assert int(rows["params.unique"]["unshared_twin"]) == report.params.unshared
     assert window.insight.export_report(str(tmp_path / "r.md"))
     assert "| parameters | 3,152,384 |" in (tmp_path / "r.md").read_text()
+    threads = []
+    window.insight.export_done.connect(lambda _ok: threads.append(threading.current_thread()))
     with qtbot.waitSignal(window.insight.export_done, timeout=60_000) as ended:
         assert window.insight.export_model(str(tmp_path / "m.py"))      # written in a worker thread
     assert ended.args == [True] and "Standalone model written" in window.statusBar().currentMessage()
+    assert threads == [threading.main_thread()]          # ... and said on the GUI thread
     spec = importlib.util.spec_from_file_location("m", tmp_path / "m.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
