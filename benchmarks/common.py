@@ -13,11 +13,18 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_interleaved(fns: dict, device: torch.device, iters: int, warmup: int) -> dict[str, list[float]]:
-    """Run each callable once per round, round after round (A, B, A, B), return ms per call."""
+def time_interleaved(fns: dict, device: torch.device, iters: int, warmup: int,
+                     alternate: bool = False) -> dict[str, list[float]]:
+    """Run each callable once per round, round after round (A, B, A, B), return ms per call.
+    `alternate`: every other round in reverse order (A, B, B, A, A, B ...), so that no callable
+    always runs right after the same other one (a step can leave the allocator and caches in a
+    state that helps or hurts the next)."""
     samples = {name: [] for name in fns}
     for i in range(warmup + iters):
-        for name, fn in fns.items():
+        order = list(fns.items())
+        if alternate and i % 2:
+            order.reverse()
+        for name, fn in order:
             sync(device)
             t0 = time.perf_counter()
             fn()

@@ -12,6 +12,8 @@ import threading
 import pytest
 
 ray = pytest.importorskip("ray")
+# a Ray in the background of the window: run once, offscreen (the Xvfb rerun leaves them out)
+pytestmark = pytest.mark.cluster
 pytest.importorskip("torch")
 
 from explorer.design.model import LayerSpec, ModelSettings, StackSpec

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("ray")
+# a Ray in the background of the window: run once, offscreen (the Xvfb rerun leaves them out)
+pytestmark = pytest.mark.cluster
 pytest.importorskip("torch")
 
 from PySide6.QtCore import Qt  # noqa: E402

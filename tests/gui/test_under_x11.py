@@ -32,7 +32,8 @@ def test_gui_suite_under_xvfb(qapp):
         pytest.skip("xvfb-run not installed (apt-get install xvfb libxcb-cursor0): GUI tests ran offscreen only")
     env = dict(os.environ, QT_QPA_PLATFORM="xcb", **{NESTED: "1"})
     command = [xvfb_run, "-a", "-s", "-screen 0 1920x1080x24", sys.executable, "-X", "faulthandler", "-m", "pytest",
-               "-q", "-p", "no:cacheprovider", "-o", "faulthandler_timeout=300", "-x", str(ROOT / "tests" / "gui")]
+               "-q", "-p", "no:cacheprovider", "-o", "faulthandler_timeout=300", "-m", "not cluster", "-x",
+               str(ROOT / "tests" / "gui")]
     # one hung test in the child prints its stacks and ends it after 5 minutes (this test's own
     # limit, pyproject.toml's faulthandler_timeout, is larger than the whole child run)
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1100)
