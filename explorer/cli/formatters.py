@@ -54,7 +54,8 @@ def report_lines(report, verification=None) -> list[str]:
                      f"  weights assembled from shared slices, kept between passes")
     lines.append(f"{'memory, training (Adam)':24}{nbytes(m.training):>18}{nbytes(report.twin_memory.training):>18}")
     lines.append(f"{'  activations':24}{nbytes(m.activations_training):>18}"
-                 f"{nbytes(report.twin_memory.activations_training):>18}  saved for backward, with the LM loss")
+                 f"{nbytes(report.twin_memory.activations_training):>18}  saved for backward, with the LM loss "
+                 f"(as torch's CPU kernels save it; CUDA attention differs: docs/memory.md)")
     if p.per_group:
         lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
         for g in p.per_group:

@@ -6,8 +6,8 @@ With Live on, every design change re-times it (debounced, the previous run cance
 each design version stays on the plot as its own labelled segment.
 
 With a Ray address set (Cluster > Ray address…), the device list also offers the cluster's
-devices ("ray: cpu @ NODE", "ray: cuda:0 NAME @ NODE"): a run on one is timed there by
-cluster/remote_run.py, its samples streamed back to the same plot and readout.
+devices (gui/device_choice.py: "ray: cpu @ NODE", "ray: cuda NAME MEMORY xN @ NODE"): a run on
+one is timed there by cluster/remote_run.py, its samples streamed back to the same plot and readout.
 """
 
 from __future__ import annotations
@@ -62,9 +62,14 @@ class RemoteBenchWorker(_TimingWorker):
             gpus=1 if self.config.device.startswith("cuda") else 0,
             on_sample=lambda s: self.sample.emit(Sample(**s)),
             on_progress=lambda line: self.progress.emit(f"{line} (on {self.node})"),
-            on_built=lambda r: self.built.emit(remote_run.result_from_dict(r)),
+            on_built=lambda r: self.built.emit(self._here(remote_run.result_from_dict(r))),
             should_stop=self._stop.is_set)
-        self.finished.emit(remote_run.result_from_dict(result))
+        self.finished.emit(self._here(remote_run.result_from_dict(result)))
+
+    def _here(self, result):
+        """The readout's device line names the node it ran on."""
+        result.device_name = f"{result.device_name} @ {self.node} (Ray)"
+        return result
 
 
 @dataclass

@@ -60,6 +60,8 @@ def test_a_run_on_a_ray_device_streams_to_the_plot(qtbot, local_address):
         assert list(ys) == result.design.samples_ms and len(ys) == 6
         assert len(panel.twin_curve.getData()[1]) == 6
         assert "verified" in panel.readout.text() and panel.status_label.text() == "done"
+        node = panel.device_combo.itemText(index).split(" @ ")[1]
+        assert f"@ {node} (Ray)" in panel.readout.text()                   # where it ran
     finally:
         panel.shutdown()
 
