@@ -14,7 +14,6 @@ Ray is imported only when a run asks for it (the actor class is made on first us
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from typing import Callable
@@ -48,8 +47,8 @@ class Runner:
             self._events.append((kind, value))
 
     def poll(self) -> list[tuple[str, object]]:
-        """What the run reported since the last poll: timing ("sample", {series, index, ms, warmup}),
-        ("built", result dict); training ("step", (series, step, loss, seconds)), ("eval", (series,
+        """What the run reported since the last poll: timing ("sample", Sample), ("built",
+        BenchResult); training ("step", (series, step, loss, seconds)), ("eval", (series,
         step, loss, accuracy)); both ("progress", line)."""
         with self._lock:
             out, self._events = self._events, []
@@ -83,16 +82,15 @@ class Runner:
             return {"error": f"{type(err).__name__}: {_first_line(err)}"}
         return {"result": result, "where": here()}
 
-    def _bench(self, spec, payload: dict) -> dict:
+    def _bench(self, spec, payload: dict):
+        """A BenchResult; Ray carries it (and each Sample) back as the object it is."""
         from explorer.bench.config import BenchConfig
         from explorer.bench.timing import run_bench
 
-        result = run_bench(spec, BenchConfig(**payload.get("config", {})),
-                           on_sample=lambda s: self._push("sample", dataclasses.asdict(s)),
-                           should_stop=self._stop.is_set,
-                           on_progress=lambda line: self._push("progress", line),
-                           on_built=lambda r: self._push("built", result_to_dict(r)))
-        return result_to_dict(result)
+        return run_bench(spec, BenchConfig(**payload.get("config", {})),
+                         on_sample=lambda s: self._push("sample", s), should_stop=self._stop.is_set,
+                         on_progress=lambda line: self._push("progress", line),
+                         on_built=lambda r: self._push("built", r))
 
     def _train(self, spec, payload: dict):
         """A Trained (train/session.py); Ray carries it back as the object it is."""
@@ -105,26 +103,6 @@ class Runner:
                                  on_eval=lambda *ev: self._push("eval", ev),
                                  progress=lambda line: self._push("progress", line),
                                  should_stop=self._stop.is_set)
-
-
-def result_to_dict(result) -> dict:
-    """BenchResult.to_json(), plus every field ("fields") so the driver can rebuild the object."""
-    out = result.to_json()
-    out["fields"] = dataclasses.asdict(result)
-    return out
-
-
-def result_from_dict(data: dict):
-    """The BenchResult a result_to_dict dict came from (the panel's readout takes the object)."""
-    from explorer.bench.config import BenchConfig
-    from explorer.bench.results import BenchResult, SeriesResult
-
-    fields = dict(data["fields"])
-    fields["config"] = BenchConfig(**fields["config"])
-    fields["design"] = SeriesResult(**fields["design"])
-    if fields.get("twin") is not None:
-        fields["twin"] = SeriesResult(**fields["twin"])
-    return BenchResult(**fields)
 
 
 def actor_class(ray):
@@ -147,25 +125,28 @@ def train_payload(design_yaml: str, options: dict, notes: tuple[str, ...] = (), 
             "baseline_yaml": baseline_yaml, "version": version}
 
 
-def run_remote(ray, design_yaml: str, config: dict, node: str | None = None, gpus: int = 0,
-               on_sample: Callable[[dict], None] | None = None, on_progress: Callable[[str], None] | None = None,
-               on_built: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] = lambda: False,
+def _gpus(device: str) -> int:
+    """GPUs a run on `device` asks Ray for: one for CUDA (seen there as cuda:0)."""
+    return 1 if str(device).startswith("cuda") else 0
+
+
+def run_remote(ray, design_yaml: str, config: dict, node: str | None = None,
+               on_sample: Callable | None = None, on_progress: Callable[[str], None] | None = None,
+               on_built: Callable | None = None, should_stop: Callable[[], bool] = lambda: False,
                version: str = __version__, run_timeout_s: float = RUN_TIMEOUT_S,
-               start_timeout_s: float = START_TIMEOUT_S, stop_grace_s: float = STOP_GRACE_S) -> dict:
+               start_timeout_s: float = START_TIMEOUT_S, stop_grace_s: float = STOP_GRACE_S):
     """Time the design on the cluster (on `node`, an address from ray_backend.devices, when given;
-    `gpus`=1 for a CUDA device there). Callbacks run in this (the calling) thread. Returns the
-    result dict (result_to_dict) with "where"; raises ClusterError in one line for a refusal,
-    a failed run or a lost cluster."""
+    config: BenchConfig fields, a CUDA device takes one of the node's GPUs). Callbacks run in this
+    (the calling) thread: on_sample(Sample), on_built(BenchResult). Returns (BenchResult, where it
+    ran); raises ClusterError in one line for a refusal, a failed run or a lost cluster."""
     handlers = {"sample": on_sample, "progress": on_progress, "built": on_built}
-    outcome = drive(ray, payload(design_yaml, config, version), node, gpus, handlers, should_stop,
-                    run_timeout_s, start_timeout_s, stop_grace_s)
-    result = outcome["result"]
-    result["where"] = outcome.get("where", "")
-    return result
+    outcome = drive(ray, payload(design_yaml, config, version), node, _gpus(config.get("device", "cpu")), handlers,
+                    should_stop, run_timeout_s, start_timeout_s, stop_grace_s)
+    return outcome["result"], outcome.get("where", "")
 
 
 def train_remote(ray, design_yaml: str, options: dict, notes: tuple[str, ...] = (), baseline_yaml: str | None = None,
-                 node: str | None = None, gpus: int = 0,
+                 node: str | None = None,
                  on_step: Callable[[str, int, float, float], None] | None = None,
                  on_eval: Callable[[str, int, float, float | None], None] | None = None,
                  on_progress: Callable[[str], None] | None = None, should_stop: Callable[[], bool] = lambda: False,
@@ -175,8 +156,9 @@ def train_remote(ray, design_yaml: str, options: dict, notes: tuple[str, ...] = 
     stream back to the callbacks (in this thread). Returns the Trained, its `where` set."""
     handlers = {"step": on_step and (lambda step: on_step(*step)), "eval": on_eval and (lambda ev: on_eval(*ev)),
                 "progress": on_progress}
-    outcome = drive(ray, train_payload(design_yaml, options, notes, baseline_yaml, version), node, gpus, handlers,
-                    should_stop, run_timeout_s, start_timeout_s, stop_grace_s)
+    outcome = drive(ray, train_payload(design_yaml, options, notes, baseline_yaml, version), node,
+                    _gpus(options.get("device", "cpu")), handlers, should_stop, run_timeout_s, start_timeout_s,
+                    stop_grace_s)
     trained = outcome["result"]
     trained.where = outcome.get("where", "")
     return trained

@@ -40,6 +40,17 @@ def parse_cluster_device(data: str) -> tuple[str, str] | None:
     return device, node
 
 
+def join_for_run(address: str, node: str, say) -> object:
+    """In a run's worker thread: the app's connection to the cluster at `address` (reused when
+    joined), saying what it does through `say`. Returns the ray module."""
+    from explorer.gui.cluster_settings import connect
+
+    say(f"connecting to the cluster at {address}")
+    ray = connect(address, CLUSTER_CONNECT_TIMEOUT_S)
+    say(f"starting the run on {node}")
+    return ray
+
+
 class DeviceChoice(QObject):
     """Keeps `combo` filled with this machine's devices, then the cluster's."""
 

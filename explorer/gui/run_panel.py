@@ -27,7 +27,7 @@ from explorer.cli.formatters import bench_readout_lines
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
-from explorer.gui.device_choice import CLUSTER_CONNECT_TIMEOUT_S, DeviceChoice
+from explorer.gui.device_choice import DeviceChoice, join_for_run
 from explorer.gui.workers import BenchWorker, _TimingWorker, reserve_gui_core, start_in_thread
 
 MAX_POINTS = 5000
@@ -49,22 +49,15 @@ class RemoteBenchWorker(_TimingWorker):
         self.spec, self.config, self.node, self.address = spec, config, node, address
 
     def work(self) -> None:
-        from explorer.bench.config import Sample
         from explorer.cluster import remote_run
         from explorer.design import yaml_io
-        from explorer.gui.cluster_settings import connect
 
-        self.progress.emit(f"connecting to the cluster at {self.address}")
-        ray = connect(self.address, CLUSTER_CONNECT_TIMEOUT_S)      # the app's connection, reused
-        self.progress.emit(f"starting the run on {self.node}")
-        result = remote_run.run_remote(
+        ray = join_for_run(self.address, self.node, self.progress.emit)
+        result, _where = remote_run.run_remote(
             ray, yaml_io.dumps(self.spec), dataclasses.asdict(self.config), node=self.node,
-            gpus=1 if self.config.device.startswith("cuda") else 0,
-            on_sample=lambda s: self.sample.emit(Sample(**s)),
-            on_progress=lambda line: self.progress.emit(f"{line} (on {self.node})"),
-            on_built=lambda r: self.built.emit(self._here(remote_run.result_from_dict(r))),
-            should_stop=self._stop.is_set)
-        self.finished.emit(self._here(remote_run.result_from_dict(result)))
+            on_sample=self.sample.emit, on_progress=lambda line: self.progress.emit(f"{line} (on {self.node})"),
+            on_built=lambda r: self.built.emit(self._here(r)), should_stop=self._stop.is_set)
+        self.finished.emit(self._here(result))
 
     def _here(self, result):
         """The readout's device line names the node it ran on."""

@@ -31,7 +31,7 @@ from explorer.cli.formatters import train_readout_lines
 from explorer.errors import ExplorerError, SpecError
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, LegendRow, PlainAxis
-from explorer.gui.device_choice import DeviceChoice
+from explorer.gui.device_choice import DeviceChoice, join_for_run
 from explorer.gui.workers import _TimingWorker, reserve_gui_core, start_in_thread
 from explorer.train.session import Trained
 
@@ -80,16 +80,11 @@ class RemoteTrainWorker(TrainWorker):
     def work(self) -> None:
         from explorer.cluster import remote_run
         from explorer.design import yaml_io
-        from explorer.gui.cluster_settings import connect
-        from explorer.gui.device_choice import CLUSTER_CONNECT_TIMEOUT_S
 
-        self.progress.emit(f"connecting to the cluster at {self.address}")
-        ray = connect(self.address, CLUSTER_CONNECT_TIMEOUT_S)      # the app's connection, reused
-        self.progress.emit(f"starting the run on {self.node}")
+        ray = join_for_run(self.address, self.node, self.progress.emit)
         trained = remote_run.train_remote(
             ray, yaml_io.dumps(self.spec), self.options, self.notes,
             yaml_io.dumps(self.baseline) if self.baseline is not None else None, node=self.node,
-            gpus=1 if str(self.options.get("device", "cpu")).startswith("cuda") else 0,
             on_step=self.step.emit, on_eval=self.evaluated.emit,
             on_progress=lambda line: self.progress.emit(f"{line} (on {self.node})"),
             should_stop=self._stop.is_set)

@@ -42,20 +42,19 @@ def test_samples_stream_while_it_runs_and_the_counts_match_a_local_run(cluster):
         time.sleep(0.05)
     assert seen and not ray.wait([ref], timeout=0)[0]          # samples came while the run went on
     ray.get(runner.stop.remote(), timeout=30)
-    assert ray.get(ref, timeout=60)["result"]["cancelled"] is True
+    assert ray.get(ref, timeout=60)["result"].cancelled is True
     ray.kill(runner)
 
     samples, built = [], []
-    result = remote_run.run_remote(ray, yaml_io.dumps(SPEC), CONFIG, on_sample=samples.append,
-                                   on_built=built.append)
+    result, where = remote_run.run_remote(ray, yaml_io.dumps(SPEC), CONFIG, on_sample=samples.append,
+                                          on_built=built.append)
     local = run_bench(SPEC, BenchConfig(**CONFIG))
-    assert not result["cancelled"] and result["where"]
-    assert result["params"]["built"] == local.design.params_built and result["params"]["verified"]
-    assert result["twin"]["params"]["built"] == local.twin.params_built
-    assert len([s for s in samples if not s["warmup"]]) == 2 * CONFIG["iters"]
-    assert built and built[0]["params"]["built"] == local.design.params_built
-    rebuilt = remote_run.result_from_dict(result)
-    assert rebuilt.design.samples_ms == result["timing"]["samples_ms"] and rebuilt.verified
+    assert not result.cancelled and where
+    assert result.design.params_built == local.design.params_built and result.verified
+    assert result.twin.params_built == local.twin.params_built
+    assert len([s for s in samples if not s.warmup]) == 2 * CONFIG["iters"]
+    assert built and built[0].design.params_built == local.design.params_built
+    assert len(result.design.samples_ms) == CONFIG["iters"] == len(result.twin.samples_ms)
 
 
 def test_stop_ends_a_remote_run_within_an_iteration(cluster):
@@ -67,10 +66,10 @@ def test_stop_ends_a_remote_run_within_an_iteration(cluster):
             return True
         return False
 
-    result = remote_run.run_remote(cluster, yaml_io.dumps(SPEC), dict(CONFIG, iters=100000),
-                                   on_sample=samples.append, should_stop=should_stop)
-    assert result["cancelled"] is True
-    assert len(result["timing"]["samples_ms"]) < 1000
+    result, _where = remote_run.run_remote(cluster, yaml_io.dumps(SPEC), dict(CONFIG, iters=100000),
+                                           on_sample=samples.append, should_stop=should_stop)
+    assert result.cancelled is True
+    assert len(result.design.samples_ms) < 1000
 
 
 def test_a_design_from_another_version_is_refused_in_one_line(cluster):
