@@ -1,7 +1,8 @@
 """Render the screenshots of docs/ (offscreen): python docs/make_screenshots.py [OUT_DIR] [--no-timing | --only-timing]
 
-Each shot is the real window at 1440x900 on a bundled preset; the timing shot runs the
-design and its unshared twin on the CPU first, so its plot holds real measurements.
+Each shot is the real window at 1440x900 on a bundled preset; the timing and training shots
+("timing": left out by --no-timing, alone with --only-timing) run the design and its unshared
+twin on the CPU first, so their plots hold real measurements.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer.gui import app as gui_app  # noqa: E402
-from explorer.gui import commands, edits
+from explorer.design import edits  # noqa: E402
+from explorer.gui import commands  # noqa: E402
 from explorer.presets import PRESETS_DIR  # noqa: E402
 from explorer.design.strategies import apply_scheme  # noqa: E402
 
@@ -74,6 +76,7 @@ def main() -> None:
         still_shots()
     if "--no-timing" not in sys.argv:
         timing_shot(app)
+        train_shot(app)
 
 
 def still_shots() -> None:
@@ -132,6 +135,27 @@ def timing_shot(app) -> None:
     wait_for_run()
     shoot(w, "timing-live-twin")
     panel.shutdown()
+
+
+def train_shot(app) -> None:
+    """ALBERT base scaled down to d128 x 4 layers, trained on the stdlib's sources beside its twin."""
+    w = window_on("albert-base")
+    view = w.train_view
+    show_tab(w, "Train")
+    view.steps_spin.setValue(150)
+    view.batch_spin.setValue(8)
+    view.seq_spin.setValue(64)
+    view.eval_spin.setValue(25)
+    for name, value in (("width", 128), ("depth", 4), ("heads", 4)):
+        view.scale_spins[name].setValue(value)
+    done = []
+    view.run_finished.connect(done.append)
+    view.message.connect(done.append)
+    view.start()
+    while not done:
+        app.processEvents()
+    shoot(w, "train-twin")
+    view.shutdown()
 
 if __name__ == "__main__":
     main()
