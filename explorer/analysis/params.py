@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from functools import lru_cache
 
-from explorer.design.model import LayerSpec, ModelSettings, StackSpec, dims, unshared_twin
+from explorer.design.model import LayerSpec, ModelSettings, Slot, StackSpec, dims, unshared_twin
 from explorer.design.sharing import SharingPlan
 from explorer.design.slots import layer_tensors, pieces_of
 from explorer.design.validate import validate
@@ -113,8 +113,8 @@ def unread_expert_elements(spec: StackSpec, plan: SharingPlan) -> int:
         d = dims(layer, spec.settings)
         if not kind(d.kind).has_experts:
             continue
-        per_expert = sum(p.numel for _r, p in pieces_of(d, "experts")) // d.n_experts
-        first = pieces_of(d, "experts")[0][1].tensor
+        per_expert = sum(p.numel for _r, p in pieces_of(d, Slot("experts"))) // d.n_experts
+        first = pieces_of(d, Slot("experts"))[0][1].tensor
         claims = plan.claims.get((layer.id, first), ())
         stretches, pos = [], 0                  # (experts, layers reading them) this layer adds
         for c in sorted(claims, key=lambda c: c.piece.lo):

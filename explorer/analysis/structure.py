@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from explorer.analysis.params import count_params
 from explorer.errors import SpecError
-from explorer.design.model import StackSpec, dims
+from explorer.design.model import Slot, StackSpec, dims
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ def structural_entries(spec: StackSpec, unique: int | None = None) -> list[Struc
     if low:
         # the shared factors are a group (listed with the groups): compare with them unshared
         unfactored = dataclasses.replace(spec, groups=tuple(
-            g for g in spec.groups if not any(m.slot == "factors" for m in g.members)))
+            g for g in spec.groups if not any(m.slot == Slot("factors") for m in g.members)))
         add("low-rank factors", f"rank {low[0].low_rank} on {len(low)} layers", len(low),
             _layers_with(unfactored, low_rank=0), unfactored)
     lora = [d for d in resolved if d.lora_rank]

@@ -10,7 +10,7 @@ import dataclasses
 import re
 
 from explorer.errors import SpecError
-from explorer.design.model import SETTINGS_FIELDS, LayerSpec, Member, ModelSettings, SharingGroup, Slot, StackSpec
+from explorer.design.model import SETTINGS_FIELDS, LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
 from explorer.design.strategies import add_groups, without_members
 
 _ID_TAIL = re.compile(r"^(.*?)(\d+)$")
@@ -111,14 +111,14 @@ def new_group(spec: StackSpec, members: list[Member], name: str = "") -> StackSp
     if len(unique) < 2:
         raise SpecError("a new group needs at least two members: select several layers, or drop a slot "
                         "onto the same slot of another layer", "group")
-    name = name or unique[0].slot.replace("[", "").replace("]", "").replace(":", "-") + "-group"
+    name = name or str(unique[0].slot).replace("[", "").replace("]", "").replace(":", "-") + "-group"
     return add_groups(spec, [(name, tuple(unique))])
 
 
 def share_slots(spec: StackSpec, source: Member, target: Member) -> StackSpec:
     """Make two slots share: join the target's group, else the source's, else form a new one.
     Head slices may differ in position (head 0 of one layer with head 3 of another), not in width."""
-    widths = {Slot.parse(source.slot).width, Slot.parse(target.slot).width}
+    widths = {source.slot.width, target.slot.width}
     if source.slot != target.slot and (len(widths) > 1 or widths == {0}):
         raise SpecError(f"{source} can only share with the same slot of another layer, or as many heads, "
                         f"not {target}", "group")

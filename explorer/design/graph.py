@@ -33,7 +33,7 @@ def design_graph(spec: StackSpec, plan: SharingPlan | None = None, detail: str =
                        uses=grp.uses)
         for m in grp.members:
             if detail == "slot":
-                g.add_edge(("layer", m.layer), ("group", grp.name), relation="uses", slot=m.slot)
+                g.add_edge(("layer", m.layer), ("group", grp.name), relation="uses", slot=str(m.slot))
     for layer in spec.layers:
         own = 0
         for t in layer_tensors(layer, spec.settings):

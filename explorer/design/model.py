@@ -176,17 +176,6 @@ KIND_FIELDS: dict[str, frozenset[str]] = {name: k.fields for name, k in REGISTRY
 """Which optional fields each kind accepts (others are an error, so typos are caught)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One shared slot: `slot` of layer `layer` (see spec/slots.py for slot names)."""
-
-    layer: str
-    slot: str = "block"
-
-    def __str__(self) -> str:
-        return f"{self.layer}:{self.slot}"
-
-
 _RANGE = re.compile(r"^(heads|experts)\[(\d+):(\d+)\]$")
 RANGE_SLOTS = ("heads", "experts")
 """Slots that take a range [i:j]: attention heads, and the experts of a mixture of experts."""
@@ -195,15 +184,18 @@ RANGE_SLOTS = ("heads", "experts")
 @dataclass(frozen=True, slots=True)
 class Slot:
     """A slot as a value: its name ("block", "ffn", "attention.q", ...) or, for a slice of
-    attention heads or experts, "heads"/"experts" with the range [lo, hi). Files and members
-    keep the text form (`str(slot)`: "heads[2:4]"); code that needs the range parses it once, here."""
+    attention heads or experts, "heads"/"experts" with the range [lo, hi). Files and the
+    clipboard keep the text form (`str(slot)`: "heads[2:4]", read back by `Slot.parse`); inside
+    the code a member's or a chip's slot is this value."""
 
     name: str
-    lo: int = 0
-    hi: int = 0
+    lo: int | None = None
+    hi: int | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Slot":
+    def parse(cls, text: "str | Slot") -> "Slot":
+        if isinstance(text, Slot):
+            return text
         m = _RANGE.match(text)
         return cls(m.group(1), int(m.group(2)), int(m.group(3))) if m else cls(text)
 
@@ -217,27 +209,29 @@ class Slot:
 
     @property
     def is_range(self) -> bool:
-        return self.name in RANGE_SLOTS and self.hi > self.lo
+        """A slice of heads or experts (as written: the range may still be empty or out of bounds)."""
+        return self.lo is not None
 
     @property
     def is_heads(self) -> bool:
-        return self.name == "heads" and self.hi > self.lo
+        return self.name == "heads" and self.is_range
 
     @property
     def is_experts(self) -> bool:
-        return self.name == "experts" and self.hi > self.lo
+        return self.name == "experts" and self.is_range
 
     @property
     def width(self) -> int:
         """How many heads or experts (0 for any other slot)."""
-        return self.hi - self.lo if self.is_range else 0
+        return max(self.hi - self.lo, 0) if self.is_range else 0
 
     def covers_head(self, i: int) -> bool:
         return self.is_heads and self.lo <= i < self.hi
 
     def covers(self, other: "Slot") -> bool:
         """Whether this range takes in all of `other`'s (same family: heads or experts)."""
-        return self.is_range and other.name == self.name and self.lo <= other.lo and other.hi <= self.hi
+        return (self.is_range and other.is_range and other.name == self.name
+                and self.lo <= other.lo and other.hi <= self.hi)
 
     def starting_at(self, lo: int) -> "Slot":
         """The same number of heads (experts) from index `lo`."""
@@ -245,10 +239,30 @@ class Slot:
 
     def heads(self) -> tuple["Slot", ...]:
         """One single-index slot per head (expert) of the range."""
-        return tuple(Slot(self.name, i, i + 1) for i in range(self.lo, self.hi))
+        return tuple(Slot(self.name, i, i + 1) for i in range(self.lo, self.hi)) if self.is_range else ()
 
     def __str__(self) -> str:
         return f"{self.name}[{self.lo}:{self.hi}]" if self.is_range else self.name
+
+
+BLOCK = Slot("block")
+"""The whole layer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One shared slot: `slot` of layer `layer` (explorer/design/slots.py resolves it to tensors).
+    The slot may be given as text ("ffn", "heads[0:2]"); it is held as a `Slot`."""
+
+    layer: str
+    slot: Slot = BLOCK
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.slot, Slot):
+            object.__setattr__(self, "slot", Slot.parse(self.slot))
+
+    def __str__(self) -> str:
+        return f"{self.layer}:{self.slot}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from explorer.errors import SpecError
-from explorer.design.model import LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
+from explorer.design.model import BLOCK, LayerSpec, Member, ModelSettings, SharingGroup, Slot, StackSpec
 from explorer.design.slots import Piece, SlotError, pieces_overlap, slot_pieces, slot_signature
 
 
@@ -54,11 +54,11 @@ class SharingPlan:
     groups: tuple[PlannedGroup, ...]
     claims: dict[tuple[str, str], tuple[Claim, ...]]
     block_of: dict[str, str]        # layer id -> id of the layer whose whole block it runs
-    member_group: dict[tuple[str, str], int]   # (layer id, slot) -> group index
+    member_group: dict[tuple[str, Slot], int]   # (layer id, slot) -> group index
     block_uses: dict[str, int]      # representative layer id -> layers running its block
     claimed_layers: frozenset[str] = frozenset()   # layers with at least one claimed piece
 
-    def group_of(self, layer_id: str, slot: str) -> PlannedGroup | None:
+    def group_of(self, layer_id: str, slot: Slot = BLOCK) -> PlannedGroup | None:
         index = self.member_group.get((layer_id, slot))
         return None if index is None else self.groups[index]
 
@@ -73,7 +73,7 @@ def compile_plan(spec: StackSpec) -> SharingPlan:
     planned: list[PlannedGroup] = []
     claims: dict[tuple[str, str], list[Claim]] = {}
     owner_of_claim: dict[tuple[str, str], list[tuple[Piece, str]]] = {}
-    seen_members: dict[tuple[str, str], str] = {}
+    seen_members: dict[tuple[str, Slot], str] = {}
     names: set[str] = set()
     for gi, group in enumerate(spec.groups):
         where = f"groups[{gi}]"
@@ -120,7 +120,7 @@ def compile_plan(spec: StackSpec) -> SharingPlan:
     for g in planned:
         rep = g.members[0].layer
         for m in g.members:
-            if m.slot == "block":
+            if m.slot == BLOCK:
                 block_of[m.layer] = rep
     block_uses: dict[str, int] = {}
     for rep in block_of.values():

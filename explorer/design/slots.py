@@ -7,18 +7,17 @@ attention projections. Build and analysis both read these tables, so they cannot
 
 from __future__ import annotations
 
-import re
 from math import prod
 from dataclasses import dataclass
 from functools import lru_cache
 
-from explorer.design.model import LayerDims, LayerSpec, ModelSettings, dims
+from explorer.design.model import LayerDims, LayerSpec, ModelSettings, Slot, dims
 from explorer.kinds import kind
 from explorer.kinds.base import OUTSIDE_BLOCK, TensorSpec
 
 _OUTSIDE = tuple(f"{prefix}." for prefix in OUTSIDE_BLOCK)
 
-__all__ = ["EXPERTS_RE", "HEADS_RE", "Piece", "SlotError", "TensorSpec", "has_heads", "layer_tensors", "pieces_of",
+__all__ = ["Piece", "SlotError", "TensorSpec", "has_heads", "layer_tensors", "pieces_of",
            "pieces_overlap", "slot_names", "slot_pieces", "slot_signature", "tensors_of"]
 
 
@@ -36,9 +35,6 @@ class Piece:
     def numel(self) -> int:
         return prod(self.shape)
 
-
-HEADS_RE = re.compile(r"^heads\[(\d+):(\d+)\]$")
-EXPERTS_RE = re.compile(r"^experts\[(\d+):(\d+)\]$")
 
 _PROJECTIONS = ("q", "k", "v", "o")
 
@@ -75,7 +71,7 @@ class SlotError(ValueError):
     """A slot name is unknown for the layer, or its head range is impossible."""
 
 
-def slot_pieces(layer: LayerSpec, settings: ModelSettings, slot: str) -> tuple[tuple[str, Piece], ...]:
+def slot_pieces(layer: LayerSpec, settings: ModelSettings, slot: Slot) -> tuple[tuple[str, Piece], ...]:
     """(relative name, piece) for every piece `slot` covers in `layer`.
 
     Relative names let members on different slots compare: the q and k projections of a
@@ -85,16 +81,14 @@ def slot_pieces(layer: LayerSpec, settings: ModelSettings, slot: str) -> tuple[t
 
 
 @lru_cache(maxsize=65536)
-def pieces_of(d: LayerDims, slot: str) -> tuple[tuple[str, Piece], ...]:
+def pieces_of(d: LayerDims, slot: Slot) -> tuple[tuple[str, Piece], ...]:
     """slot_pieces for any layer with these effective settings (cached per distinct layer shape)."""
     tensors = tensors_of(d)
-    m = HEADS_RE.match(slot)
-    if m:
-        return _head_pieces(d, int(m.group(1)), int(m.group(2)))
-    m = EXPERTS_RE.match(slot)
-    if m:
-        return _expert_pieces(d, int(m.group(1)), int(m.group(2)))
-    prefixes = kind(d.kind).slots.get(slot)
+    if slot.is_heads:
+        return _head_pieces(d, slot.lo, slot.hi)
+    if slot.is_experts:
+        return _expert_pieces(d, slot.lo, slot.hi)
+    prefixes = None if slot.is_range else kind(d.kind).slots.get(slot.name)
     if prefixes is None:
         known = ", ".join(slot_names(d.kind) + (("heads[i:j]",) if has_heads(d.kind) else ())
                           + (("experts[i:j]",) if kind(d.kind).has_experts else ()))
@@ -157,13 +151,13 @@ def _expert_pieces(d: LayerDims, lo: int, hi: int) -> tuple[tuple[str, Piece], .
     return tuple(out)
 
 
-def slot_signature(layer: LayerSpec, settings: ModelSettings, slot: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def slot_signature(layer: LayerSpec, settings: ModelSettings, slot: Slot) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """What must agree for two members to share: relative names and shapes."""
     return signature_of(dims(layer, settings), slot)
 
 
 @lru_cache(maxsize=65536)
-def signature_of(d: LayerDims, slot: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def signature_of(d: LayerDims, slot: Slot) -> tuple[tuple[str, tuple[int, ...]], ...]:
     return tuple((rel, piece.shape) for rel, piece in pieces_of(d, slot))
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from explorer.errors import SpecError
-from explorer.design.model import (LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, LayerSpec, Member, SharingGroup,
-                                 StackSpec, dims)
+from explorer.design.model import (BLOCK, LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, LayerSpec, Member, SharingGroup,
+                                 Slot, StackSpec, dims)
 from explorer.design.slots import SlotError, pieces_overlap, slot_pieces
 from explorer.design.validate import check_value
 from explorer.kinds import REGISTRY, kind
@@ -75,8 +75,9 @@ def _positive(value, name: str) -> None:
 # ----------------------------------------------------------------- helpers
 
 
-def _targets(spec: StackSpec, layers, slot: str, kinds=None) -> list[LayerSpec]:
-    """The layers a scheme acts on: `layers` (ids) or every layer offering `slot`."""
+def _targets(spec: StackSpec, layers, slot: Slot | str, kinds=None) -> list[LayerSpec]:
+    """The layers a scheme acts on: `layers` (ids) or every layer offering `slot` (a scheme's text form)."""
+    slot = Slot.parse(slot)
     if layers is not None:
         if isinstance(layers, str) or not isinstance(layers, (list, tuple)):
             raise SpecError("expected a list of layer ids", "layers")
@@ -141,7 +142,7 @@ def add_groups(spec: StackSpec, new_groups: list[tuple[str, tuple[Member, ...]]]
         except (SlotError, KeyError):
             return ()
 
-    claimed_slots: dict[str, set[str]] = {}
+    claimed_slots: dict[str, set[Slot]] = {}
     for m in new_members:
         claimed_slots.setdefault(m.layer, set()).add(m.slot)
     claimed: dict[str, list] = {}            # layer -> pieces the new members take, made on demand
@@ -150,7 +151,7 @@ def add_groups(spec: StackSpec, new_groups: list[tuple[str, tuple[Member, ...]]]
         slots = claimed_slots.get(m.layer)
         if not slots:
             return False                     # a layer the new groups do not touch
-        if m.slot in slots or ("block" in slots and m.slot not in OUTSIDE_BLOCK):
+        if m.slot in slots or (BLOCK in slots and m.slot.name not in OUTSIDE_BLOCK):
             return True                      # the same slot, or inside a whole block (all but LoRA, bias table)
         if m.layer not in claimed:
             claimed[m.layer] = [p for n in new_members if n.layer == m.layer for _r, p in pieces(n)]
@@ -164,7 +165,7 @@ def add_groups(spec: StackSpec, new_groups: list[tuple[str, tuple[Member, ...]]]
     return dataclasses.replace(spec, groups=tuple(kept))
 
 
-def groups_from_order(spec: StackSpec, targets: list[LayerSpec], order: tuple[int, ...], slot: str,
+def groups_from_order(spec: StackSpec, targets: list[LayerSpec], order: tuple[int, ...], slot: Slot | str,
                       base: str) -> StackSpec:
     """Turn a schedule over `targets` into groups: one per block run by two or more layers."""
     runs: dict[int, list[Member]] = {}
@@ -255,7 +256,7 @@ def skip(spec: StackSpec, skip: int = 2, slot: str = "block", layers=None) -> St
 def head_sharing(spec: StackSpec, heads: str = "0:1", layers=None) -> StackSpec:
     """Share a slice of attention heads (their Q/K/V rows and O columns) across layers."""
     lo, hi = _head_range(heads)
-    slot = f"heads[{lo}:{hi}]"
+    slot = Slot("heads", lo, hi)
     targets = _targets(spec, layers, slot, kinds=_kinds_with("has_heads"))
     _need(targets, "attention layers")
     return groups_from_order(spec, targets, (0,) * len(targets), slot, f"heads{lo}-{hi}")
@@ -309,7 +310,7 @@ def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
     spec = dataclasses.replace(spec, layers=layers_out)
     # groups on K/V projections of layers that no longer have them are dropped
     return dataclasses.replace(spec, groups=without_members(spec, lambda m: m.layer in source and (
-        m.slot in ("attention.k", "attention.v") or m.slot.startswith("heads["))))
+        m.slot.name in ("attention.k", "attention.v") or m.slot.is_heads)))
 
 
 def expert_bank(spec: StackSpec, banks: int = 1, layers=None) -> StackSpec:
@@ -347,7 +348,7 @@ def factorized_embedding(spec: StackSpec, size: int = 128, layers=None) -> Stack
     """Factorized embedding (ALBERT): a V x E table plus an E -> d projection."""
     _positive(size, "size")
     spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, embedding_size=size))
-    tied = {m.layer for g in spec.groups for m in g.members if m.slot == "head"}
+    tied = {m.layer for g in spec.groups for m in g.members if m.slot == Slot("head")}
     return _set_layers(spec, {layer.id for layer in spec.layers if layer.kind == "lm_head" and layer.id in tied},
                        transform=True)
 
@@ -359,7 +360,7 @@ def shared_low_rank(spec: StackSpec, rank: int = 64, layers=None) -> StackSpec:
     _need(targets, "transformer blocks")
     ids = {t.id for t in targets}
     # head slices need dense projections: drop those members before factorizing
-    kept = without_members(spec, lambda m: m.layer in ids and m.slot.startswith("heads["))
+    kept = without_members(spec, lambda m: m.layer in ids and m.slot.is_heads)
     spec = _set_layers(dataclasses.replace(spec, groups=kept), ids, low_rank=rank)
     targets = [spec.layer(t.id) for t in targets]
     return groups_from_order(spec, targets, (0,) * len(targets), "factors", "low-rank")

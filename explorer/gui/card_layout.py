@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 
 from explorer.gui import theme
-from explorer.design.model import LayerDims, LayerSpec, ModelSettings, Slot, StackSpec, dims
+from explorer.design.model import BLOCK, LayerDims, LayerSpec, ModelSettings, Slot, StackSpec, dims
 from explorer.design.sharing import SharingPlan
 from explorer.kinds import kind
 from explorer.design.slots import SlotError, slot_pieces
@@ -22,16 +22,17 @@ CARD_GAP = 6.0
 HEADER_WIDTH = 190.0
 BADGE_WIDTH = 54.0
 
-BOX_SLOTS = ("attention", "experts")
+ATTENTION, EXPERTS = Slot("attention"), Slot("experts")
+BOX_SLOTS = (ATTENTION, EXPERTS)
 """Chips drawn as a box: the label in a strip on top, one small chip per head (expert) below."""
 
 
 @dataclass(frozen=True, slots=True)
 class Chip:
     """A clickable, draggable piece of a card; `slot` is what dragging it carries. `is_head`: one
-    head or one expert (a single-index range slot, "heads[2:3]", "experts[5:6]")."""
+    head or one expert (a single-index range slot, heads[2:3], experts[5:6])."""
 
-    slot: str
+    slot: Slot
     label: str
     rect: QRectF
     is_head: bool = False
@@ -50,12 +51,12 @@ class CardInfo:
     layer: LayerSpec
     index: int
     chips: tuple[Chip, ...]
-    styles: dict[str, ChipStyle]
+    styles: dict[Slot, ChipStyle]
     block_style: ChipStyle
     summary: str
     block_uses: int = 1
-    highlighted: set[str] = field(default_factory=set)   # slots in the selected group
-    notes: dict[str, str] = field(default_factory=dict)  # extra chip text, e.g. shared heads on 'attention'
+    highlighted: set[Slot] = field(default_factory=set)  # slots in the selected group
+    notes: dict[Slot, str] = field(default_factory=dict)  # extra chip text, e.g. shared heads on 'attention'
     layout: tuple = ()                                   # layout_key of `chips`
 
     @property
@@ -71,14 +72,14 @@ class CardInfo:
         return (self.layout,
                 tuple((st.fill.rgba(), st.direct, st.uses, bool(st.group)) if (st := self.styles.get(c.slot)) else own
                       for c in self.chips),
-                frozenset(self.highlighted), tuple(sorted(self.notes.items())))
+                frozenset(self.highlighted), tuple(sorted((str(s), text) for s, text in self.notes.items())))
 
 
 def summary_of(d: LayerDims) -> str:
     return kind(d.kind).summary(d)
 
 
-def _has(layer: LayerSpec, settings: ModelSettings, slot: str) -> bool:
+def _has(layer: LayerSpec, settings: ModelSettings, slot: Slot) -> bool:
     try:
         slot_pieces(layer, settings, slot)
     except SlotError:
@@ -116,24 +117,25 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
         label = "attention"
         if per_kv:          # GQA/MQA: the group size on the k/v chips, and in words on the label
             label += f" · {'MQA' if d.n_kv_heads == 1 else 'GQA'} {d.n_kv_heads} K/V × {per_kv} queries"
-        chips.append(Chip("attention", label, QRectF(x, y0, w, h)))
-        projections = [p for p in "qkvo" if _has(layer, settings, f"attention.{p}")]
+        chips.append(Chip(ATTENTION, label, QRectF(x, y0, w, h)))
+        projections = [p for p in "qkvo" if _has(layer, settings, Slot(f"attention.{p}"))]
         for j, p in enumerate(reversed(projections)):
             text = f"{p}{per_kv}" if per_kv and p in "kv" else p
-            chips.append(Chip(f"attention.{p}", text, QRectF(x + w - 4 - 19 * (j + 1), y0 + 4, 17, LABEL_STRIP - 7)))
+            rect = QRectF(x + w - 4 - 19 * (j + 1), y0 + 4, 17, LABEL_STRIP - 7)
+            chips.append(Chip(Slot(f"attention.{p}"), text, rect))
         n = d.n_heads
         if n and not d.low_rank:
             step = (w - 8) / n
             for i in range(n):
                 rect = QRectF(x + 4 + i * step, y0 + LABEL_STRIP, max(step - 2, 1.5), h - LABEL_STRIP - 3)
-                chips.append(Chip(str(Slot.head(i)), str(i), rect, is_head=True))
+                chips.append(Chip(Slot.head(i), str(i), rect, is_head=True))
 
     def expert_chips(x: float, w: float, label: str) -> None:
-        chips.append(Chip("experts", label, QRectF(x, y0, w, h)))
+        chips.append(Chip(EXPERTS, label, QRectF(x, y0, w, h)))
         step = (w - 8) / max(d.n_experts, 1)
         for i in range(d.n_experts):
             rect = QRectF(x + 4 + i * step, y0 + LABEL_STRIP, max(step - 2, 1.5), h - LABEL_STRIP - 3)
-            chips.append(Chip(str(Slot.expert(i)), str(i), rect, is_head=True))
+            chips.append(Chip(Slot.expert(i), str(i), rect, is_head=True))
 
     card = kind(d.kind).card(d)                    # the kind's module says which chips, how wide
     total = sum(c.weight for c in card) or 1.0
@@ -145,45 +147,44 @@ def _layout_chips(layer: LayerSpec, settings: ModelSettings, width: float, extra
         elif c.slot == "experts" and kind(d.kind).has_experts:
             expert_chips(x, w - 4, c.label)
         else:
-            chips.append(Chip(c.slot, c.label, QRectF(x, y0, w - 4, h)))
+            chips.append(Chip(Slot(c.slot), c.label, QRectF(x, y0, w - 4, h)))
         x += w
     shown = {c.slot for c in chips}
-    extra = [s for s in extra_slots if s not in shown and s != "block" and not Slot.parse(s).is_range]
+    extra = [s for s in extra_slots if s not in shown and s != BLOCK and not s.is_range]
     for j, s in enumerate(extra):       # grouped slots without a chip of their own (factors, norm1 ...)
-        chips.append(Chip(s, s, QRectF(width - BADGE_WIDTH + 2, y0 + j * 15, BADGE_WIDTH - 8, 13)))
+        chips.append(Chip(s, str(s), QRectF(width - BADGE_WIDTH + 2, y0 + j * 15, BADGE_WIDTH - 8, 13)))
     return tuple(chips)
 
 
-def _chip_styles(layer_kind, chips, memberships: tuple, own: ChipStyle) -> tuple[dict[str, ChipStyle], dict[str, str]]:
+def _chip_styles(layer_kind, chips, memberships: tuple,
+                 own: ChipStyle) -> tuple[dict[Slot, ChipStyle], dict[Slot, str]]:
     """Style of every chip and notes, from a layer's memberships ((slot, group index, group) ...)."""
     direct = {slot: (gi, g) for slot, gi, g in memberships}
-    ranges = sorted((s.name, s.lo, s.hi, gi, g) for s, gi, g in ((Slot.parse(slot), gi, g)
-                                                                 for slot, gi, g in memberships) if s.is_range)
-    memo: dict[str, ChipStyle] = {}
+    ranges = sorted((s.name, s.lo, s.hi, gi, g) for s, gi, g in memberships if s.is_range)
+    memo: dict[Slot, ChipStyle] = {}
 
-    def style(slot: str) -> ChipStyle:
+    def style(slot: Slot) -> ChipStyle:
         if slot in memo:
             return memo[slot]
         found = direct.get(slot)
-        one = Slot.parse(slot)
-        if found is None and ranges and one.is_range:
-            found = next(((gi, g) for name, lo, hi, gi, g in ranges if name == one.name and lo <= one.lo < hi), None)
+        if found is None and ranges and slot.is_range:
+            found = next(((gi, g) for name, lo, hi, gi, g in ranges if name == slot.name and lo <= slot.lo < hi), None)
         if found is not None:
             gi, g = found
             result = ChipStyle(theme.group_color(g, gi), g.name, True, len(g.members))
         else:
-            parent = layer_kind.parent(slot)
-            result = own if parent is None else style(parent)
+            parent = layer_kind.parent(str(slot))        # kinds declare their slots as text
+            result = own if parent is None else style(Slot.parse(parent))
             if result.direct:
                 result = ChipStyle(result.fill, result.group, False, result.uses)
         memo[slot] = result
         return result
 
     styles = {c.slot: style(c.slot) for c in chips}
-    styles["block"] = style("block")
+    styles[BLOCK] = style(BLOCK)
     notes = {}
-    for box, noun in (("attention", "head"), ("experts", "expert")):
-        mine = [(lo, hi, g) for name, lo, hi, _gi, g in ranges if name == ("heads" if box == "attention" else box)]
+    for box, family, noun in ((ATTENTION, "heads", "head"), (EXPERTS, "experts", "expert")):
+        mine = [(lo, hi, g) for name, lo, hi, _gi, g in ranges if name == family]
         if mine:
             notes[box] = "  ·  " + ", ".join(
                 (f"{noun} {lo}" if hi - lo == 1 else f"{noun}s {lo}–{hi - 1}") + f" ×{len(g.members)}"
@@ -198,11 +199,11 @@ def card_infos(spec: StackSpec, plan: SharingPlan | None, width: float, selected
     for (layer_id, slot), gi in sorted((plan.member_group if plan else {}).items(), key=lambda item: item[1]):
         memberships.setdefault(layer_id, []).append((slot, gi, spec.groups[gi]))
     selected = next((g for g in spec.groups if g.name == selected_group), None)
-    highlight: dict[str, set[str]] = {}
+    highlight: dict[str, set[Slot]] = {}
     for m in (selected.members if selected else ()):
         slots = highlight.setdefault(m.layer, set())
         slots.add(m.slot)
-        slots |= {str(head) for head in Slot.parse(m.slot).heads()}
+        slots |= set(m.slot.heads())
     own = ChipStyle(theme.color("own_fill"))
     shared_styles: dict[tuple, tuple] = {}
     infos = []
@@ -215,7 +216,7 @@ def card_infos(spec: StackSpec, plan: SharingPlan | None, width: float, selected
         if look not in shared_styles:
             shared_styles[look] = _chip_styles(kind(layer.kind), chips, mine, own)
         styles, notes = shared_styles[look]
-        block_style = styles["block"]
+        block_style = styles[BLOCK]
         infos.append(CardInfo(layer, index, chips, styles, block_style, summary_of(dims(layer, spec.settings)),
                               block_style.uses if block_style.group else 1, highlight.get(layer.id, set()), notes,
                               key))

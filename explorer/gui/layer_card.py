@@ -13,9 +13,9 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem
 
-from explorer.gui.card_layout import (BADGE_WIDTH, BOX_SLOTS, CARD_HEIGHT, HEADER_WIDTH, LABEL_STRIP, CardInfo, Chip,
-                                      ChipStyle)
-from explorer.design.model import Slot
+from explorer.gui.card_layout import (ATTENTION, BADGE_WIDTH, BOX_SLOTS, CARD_HEIGHT, HEADER_WIDTH, LABEL_STRIP,
+                                      CardInfo, Chip, ChipStyle)
+from explorer.design.model import BLOCK, Slot
 from explorer.gui import theme
 
 MAX_CHIP_PIXMAPS = 256
@@ -34,7 +34,7 @@ class LayerCard(QGraphicsItem):
         self.width = width
         self.info: CardInfo | None = None
         self.selected = False
-        self.hint: tuple[str, bool] | None = None      # (slot, valid) under a drag
+        self.hint: tuple[Slot, bool] | None = None     # (slot, valid) under a drag
         self.hint_reason = ""
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
@@ -44,7 +44,7 @@ class LayerCard(QGraphicsItem):
     def chip_at(self, pos: QPointF) -> Chip | None:
         if self.info is None:
             return None
-        for chip in sorted(self.info.chips, key=lambda c: not (c.is_head or c.slot.startswith("attention."))):
+        for chip in sorted(self.info.chips, key=lambda c: not (c.is_head or c.slot.name.startswith("attention."))):
             if chip.rect.contains(pos):
                 return chip
         return None
@@ -56,7 +56,7 @@ class LayerCard(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         block = info.block_style
         border = block.fill if block.group else theme.color("card_border")
-        if self.hint is not None and self.hint[0] == "block":      # a card dropped here shares the block
+        if self.hint is not None and self.hint[0] == BLOCK:      # a card dropped here shares the block
             painter.setPen(QPen(theme.color("drop_ok" if self.hint[1] else "drop_refused"), 3.5))
         elif self.selected:
             painter.setPen(QPen(theme.color("selection"), 3.0))
@@ -129,7 +129,7 @@ class LayerCard(QGraphicsItem):
         slot = self.hint[0]
         if slot == chip.slot:
             return True
-        return chip.is_head and Slot.parse(slot).covers(Slot.parse(chip.slot))
+        return chip.is_head and slot.covers(chip.slot)
 
     def _paint_chip(self, painter: QPainter, chip: Chip, font: QFont) -> None:
         info = self.info
@@ -184,4 +184,4 @@ class LayerCard(QGraphicsItem):
 def _label_row(chip: Chip) -> QRectF:
     """Where a box chip's label goes: the strip above its head (expert) chips, left of attention's q/k/v/o."""
     r = chip.rect
-    return QRectF(r.x() + 6, r.y() + 3, r.width() - (88 if chip.slot == "attention" else 12), LABEL_STRIP - 6)
+    return QRectF(r.x() + 6, r.y() + 3, r.width() - (88 if chip.slot == ATTENTION else 12), LABEL_STRIP - 6)

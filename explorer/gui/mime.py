@@ -34,7 +34,7 @@ def layers_mime(layer_ids: list[str]) -> QMimeData:
 def slot_mime(members: list[Member]) -> QMimeData:
     """One slot (or the same slot of several selected layers); the first is the one grabbed."""
     mime = QMimeData()
-    mime.setData(SLOT_MIME, json.dumps([[m.layer, m.slot] for m in members]).encode())
+    mime.setData(SLOT_MIME, json.dumps([[m.layer, str(m.slot)] for m in members]).encode())
     mime.setText(", ".join(map(str, members)))
     return mime
 
@@ -64,5 +64,5 @@ def read_members(mime: QMimeData) -> list[Member] | None:
         return slots
     layers = read_layers(mime)
     if layers is not None:
-        return [Member(lid, "block") for lid in layers]
+        return [Member(lid) for lid in layers]
     return None

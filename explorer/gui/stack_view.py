@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QApplication, QGraphicsLineItem, QGraphicsScene, Q
 from explorer.errors import SpecError
 from explorer.design import edits
 from explorer.gui import commands, mime, theme
-from explorer.gui.card_layout import CARD_GAP, CARD_HEIGHT, card_infos
+from explorer.gui.card_layout import ATTENTION, CARD_GAP, CARD_HEIGHT, card_infos
 from explorer.gui.design_model import DesignModel
 from explorer.gui.layer_card import LayerCard
-from explorer.design.model import Member, Slot
+from explorer.design.model import BLOCK, Member, Slot
 
 PITCH = CARD_HEIGHT + CARD_GAP
 MARGIN = 10.0
@@ -156,8 +156,9 @@ class StackView(QGraphicsView):
         n = len(self.cards)
         return QPointF(MARGIN + 40, MARGIN + (n - gap) * PITCH - CARD_GAP / 2 - 1)
 
-    def chip_point(self, layer_id: str, slot: str) -> QPointF:
+    def chip_point(self, layer_id: str, slot: Slot | str) -> QPointF:
         """Scene centre of a chip (or of the card, for 'block')."""
+        slot = Slot.parse(slot)
         card = self.cards[self.model.spec.layer_index(layer_id)]
         for chip in card.info.chips:
             if chip.slot == slot:
@@ -190,15 +191,14 @@ class StackView(QGraphicsView):
             if (card is None or modifiers & Qt.KeyboardModifier.ShiftModifier
                     or not self.in_card_body(card, scene_pos) or card.info.layer.id in layer_ids):
                 return DropTarget(gap=self.gap_at(scene_pos))
-            return self._share_target([Member(i, "block") for i in layer_ids], Member(card.info.layer.id, "block"))
+            return self._share_target([Member(i) for i in layer_ids], Member(card.info.layer.id))
         sources = mime.read_slots(data)
         if not sources or card is None:
             return None
         slot = sources[0].slot
         chip = card.chip_at(card.mapFromScene(scene_pos))
-        if chip is not None and chip.is_head and Slot.parse(slot).is_range \
-                and Slot.parse(slot).name == Slot.parse(chip.slot).name:
-            slot = str(Slot.parse(slot).starting_at(Slot.parse(chip.slot).lo))
+        if chip is not None and chip.is_head and slot.is_range and slot.name == chip.slot.name:
+            slot = slot.starting_at(chip.slot.lo)
         return self._share_target(sources, Member(card.info.layer.id, slot))
 
     def in_card_body(self, card: LayerCard, scene_pos: QPointF) -> bool:
@@ -237,7 +237,7 @@ class StackView(QGraphicsView):
                                    lambda s: edits.move_layers(s, layer_ids, target.gap))
         sources = mime.read_slots(data)
         if layer_ids is not None:
-            sources = [Member(i, "block") for i in layer_ids]
+            sources = [Member(i) for i in layer_ids]
         if sources and target.member is not None:
             if target.reason:
                 self.model.message.emit(target.reason)
@@ -262,8 +262,8 @@ class StackView(QGraphicsView):
         elif target.member is not None:
             card = self.cards[self.model.spec.layer_index(target.member.layer)]
             slot = target.member.slot
-            shown = slot == "block" or Slot.parse(slot).is_range or any(c.slot == slot for c in card.info.chips)
-            card.hint = (slot if shown else "attention", not target.reason)
+            shown = slot == BLOCK or slot.is_range or any(c.slot == slot for c in card.info.chips)
+            card.hint = (slot if shown else ATTENTION, not target.reason)
             card.hint_reason = target.reason
             card.update()
             self._hint_card = card
@@ -386,7 +386,7 @@ class StackView(QGraphicsView):
         if layer_id not in self.model.selected_layers:
             self.model.select_layers((layer_id,))
         chip = card.chip_at(card.mapFromScene(scene_pos))
-        slot = chip.slot if chip is not None else "block"
+        slot = chip.slot if chip is not None else BLOCK
         sources = mime.read_slots(self.drag_payload(layer_id, slot)) or [Member(layer_id, slot)]
         spec = self.model.spec
         menu = QMenu(self)
@@ -430,14 +430,13 @@ class StackView(QGraphicsView):
                 menu.addAction(action)
         return menu
 
-    def _offers(self, card: LayerCard, slot: str) -> bool:
+    def _offers(self, card: LayerCard, slot: Slot) -> bool:
         """Whether a card has `slot` to share: a chip of it, its whole block (same kind), or heads."""
-        if slot == "block":
+        if slot == BLOCK:
             return card.info.layer.kind == self.model.spec.layer(self.model.selected_layers[0]).kind \
                 if self.model.selected_layers else True
-        if Slot.parse(slot).is_range:
-            family = Slot.parse(slot).name
-            return any(c.is_head and Slot.parse(c.slot).name == family for c in card.info.chips)
+        if slot.is_range:
+            return any(c.is_head and c.slot.name == slot.name for c in card.info.chips)
         return any(c.slot == slot for c in card.info.chips)
 
     def mouseReleaseEvent(self, event) -> None:
@@ -455,8 +454,8 @@ class StackView(QGraphicsView):
         self._press = None
         self.start_drag(layer_id, slot)
 
-    def drag_payload(self, layer_id: str, slot: str | None):
-        """The mime data a drag from this card (or chip) carries."""
+    def drag_payload(self, layer_id: str, slot: Slot | str | None):
+        """The mime data a drag from this card (or chip) carries: its layers, or its slot of them."""
         selection = [i for i in self.model.selected_layers if i != layer_id]
         selection = [layer_id] + (selection if layer_id in self.model.selected_layers else [])
         if slot is None:
@@ -464,7 +463,8 @@ class StackView(QGraphicsView):
             return mime.layers_mime(ordered)
         return mime.slot_mime([Member(lid, slot) for lid in selection])
 
-    def start_drag(self, layer_id: str, slot: str | None) -> None:
+    def start_drag(self, layer_id: str, slot: Slot | str | None) -> None:
+        slot = None if slot is None else Slot.parse(slot)
         drag = self.drag_class(self)
         drag.setMimeData(self.drag_payload(layer_id, slot))
         card = self.cards[self.model.spec.layer_index(layer_id)]

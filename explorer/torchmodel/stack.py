@@ -82,7 +82,7 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[LayerConfig]:
     core_keys: dict[tuple, int] = {}
     for layer in spec.layers:
         d = dims(layer, spec.settings)
-        group = plan.group_of(layer.id, "block")
+        group = plan.group_of(layer.id)
         core_group = None
         if group is not None:
             # members share one core object only when it behaves the same for them (causal, activation,

@@ -6,8 +6,10 @@ from hypothesis import strategies as st
 
 from explorer.analysis import analyze
 from explorer.design.edits import builtin_design
-from explorer.design.model import Slot
+from explorer.design import yaml_io
+from explorer.design.model import Member, SharingGroup, Slot
 from explorer.design.strategies import apply_scheme
+from explorer.errors import SpecError
 
 
 @given(st.integers(0, 500), st.integers(1, 64))
@@ -23,6 +25,24 @@ def test_head_slots_round_trip_through_text(lo, width):
 def test_other_slots_are_their_names(text):
     slot = Slot.parse(text)
     assert str(slot) == text and not slot.is_heads and slot.width == 0
+
+
+def test_members_hold_slots_and_files_keep_the_text_form(tmp_path):
+    spec = apply_scheme(builtin_design(4), "head-sharing", heads="1:3")
+    members = [m for g in spec.groups for m in g.members]
+    assert members and all(m.slot == Slot("heads", 1, 3) for m in members)
+    assert Member("block1", "heads[1:3]") == Member("block1", Slot("heads", 1, 3))
+    path = tmp_path / "d.yaml"
+    yaml_io.save(spec, path)
+    assert "block1:heads[1:3]" in path.read_text()
+    assert yaml_io.load(path).groups == spec.groups
+
+
+@pytest.mark.parametrize("text", ["heads[3:2]", "heads[0:0]", "heads[2:99]"])
+def test_an_impossible_head_range_is_named_as_written(text):
+    spec = builtin_design(3).replace(groups=(SharingGroup("g", (Member("block0", text), Member("block1", text))),))
+    with pytest.raises(SpecError, match=rf"head range \[{text[6:-1]}\]"):
+        analyze(spec)
 
 
 def test_the_report_carries_the_plan_the_build_uses(monkeypatch):

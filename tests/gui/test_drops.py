@@ -6,7 +6,7 @@ from PySide6.QtGui import QDragMoveEvent, QDropEvent
 
 from explorer.gui import mime
 from explorer.design.edits import builtin_design
-from explorer.design.model import Member
+from explorer.design.model import Member, Slot
 from explorer.design.validate import validate
 
 
@@ -92,7 +92,7 @@ def test_card_and_head_chip_join_group(make_window):
     assert tree.accept_drop(data, tree.target_at(tree.item_point("heads0-1")))
     assert len(group(window, "heads0-1").members) == 5
     validate(model.spec)
-    assert window.stack_view.cards[10].info.styles["heads[0:1]"].group == "heads0-1"
+    assert window.stack_view.cards[10].info.styles[Slot.parse("heads[0:1]")].group == "heads0-1"
 
 
 def test_drop_on_empty_group_space_forms_new_group(make_window):
@@ -106,7 +106,7 @@ def test_drop_on_empty_group_space_forms_new_group(make_window):
     assert set(g.members) == {Member("block3", "attention"), Member("block4", "attention")}
     assert window.model.selected_group == g.name
     # the selected group's members are highlighted in the stack
-    assert "attention" in window.stack_view.cards[4].info.highlighted
+    assert Slot("attention") in window.stack_view.cards[4].info.highlighted
 
 
 def test_refused_drop_shows_reason_and_changes_nothing(make_window):

@@ -9,6 +9,7 @@ from explorer.analysis import analyze
 from explorer.analysis.structure import structural_entries
 from explorer.gui.card_layout import LABEL_STRIP
 from explorer.design.edits import builtin_design
+from explorer.design.model import Slot
 from explorer.gui.groups_panel import STRUCTURAL_ROLE
 from explorer.presets import PRESETS_DIR
 from explorer.design import yaml_io
@@ -33,7 +34,7 @@ def test_gqa_in_one_click_names_what_it_did_and_lists_its_saving(make_window):
     assert row.text(0) == "GQA" and entry.saved == before - window.model.report.params.unique
     assert "3 K/V heads for 12 queries" in row.toolTip(0)
     # the k/v chips and the attention label carry the group size
-    chips = {c.slot: c.label for c in window.stack_view.cards[1].info.chips}
+    chips = {str(c.slot): c.label for c in window.stack_view.cards[1].info.chips}
     assert chips["attention.k"] == "k4" and chips["attention.v"] == "v4"
     assert "GQA 3 K/V × 4 queries" in chips["attention"]
 
@@ -70,7 +71,7 @@ def test_universal_transformer_step_is_on_the_card_and_in_the_inspector(make_win
 def test_whole_attention_target_is_at_least_24_px_tall(make_window):
     window = make_window(builtin_design(2))
     chips = window.stack_view.cards[1].info.chips
-    attention = next(c for c in chips if c.slot == "attention")
+    attention = next(c for c in chips if c.slot == Slot("attention"))
     heads = [c for c in chips if c.is_head]
     strip = min(h.rect.top() for h in heads) - attention.rect.top()
     assert strip >= 24 and LABEL_STRIP >= 24
@@ -79,7 +80,7 @@ def test_whole_attention_target_is_at_least_24_px_tall(make_window):
     card = window.stack_view.cards[1]
     middle = attention.rect.center()
     middle.setY(attention.rect.top() + strip / 2)
-    assert card.chip_at(middle).slot == "attention"
+    assert card.chip_at(middle).slot == Slot("attention")
 
 
 def test_every_edit_says_what_it_did(make_window):
@@ -193,7 +194,7 @@ def test_context_menu_has_every_drag_as_a_command(make_window):
     window.model.select_layers(("block0", "block1", "block3"))
     menu = view.context_menu(view.chip_point("block0", "heads[2:3]"))
     _action(menu, "New group from the 3 selected").trigger()
-    assert {m.slot for m in window.model.spec.groups[-1].members} == {"heads[2:3]"}
+    assert {str(m.slot) for m in window.model.spec.groups[-1].members} == {"heads[2:3]"}
     assert len(window.model.spec.groups[-1].members) == 3
 
 

@@ -70,7 +70,7 @@ def test_scheme_on_selected_layers_and_options(make_window):
     window.palette_panel.scope_selected.setChecked(True)
     assert window.palette_panel.apply("albert-ffn")
     (group,) = window.model.spec.groups
-    assert {m.layer for m in group.members} == set(ids) and {m.slot for m in group.members} == {"ffn"}
+    assert {m.layer for m in group.members} == set(ids) and {str(m.slot) for m in group.members} == {"ffn"}
     window.palette_panel.scope_all.setChecked(True)
     window.palette_panel.ask_options = lambda name, defaults: "blocks=3"
     assert window.palette_panel.apply_with_options("sequence")

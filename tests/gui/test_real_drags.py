@@ -14,7 +14,7 @@ from explorer.design import edits
 from explorer.gui import commands
 from explorer.gui.card_layout import CARD_HEIGHT
 from explorer.design.edits import builtin_design
-from explorer.design.model import Member
+from explorer.design.model import Member, Slot
 from real_events import has_drag_loop, real_drag, scene_to_window, to_window
 
 
@@ -126,7 +126,7 @@ def test_card_dropped_on_a_card_shares_and_shift_drop_moves(make_window, qtbot):
     window = make_window(builtin_design(6))
     record = real_drag(qtbot, window, card_name(window, "block1"), [card_middle(window, "block3")],
                        probe=lambda: window.stack_view.cards[4].hint)
-    assert record.seen_by_hover[-1] == ("block", True)                  # the whole card lights up
+    assert record.seen_by_hover[-1] == (Slot("block"), True)                  # the whole card lights up
     assert any("release to share block1 with block3:block" in m and "Shift" in m for m in record.messages)
     (g,) = window.model.spec.groups
     assert set(g.members) == {Member("block1", "block"), Member("block3", "block")}
@@ -159,7 +159,7 @@ def test_head_chip_dropped_on_a_head_group_and_on_a_head(make_window, qtbot):
     window.palette_panel.scope_selected.setChecked(True)
     window.palette_panel.apply("head-sharing")
     window.model.select_layers(())
-    name = next(g.name for g in window.model.spec.groups if "heads[0:1]" in {m.slot for m in g.members})
+    name = next(g.name for g in window.model.spec.groups if Slot.parse("heads[0:1]") in {m.slot for m in g.members})
     count = len(members(window, name))
     real_drag(qtbot, window, chip(window, "block9", "heads[0:1]"), [group_row(window, name)])
     assert Member("block9", "heads[0:1]") in members(window, name) and len(members(window, name)) == count + 1
@@ -177,7 +177,7 @@ def test_refused_drop_says_why_and_changes_nothing(make_window, qtbot):
     before, steps = window.model.spec, window.model.undo_stack.count()
     record = real_drag(qtbot, window, chip(window, "block2", "ffn"), [chip(window, "block5", "ffn")],
                        probe=lambda: window.stack_view.cards[6].hint)
-    assert record.seen_by_hover[-1] == ("ffn", False)          # shown as refused while hovering
+    assert record.seen_by_hover[-1] == (Slot("ffn"), False)          # shown as refused while hovering
     assert window.model.spec == before and window.model.undo_stack.count() == steps
     assert any("equal shapes" in m for m in record.messages)
     # and onto a group whose shapes differ

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QGraphicsSimpleTextItem, QLineEdit
 
 from explorer.design.edits import builtin_design
 from real_events import click as real_click, to_window
-from explorer.design.model import Member
+from explorer.design.model import Member, Slot
 
 
 def click(qtbot, view, scene_point, modifier=Qt.KeyboardModifier.NoModifier):
@@ -32,7 +32,7 @@ def test_clicks_select_layers_and_groups(make_window, qtbot):
     assert model.selected_layers == ("block7",) and model.selected_group == "albert-ffn"
     selected = window.groups_panel.tree.selectedItems()
     assert [item.text(0) for item in selected] == ["albert-ffn"]
-    assert view.cards[7].info.highlighted == view.cards[8].info.highlighted == {"ffn"}
+    assert view.cards[7].info.highlighted == view.cards[8].info.highlighted == {Slot("ffn")}
     assert view.cards[9].info.highlighted == set()
 
 

@@ -339,7 +339,7 @@ def _shared_with(spec) -> dict[str, str]:
     """Layer id -> the id of the first layer whose block it runs."""
     owner = {layer.id: layer.id for layer in spec.layers}
     for g in spec.groups:
-        if all(m.slot == "block" for m in g.members):
+        if all(m.slot.name == "block" for m in g.members):
             for m in g.members:
                 owner[m.layer] = g.members[0].layer
     return owner

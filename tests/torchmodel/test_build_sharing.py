@@ -275,7 +275,7 @@ def _twin_is_same_architecture(spec: StackSpec) -> bool:
     """No GQA, K/V reuse or head slices: the twin has the very same modules, so weights copy over."""
     return (spec.settings.n_kv_heads is None
             and all(x.kv_from is None and x.n_kv_heads is None for x in spec.layers)
-            and not any(m.slot.startswith("heads[") for g in spec.groups for m in g.members))
+            and not any(m.slot.is_heads for g in spec.groups for m in g.members))
 
 
 @settings(max_examples=20, deadline=None,

@@ -37,7 +37,7 @@ def undo(spec, name: str):
         return with_layers(spec, lora_rank=0), spec
     if name == "low-rank factors":       # the shared factors are a group of their own: compared unshared
         unfactored = dataclasses.replace(spec, groups=tuple(g for g in spec.groups
-                                                            if not any(m.slot == "factors" for m in g.members)))
+                                                            if not any(m.slot.name == "factors" for m in g.members)))
         return with_layers(unfactored, low_rank=0), unfactored
     raise AssertionError(name)
 
