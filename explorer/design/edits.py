@@ -11,7 +11,7 @@ import re
 
 from explorer.errors import SpecError
 from explorer.design.model import SETTINGS_FIELDS, LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
-from explorer.design.strategies import add_groups, without_members
+from explorer.design.grouping import add_groups, without_members
 
 _ID_TAIL = re.compile(r"^(.*?)(\d+)$")
 

@@ -13,64 +13,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from explorer.errors import SpecError
-from explorer.design.model import (BLOCK, LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, LayerSpec, Member, SharingGroup,
-                                 Slot, StackSpec, dims)
-from explorer.design.slots import SlotError, pieces_overlap, slot_pieces
+from explorer.design.model import (LAYER_OPTIONS, LAYER_OVERRIDES, MAX_LAYERS, LayerSpec, Member, Slot, StackSpec, dims)
+from explorer.design.grouping import add_groups, groups_from_order, without_members
+from explorer.design.schedules import (positive, albert_order, cycle_order, cycle_reverse_order, interleaved_order,
+                                       repeat_order, sequence_order, skip_order)
+from explorer.design.slots import SlotError, slot_pieces
 from explorer.design.validate import check_value
 from explorer.kinds import REGISTRY, kind
-from explorer.kinds.base import OUTSIDE_BLOCK
-
-# ----------------------------------------------------------------- schedules (layer -> block)
-
-
-def albert_order(n_layers: int, n_groups: int = 1) -> tuple[int, ...]:
-    """ALBERT with G groups: layer i runs block floor(i * G / N)."""
-    _positive(n_groups, "groups")
-    return tuple(i * n_groups // n_layers for i in range(n_layers))
-
-
-def sequence_order(n_layers: int, n_blocks: int) -> tuple[int, ...]:
-    """Sequence: consecutive runs of layers share, i -> floor(i * M / N)."""
-    _positive(n_blocks, "blocks")
-    return tuple(i * n_blocks // n_layers for i in range(n_layers))
-
-
-def cycle_order(n_layers: int, n_blocks: int) -> tuple[int, ...]:
-    """Cycle: i -> i mod M (0, 1, 2, 0, 1, 2, ...)."""
-    _positive(n_blocks, "blocks")
-    return tuple(i % n_blocks for i in range(n_layers))
-
-
-def cycle_reverse_order(n_layers: int, n_blocks: int) -> tuple[int, ...]:
-    """Cycle for the first N-M layers, then the last M layers take the blocks in reverse."""
-    _positive(n_blocks, "blocks")
-    m = min(n_blocks, n_layers)
-    head = tuple(i % m for i in range(n_layers - m))
-    return head + tuple(m - 1 - j for j in range(m))
-
-
-def repeat_order(n_layers: int, repeat: int = 2) -> tuple[int, ...]:
-    """Immediate repeat (MobileLLM): each block runs `repeat` times in a row, i -> i // r."""
-    _positive(repeat, "repeat")
-    return tuple(i // repeat for i in range(n_layers))
-
-
-def interleaved_order(n_layers: int) -> tuple[int, ...]:
-    """Interleaved: every other layer (1, 3, 5, ...) runs one shared block; the rest keep their own."""
-    shared = n_layers  # an index no own block uses
-    return tuple(shared if i % 2 else i for i in range(n_layers))
-
-
-def skip_order(n_layers: int, skip: int = 2) -> tuple[int, ...]:
-    """Skip-k: layers i and i + k share, i -> i mod k."""
-    _positive(skip, "skip")
-    return tuple(i % skip for i in range(n_layers))
-
-
-def _positive(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(f"expected a positive integer, got {value!r}", name)
-
 
 # ----------------------------------------------------------------- helpers
 
@@ -107,73 +56,6 @@ def _trunk_kinds(spec: StackSpec) -> tuple[str, ...]:
     stack has none, its first other Transformer-block kind (mixture of experts, decoder blocks)."""
     present = [layer.kind for layer in spec.layers if kind(layer.kind).transformer_block]
     return ("block",) if "block" in present or not present else (present[0],)
-
-
-def _unique_name(existing: set[str], base: str) -> str:
-    if base not in existing:
-        existing.add(base)
-        return base
-    n = 2
-    while f"{base}-{n}" in existing:
-        n += 1
-    existing.add(f"{base}-{n}")
-    return f"{base}-{n}"
-
-
-def without_members(spec: StackSpec, leaving: Callable[[Member], bool]) -> tuple[SharingGroup, ...]:
-    """The groups with every member for which `leaving(member)` holds removed; a group left with
-    fewer than two members is gone. The one place that drops members (schemes and edits)."""
-    groups = []
-    for g in spec.groups:
-        members = tuple(m for m in g.members if not leaving(m))
-        if len(members) >= 2:
-            groups.append(g if len(members) == len(g.members) else dataclasses.replace(g, members=members))
-    return tuple(groups)
-
-
-def add_groups(spec: StackSpec, new_groups: list[tuple[str, tuple[Member, ...]]]) -> StackSpec:
-    """Add groups (name, members); members of old groups that overlap them are dropped."""
-    new_members = [m for _n, members in new_groups for m in members]
-    by_id = {layer.id: layer for layer in spec.layers}
-
-    def pieces(m: Member):
-        try:
-            return slot_pieces(by_id[m.layer], spec.settings, m.slot)
-        except (SlotError, KeyError):
-            return ()
-
-    claimed_slots: dict[str, set[Slot]] = {}
-    for m in new_members:
-        claimed_slots.setdefault(m.layer, set()).add(m.slot)
-    claimed: dict[str, list] = {}            # layer -> pieces the new members take, made on demand
-
-    def overlaps(m: Member) -> bool:
-        slots = claimed_slots.get(m.layer)
-        if not slots:
-            return False                     # a layer the new groups do not touch
-        if m.slot in slots or (BLOCK in slots and m.slot.name not in OUTSIDE_BLOCK):
-            return True                      # the same slot, or inside a whole block (all but LoRA, bias table)
-        if m.layer not in claimed:
-            claimed[m.layer] = [p for n in new_members if n.layer == m.layer for _r, p in pieces(n)]
-        return any(pieces_overlap(p, q) for _r, p in pieces(m) for q in claimed[m.layer])
-
-    kept = list(without_members(spec, overlaps))
-    names = {g.name for g in kept}
-    for name, members in new_groups:
-        if len(members) >= 2:
-            kept.append(SharingGroup(_unique_name(names, name), tuple(members)))
-    return dataclasses.replace(spec, groups=tuple(kept))
-
-
-def groups_from_order(spec: StackSpec, targets: list[LayerSpec], order: tuple[int, ...], slot: Slot | str,
-                      base: str) -> StackSpec:
-    """Turn a schedule over `targets` into groups: one per block run by two or more layers."""
-    runs: dict[int, list[Member]] = {}
-    for layer, block in zip(targets, order):
-        runs.setdefault(block, []).append(Member(layer.id, slot))
-    shared = [members for _b, members in sorted(runs.items()) if len(members) >= 2]
-    new = [(base if len(shared) == 1 else f"{base}-{k}", tuple(members)) for k, members in enumerate(shared)]
-    return add_groups(spec, new)
 
 
 def _set_layers(spec: StackSpec, ids: set[str], **changes) -> StackSpec:
@@ -284,7 +166,7 @@ def grouped_query(spec: StackSpec, n_kv_heads: int | None = None, layers=None) -
     """MQA / GQA: query heads share n_kv_heads K/V heads inside each layer (default: about n_heads/4; 1 = MQA)."""
     if n_kv_heads is None:
         n_kv_heads = default_kv_heads(spec.settings.n_heads)
-    _positive(n_kv_heads, "n_kv_heads")
+    positive(n_kv_heads, "n_kv_heads")
     if layers is None:
         return dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, n_kv_heads=n_kv_heads))
     targets = _targets(spec, layers, "attention")
@@ -298,7 +180,7 @@ def multi_query(spec: StackSpec, layers=None) -> StackSpec:
 
 def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
     """Cross-layer attention: in each run of `every` layers, the first computes K/V, the rest reuse it."""
-    _positive(every, "every")
+    positive(every, "every")
     targets = _targets(spec, layers, "attention", kinds=_kinds_with("has_heads"))
     _need(targets, "attention layers")
     ids = [t.id for t in targets]
@@ -346,7 +228,7 @@ def tie_embeddings(spec: StackSpec, head: bool = True, layers=None) -> StackSpec
 
 def factorized_embedding(spec: StackSpec, size: int = 128, layers=None) -> StackSpec:
     """Factorized embedding (ALBERT): a V x E table plus an E -> d projection."""
-    _positive(size, "size")
+    positive(size, "size")
     spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, embedding_size=size))
     tied = {m.layer for g in spec.groups for m in g.members if m.slot == Slot("head")}
     return _set_layers(spec, {layer.id for layer in spec.layers if layer.kind == "lm_head" and layer.id in tied},
@@ -355,7 +237,7 @@ def factorized_embedding(spec: StackSpec, size: int = 128, layers=None) -> Stack
 
 def shared_low_rank(spec: StackSpec, rank: int = 64, layers=None) -> StackSpec:
     """Shared low-rank factors: every block linear is W_l = A_l B, with B shared across layers."""
-    _positive(rank, "rank")
+    positive(rank, "rank")
     targets = _targets(spec, layers, "block", kinds=("block",))
     _need(targets, "transformer blocks")
     ids = {t.id for t in targets}
@@ -368,7 +250,7 @@ def shared_low_rank(spec: StackSpec, rank: int = 64, layers=None) -> StackSpec:
 
 def relaxed_recursion(spec: StackSpec, rank: int = 8, blocks: int = 1, layers=None) -> StackSpec:
     """Relaxed recursion: blocks shared in a cycle of M, plus a per-layer LoRA of rank r."""
-    _positive(rank, "rank")
+    positive(rank, "rank")
     targets = _targets(spec, layers, "block", kinds=("block",))
     _need(targets, "transformer blocks")
     spec = _set_layers(spec, {t.id for t in targets}, lora_rank=rank)
@@ -405,7 +287,7 @@ def shared_conv_bank(spec: StackSpec, layers=None) -> StackSpec:
 
 def grouped_conv(spec: StackSpec, groups: int = 4, layers=None) -> StackSpec:
     """Grouped convolution: each filter sees d/groups channels (groups x fewer weights)."""
-    _positive(groups, "groups")
+    positive(groups, "groups")
     targets = _targets(spec, layers, "block", kinds=("conv",))
     if not targets:
         raise SpecError("needs conv layers", "layers")
@@ -417,7 +299,7 @@ def grouped_conv(spec: StackSpec, groups: int = 4, layers=None) -> StackSpec:
 def multi_task(spec: StackSpec, tasks=(2, 3), task: str = "sequence", layers=None) -> StackSpec:
     """Multi-task heads on one shared trunk: one head layer per task, all reading the trunk."""
     if isinstance(tasks, int) and not isinstance(tasks, bool):
-        _positive(tasks, "tasks")
+        positive(tasks, "tasks")
         if len(spec.layers) + tasks > MAX_LAYERS:
             raise SpecError(f"{tasks:,} tasks would make more than {MAX_LAYERS} layers", "tasks")
         tasks = (2,) * tasks
@@ -429,7 +311,7 @@ def multi_task(spec: StackSpec, tasks=(2, 3), task: str = "sequence", layers=Non
     new = []
     k = 0
     for n in tasks:
-        _positive(n, "tasks")
+        positive(n, "tasks")
         while f"task{k}" in existing:
             k += 1
         existing.add(f"task{k}")

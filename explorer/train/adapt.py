@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from explorer.design.model import LayerSpec, StackSpec, dims
-from explorer.design.strategies import without_members
+from explorer.design.grouping import without_members
 from explorer.errors import SpecError
 from explorer.kinds import kind
 

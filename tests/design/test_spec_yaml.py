@@ -340,11 +340,11 @@ def _message(text: str) -> str:
 def test_messages_are_the_same_with_the_c_and_the_python_reader(monkeypatch):
     """libyaml and PyYAML's pure-Python reader word (and limit) things differently; the user reads
     the project's message either way."""
-    import explorer.design.yaml_io as yaml_io
+    import explorer.design.safe_yaml as safe_yaml
 
-    monkeypatch.setattr(yaml_io, "_LOADER", yaml.CSafeLoader)
+    monkeypatch.setattr(safe_yaml, "LOADER", yaml.CSafeLoader)
     with_c = [_message(text) for text in HOSTILE_TEXTS]
-    monkeypatch.setattr(yaml_io, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(safe_yaml, "LOADER", yaml.SafeLoader)
     with_python = [_message(text) for text in HOSTILE_TEXTS]
     assert with_c == with_python
 
@@ -372,13 +372,13 @@ def test_a_library_limit_or_error_reads_in_the_projects_words(monkeypatch, text,
 
 
 def test_a_library_load_error_reads_in_the_projects_words(monkeypatch):
-    import explorer.design.yaml_io as yaml_io
+    import explorer.design.safe_yaml as safe_yaml
 
     def load(_text):
         mark = yaml.Mark("<text>", 5, 0, 5, None, None)
         raise yaml.constructor.ConstructorError(None, None, LIBRARY_WORDS, mark)
 
-    monkeypatch.setattr(yaml_io, "_safe_load", load)
+    monkeypatch.setattr(safe_yaml, "_safe_load", load)
     message = _message(OK)
     assert LIBRARY_WORDS not in message and "line 1, column 6: not valid YAML" in message
 
