@@ -33,6 +33,7 @@ from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, LegendRow, PlainAxis
 from explorer.gui.device_choice import DeviceChoice, join_for_run
 from explorer.gui.workers import _TimingWorker, reserve_gui_core, start_in_thread
+from explorer.train.curves import generalization_gap
 from explorer.train.session import Trained
 
 X_AXES = {"step": "step", "tokens": "tokens seen (per series)", "seconds": "training time (s, per series)"}
@@ -568,11 +569,10 @@ class TrainView(QWidget):
                  + (f"{'accuracy':>10}" if self.accuracy else "")]
         for name in evaluated:
             val = self.val[name]
-            at, last = val[-1]
-            before = val[-2][0] if len(val) > 1 else 0
+            last = val[-1][1]
             steps, losses, seconds = self.train.get(name, ([], [], []))
-            window = [v for s, v in zip(steps, losses) if before < s <= at]
-            gap = f"{last - sum(window) / len(window):+.3f}" if window else "-"
+            gap = generalization_gap(val, zip(steps, losses))
+            gap = "-" if gap is None else f"{gap:+.3f}"
             rate = (f"{steps[-1] * self.tokens_per_step.get(name, 0.0) / seconds[-1]:,.0f}"
                     if steps and seconds and seconds[-1] > 0 else "-")
             row = f"{name:10}{last:>10.3f}{min(v for _s, v in val):>10.3f}{gap:>8}{rate:>11}"

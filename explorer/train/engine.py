@@ -25,6 +25,7 @@ from explorer.errors import BuildError, SpecError
 from explorer.torchmodel.stack import TORCH_DTYPES, build_model
 from explorer.train.adapt import Adapted, trainable
 from explorer.train.batches import IGNORE, Batch, make_batch
+from explorer.train.curves import generalization_gap
 from explorer.train.data import data_source
 
 VALIDATION_SEED = 1_000_003
@@ -91,12 +92,7 @@ class Series:
     def gap(self) -> float | None:
         """Validation minus training loss at the last evaluation (training loss averaged over the
         steps since the evaluation before): the generalization gap."""
-        if not self.val_loss or not self.train_loss:
-            return None
-        step = self.val_loss[-1][0]
-        prev = self.val_loss[-2][0] if len(self.val_loss) > 1 else 0
-        window = self.train_loss[prev:step] or self.train_loss[-1:]
-        return self.val_loss[-1][1] - sum(window) / len(window)
+        return generalization_gap(self.val_loss, enumerate(self.train_loss, start=1))
 
     def val_at_seconds(self, seconds: float) -> float | None:
         """Validation loss of the last evaluation done within `seconds` of training time."""
