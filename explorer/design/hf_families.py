@@ -27,6 +27,11 @@ GATED_ACTS = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_new": 
 _DECODER_DEFAULTS = {"gemma": ("gelu_pytorch_tanh", 1e-6, 8192, 256), "mixtral": ("silu", 1e-5, 131072, None),
                      "qwen2_moe": ("silu", 1e-6, 32768, None)}
 _LLAMA_DEFAULTS = ("silu", 1e-6, 2048, None)
+# num_key_value_heads when the key is absent: the config class's default (transformers 5), not the
+# number of query heads; only LlamaConfig's default is None (= num_attention_heads). A null value
+# means num_attention_heads in every family whose config accepts it.
+_KV_HEADS_DEFAULTS = {"mistral": ("MistralConfig", 8), "qwen2": ("Qwen2Config", 32), "gemma": ("GemmaConfig", 16),
+                      "mixtral": ("MixtralConfig", 8), "qwen2_moe": ("Qwen2MoeConfig", 16)}
 
 
 class Config:
@@ -189,11 +194,13 @@ def llama(cfg: Config, model_type: str = "llama") -> Trunk:
     act, eps, max_positions, head_dim = _DECODER_DEFAULTS.get(model_type, _LLAMA_DEFAULTS)
     d = cfg.int("hidden_size")
     heads = cfg.int("num_attention_heads", maximum=65536)
-    kv_heads = cfg.int("num_key_value_heads", heads, maximum=65536)
-    if heads % kv_heads:
-        raise cfg.error(f"num_key_value_heads {kv_heads} must divide num_attention_heads {heads}",
-                        "num_key_value_heads")
+    kv_heads = _kv_heads(cfg, model_type, heads)
     head_dim = cfg.int("head_dim", d // heads if head_dim is None else head_dim)
+    if head_dim % 2:                 # transformers' rotary embedding cannot run it either
+        explicit = cfg.data.get("head_dim") is not None
+        raise cfg.error(f"the head width {head_dim} is odd" + ("" if explicit else f" (hidden_size {d} // "
+                        f"num_attention_heads {heads})") + ": rotary positions rotate pairs of channels, "
+                        "so it must be even", "head_dim" if explicit else "num_attention_heads")
     n_layers = cfg.int("num_hidden_layers", maximum=MAX_LAYERS)
     attention_bias, o_bias, ffn_bias = _biases(cfg, model_type)
     settings = ModelSettings(
@@ -207,6 +214,21 @@ def llama(cfg: Config, model_type: str = "llama") -> Trunk:
         causal=not cfg.bool("use_bidirectional_attention", False) if model_type == "gemma" else True)
     blocks = _moe_layers(cfg, model_type, n_layers, settings.d_ff)
     return Trunk(settings, (LayerSpec("embed_tokens", "embedding"),) + blocks + (LayerSpec("norm", "norm"),))
+
+
+def _kv_heads(cfg: Config, model_type: str, heads: int) -> int:
+    """num_key_value_heads: null means num_attention_heads; absent, the config class's default."""
+    absent = "num_key_value_heads" not in cfg.data
+    config_class, default = _KV_HEADS_DEFAULTS.get(model_type, ("LlamaConfig", heads))
+    kv_heads = cfg.int("num_key_value_heads", default if absent else heads, maximum=65536)
+    if heads % kv_heads:
+        if absent:
+            raise cfg.error(f"missing, and transformers' {config_class} then uses {kv_heads} K/V heads, which do "
+                            f"not divide num_attention_heads {heads} (the model cannot run); give the value",
+                            "num_key_value_heads")
+        raise cfg.error(f"num_key_value_heads {kv_heads} must divide num_attention_heads {heads}",
+                        "num_key_value_heads")
+    return kv_heads
 
 
 def _biases(cfg: Config, model_type: str) -> tuple[bool, bool | None, bool]:

@@ -61,7 +61,7 @@ _LIMITS = {
     "n_experts": (1, 65536),
     "top_k": (1, 65536),
     "shared_d_ff": (0, MAX_DIM * 8),
-    "relative_buckets": (1, 65536),
+    "relative_buckets": (4, 65536),        # T5's bucketing halves them twice in an encoder
     "relative_max_distance": (1, MAX_POSITIONS),
 }
 
@@ -110,6 +110,11 @@ def problems(spec: StackSpec) -> list[SpecError]:
             check_value(key, getattr(s, key), f"model.{key}")
         except SpecError as err:
             out.append(err)
+    relative = s.positional == "relative" or any(getattr(x, "positional", None) == "relative" for x in spec.layers)
+    if not out and relative and s.relative_max_distance <= s.relative_buckets // 2:
+        out.append(SpecError(f"must be more than half of relative_buckets ({s.relative_buckets}): T5's bucketing "
+                             f"spreads the buckets past the exact ones up to this distance",
+                             "model.relative_max_distance"))
     if out:
         return out
     if len(spec.layers) > MAX_LAYERS:
