@@ -5,8 +5,10 @@ them); activations and the KV cache scale with executed layers (sharing does not
 
 Training activations are exact: the bytes of the distinct tensors autograd saves in the
 forward pass of a training step, parameters excluded, including a standard cross-entropy
-on every LM head's logits, as torch's CPU kernels save them (explorer/kinds/saving.py holds
-the rules, each kind's `saved()` applies them; tests measure them with saved_tensors_hooks).
+on every LM head's logits, as torch's CPU (or, with device="cuda", CUDA) kernels save them
+(explorer/kinds/saving.py holds the rules, each kind's `saved()` applies them; tests measure
+them with saved_tensors_hooks). On CUDA an LSTM/GRU's cuDNN reserve space is left out and the
+figure says so (`activations_training_exact`).
 The inference figure's activations are an estimate of the largest layer's working set;
 weights, gradients, optimizer state, the KV cache and the caches the built model keeps
 (weights assembled from shared head slices, sinusoidal tables) are exact.
@@ -24,6 +26,9 @@ from explorer.design.streams import layer_lengths
 from explorer.kinds import kind
 from explorer.kinds.saving import Flow, Saved, total_bytes
 
+DEVICES = ("cpu", "cuda")
+"""Whose kernels the training activations follow (they save different things for attention)."""
+
 
 @dataclass(frozen=True, slots=True)
 class MemoryEstimate:
@@ -35,6 +40,7 @@ class MemoryEstimate:
     optimizer: int                # Adam m and v in fp32, plus an fp32 master copy for 16-bit weights
     activations_training: int     # saved for backward in a training step (with the LM loss), no checkpointing
     kept_caches: int = 0          # what the built model keeps between passes in inference (assembled weights)
+    activations_training_exact: bool = True    # False: a kernel's private buffer is left out (cuDNN's RNN)
 
     @property
     def inference(self) -> int:
@@ -61,8 +67,9 @@ def _per_layer(spec: StackSpec, batch: int, seq: int, target_seq: int | None = N
 
 
 def saved_items(spec: StackSpec, batch: int, seq: int, target_seq: int | None = None, dtype: str = "fp32",
-                plan: SharingPlan = EMPTY_PLAN) -> list[tuple[Flow, list[Saved]]]:
-    """(where the layer sits, what it saves for backward) of every layer in one training forward pass."""
+                plan: SharingPlan = EMPTY_PLAN, device: str = "cpu") -> list[tuple[Flow, list[Saved]]]:
+    """(where the layer sits, what it saves for backward) of every layer in one training forward pass,
+    as torch's kernels for `device` ("cpu" or "cuda") save it."""
     layers = spec.layers
     all_dims = [dims(layer, spec.settings) for layer in layers]
     rope_dim = None                       # the stack's rotary tables: the last rotary layer's head width
@@ -81,7 +88,7 @@ def saved_items(spec: StackSpec, batch: int, seq: int, target_seq: int | None = 
         f = Flow(batch=batch, seq=length, memory=memory, input_grad=produced, h=h,
                  out=f"h{i + 1}" if k.transforms_hidden else h, layer=layer.id, pooled=pooled,
                  low_precision=DTYPE_BYTES[dtype] < 4, rope_dim=rope_dim, rope_len=rope_len, memory_tag=memory_tag,
-                 act_end=d.halting and not (following is not None and following.halting))
+                 act_end=d.halting and not (following is not None and following.halting), cuda=device == "cuda")
         # a linear whose input needs no gradient keeps only that input: q, k and v reading the raw stack
         # input (no norm before them) do not keep their assembled weights
         raw = not produced and not (k.transformer_block and d.norm_position == "pre")
@@ -129,26 +136,26 @@ def kept_cache_elements(spec: StackSpec, plan: SharingPlan, seq: int) -> int:
 
 def training_activation_bytes(spec: StackSpec, batch: int, seq: int, dtype: str = "fp32",
                               target_seq: int | None = None, plan: SharingPlan = EMPTY_PLAN,
-                              checkpointing: bool = False) -> int:
+                              checkpointing: bool = False, device: str = "cpu") -> int:
     """Bytes autograd keeps for backward in a training step; with activation checkpointing of every
     Transformer block, what the forward keeps plus the largest block's saves, which exist again
     while it is recomputed in backward."""
     if checkpointing:
-        return sum(checkpointed_activation_bytes(spec, batch, seq, dtype, target_seq, plan))
-    items = saved_items(spec, batch, seq, target_seq, dtype, plan)
+        return sum(checkpointed_activation_bytes(spec, batch, seq, dtype, target_seq, plan, device))
+    items = saved_items(spec, batch, seq, target_seq, dtype, plan, device)
     return total_bytes([s for _f, layer_items in items for s in layer_items], DTYPE_BYTES[dtype])
 
 
 def checkpointed_activation_bytes(spec: StackSpec, batch: int, seq: int, dtype: str = "fp32",
-                                  target_seq: int | None = None,
-                                  plan: SharingPlan = EMPTY_PLAN) -> tuple[int, int]:
+                                  target_seq: int | None = None, plan: SharingPlan = EMPTY_PLAN,
+                                  device: str = "cpu") -> tuple[int, int]:
     """(bytes the forward keeps, bytes a recomputed block adds in backward) when every Transformer
     block runs under torch.utils.checkpoint: a block keeps only its input; the other layers keep
     their saves; the largest block's saves come back while it is recomputed."""
     b = DTYPE_BYTES[dtype]
     kept: list[Saved] = []
     largest = 0
-    for layer, (f, layer_items) in zip(spec.layers, saved_items(spec, batch, seq, target_seq, dtype, plan)):
+    for layer, (f, layer_items) in zip(spec.layers, saved_items(spec, batch, seq, target_seq, dtype, plan, device)):
         if kind(layer.kind).transformer_block:
             kept.append(Saved(f.n * spec.settings.d_model, "act", f.h))
             largest = max(largest, total_bytes(layer_items, b))
@@ -158,7 +165,8 @@ def checkpointed_activation_bytes(spec: StackSpec, batch: int, seq: int, dtype: 
 
 
 def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, dtype: str = "fp32",
-                    target_seq: int | None = None, plan: SharingPlan = EMPTY_PLAN) -> MemoryEstimate:
+                    target_seq: int | None = None, plan: SharingPlan = EMPTY_PLAN,
+                    device: str = "cpu") -> MemoryEstimate:
     b = DTYPE_BYTES[dtype]
     peak = 0
     kv_cache = 0
@@ -174,6 +182,13 @@ def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, d
         activations_inference=peak * b,
         gradients=weights,
         optimizer=params.unique * (8 + master),
-        activations_training=training_activation_bytes(spec, batch, seq, dtype, target_seq, plan),
+        activations_training=training_activation_bytes(spec, batch, seq, dtype, target_seq, plan, device=device),
         kept_caches=kept_cache_elements(spec, plan, seq) * b,
+        activations_training_exact=training_activations_exact(spec, device),
     )
+
+
+def training_activations_exact(spec: StackSpec, device: str = "cpu") -> bool:
+    """Whether every layer's saves are known on `device` (cuDNN's RNN reserve space is not)."""
+    f = Flow(batch=1, seq=1, cuda=device == "cuda")
+    return all(kind(d.kind).saved_exact(d, f) for d in (dims(layer, spec.settings) for layer in spec.layers))

@@ -7,7 +7,8 @@ counted once), b bytes per weight, dp = gpus / tp:
   optimizer  P (8 + 4) / tp  Adam m and v in fp32, plus an fp32 master copy for 16-bit
                              weights (8 alone for fp32)   (/ dp with ZeRO-1, 2 and 3)
   activations  saved for backward at the micro-batch / tp (sequence parallel), or only
-             layer inputs plus one layer with activation checkpointing.
+             layer inputs plus one layer with activation checkpointing; as torch's CUDA
+             kernels save them (explorer/kinds/saving.py).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def per_gpu(spec: StackSpec, setup: Setup, unique_params: int | None = None) -> 
     if setup.zero >= 3:
         weights //= dp
     acts = training_activation_bytes(spec, setup.micro_batch, setup.seq, setup.dtype,
-                                     checkpointing=setup.checkpointing) // tp
+                                     checkpointing=setup.checkpointing, device="cuda") // tp
     return PerGpu(setup, weights, grads, optimizer, acts)
 
 

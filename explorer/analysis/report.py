@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.analysis.flops import FlopCount, count_flops
-from explorer.analysis.memory import MemoryEstimate, estimate_memory
+from explorer.analysis.memory import DEVICES, MemoryEstimate, estimate_memory
 from explorer.analysis.params import DTYPE_BYTES, ParamCount, count_params
 from explorer.errors import SpecError
 from explorer.design.model import StackSpec, dims, unshared_twin
@@ -31,6 +31,7 @@ class Report:
     twin_memory: MemoryEstimate
     plan: SharingPlan = EMPTY_PLAN       # compiled once per design version; build and views read it
     target_seq: int | None = None        # an encoder-decoder's target length (None: = seq)
+    device: str = "cpu"                  # whose kernels the training activations follow: cpu or cuda
 
     def to_json(self) -> dict:
         p, f, m = self.params, self.flops, self.memory
@@ -42,6 +43,7 @@ class Report:
             "seq": self.seq,
             "target_seq": self.seq if self.target_seq is None else self.target_seq,
             "dtype": self.dtype,
+            "device": self.device,
             "params": {
                 "unique": p.unique,
                 "active": p.active,
@@ -81,7 +83,8 @@ class Report:
                     "weights": m.weights,
                     "gradients": m.gradients,
                     "optimizer": m.optimizer,
-                    "activations": m.activations_training,          # exact: saved for backward, with the LM loss
+                    "activations": m.activations_training,          # saved for backward, with the LM loss
+                    "activations_exact": m.activations_training_exact,  # False: cuDNN's RNN reserve left out
                     "total": m.training,
                 },
                 "unshared_inference_total": self.twin_memory.inference,
@@ -109,11 +112,14 @@ def check_run_shape(spec: StackSpec, batch: int, seq: int, dtype: str, target_se
 
 
 def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32",
-            target_seq: int | None = None) -> Report:
+            target_seq: int | None = None, device: str = "cpu") -> Report:
     """Validate and analyse `spec` and its unshared twin (an encoder-decoder's decoder over
-    `target_seq`, default seq). Raises SpecError."""
+    `target_seq`, default seq); training activations as torch's kernels on `device` ("cpu" or
+    "cuda") save them. Raises SpecError."""
     plan = validate(spec)
     check_run_shape(spec, batch, seq, dtype, target_seq)
+    if device not in DEVICES:
+        raise SpecError(f"unknown device {device!r} (devices: {', '.join(DEVICES)})", "device")
     params = count_params(spec, plan)
     twin = unshared_twin(spec)
     # the twin of a valid design is valid (it only removes sharing): no second validation
@@ -129,8 +135,9 @@ def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32"
         twin_params=twin_params,
         flops=flops,
         twin_flops=twin_flops,
-        memory=estimate_memory(spec, params, batch, seq, dtype, target_seq, plan),
-        twin_memory=estimate_memory(twin, twin_params, batch, seq, dtype, target_seq),
+        memory=estimate_memory(spec, params, batch, seq, dtype, target_seq, plan, device),
+        twin_memory=estimate_memory(twin, twin_params, batch, seq, dtype, target_seq, device=device),
         plan=plan,
         target_seq=target_seq,
+        device=device,
     )

@@ -35,9 +35,14 @@ def _gib(n: float) -> str:
     return f"{n / (1 << 30):.2f} GiB"
 
 
+def kernels_of(device) -> str:
+    """Whose kernels the analysis's training-activation figure follows on `device`: cuda or cpu."""
+    return "cuda" if torch.device(device).type == "cuda" else "cpu"
+
+
 def check_fits(spec: StackSpec, config: BenchConfig) -> int:
     """Bytes the run needs (weights, twin, activations; x3 weights for training); refuse if too many."""
-    report = analyze(spec, config.batch, config.seq, config.dtype)
+    report = analyze(spec, config.batch, config.seq, config.dtype, device=kernels_of(config.device))
     m = report.memory
     need = m.weights + m.activations_inference
     if config.mode == "train":
@@ -84,7 +89,7 @@ def run_bench(spec: StackSpec, config: BenchConfig, on_sample: Callable[[Sample]
         raise BenchError(f"threads must be from 1 to {cores} (this machine's cores), got {config.threads}")
     if config.compile and config.warmup < 1:
         config = dataclasses.replace(config, warmup=1)   # the first compiled pass is compilation, not the model
-    report = analyze(spec, config.batch, config.seq, config.dtype)
+    report = analyze(spec, config.batch, config.seq, config.dtype, device=kernels_of(config.device))
     check_fits(spec, config)
     threads_before = torch.get_num_threads()
     if config.threads is not None and device.type == "cpu" and config.threads != threads_before:

@@ -37,12 +37,13 @@ def _naming(source: str):
         raise type(err)(f"{source}: {err}") from None
 
 
-def _analyze(spec, source: str, batch: int, seq: int, dtype: str, target_seq: int | None = None):
+def _analyze(spec, source: str, batch: int, seq: int, dtype: str, target_seq: int | None = None,
+             device: str = "cpu"):
     """analyze(), with the file named in any error about the run shape (e.g. seq > max_positions)."""
     from explorer.analysis import analyze
 
     with _naming(source):
-        return analyze(spec, batch, seq, dtype, target_seq)
+        return analyze(spec, batch, seq, dtype, target_seq, device)
 
 
 def _run_shape_of(spec, args) -> None:
@@ -58,7 +59,7 @@ def _run_shape_of(spec, args) -> None:
 def cmd_report(args) -> int:
     spec = _load(args.preset)
     _run_shape_of(spec, args)
-    report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype, args.target_seq)
+    report = _analyze(spec, args.preset, args.batch, args.seq, args.dtype, args.target_seq, args.device)
     verification = None
     if args.verify:
         from explorer.torchmodel import verify

@@ -53,9 +53,12 @@ def report_lines(report, verification=None) -> list[str]:
         lines.append(f"{'  kept caches':24}{nbytes(m.kept_caches):>18}{nbytes(report.twin_memory.kept_caches):>18}"
                      f"  weights assembled from shared slices, kept between passes")
     lines.append(f"{'memory, training (Adam)':24}{nbytes(m.training):>18}{nbytes(report.twin_memory.training):>18}")
-    lines.append(f"{'  activations':24}{nbytes(m.activations_training):>18}"
+    label = "  activations" if m.activations_training_exact else "  activations (est.)"
+    lines.append(f"{label:24}{nbytes(m.activations_training):>18}"
                  f"{nbytes(report.twin_memory.activations_training):>18}  saved for backward, with the LM loss "
-                 f"(as torch's CPU kernels save it; CUDA attention differs: docs/memory.md)")
+                 f"(as torch's {'CUDA' if report.device == 'cuda' else 'CPU'} kernels save it; "
+                 f"{'--device cpu' if report.device == 'cuda' else '--device cuda'} for the other: docs/memory.md)"
+                 + ("" if m.activations_training_exact else "; at least: cuDNN's LSTM/GRU reserve space is its own"))
     if p.per_group:
         lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
         for g in p.per_group:

@@ -43,7 +43,8 @@ class MetricsPanel(QWidget):
             ("inference", "Inference", "Weights + peak activations (an estimate) + KV cache + caches the model "
                                        "keeps (weights assembled from shared head slices) for one batch"),
             ("training", "Training", "Weights + gradients + Adam state + the activations autograd saves for "
-                                     "backward (exact, with a cross-entropy on every LM head's logits)"),
+                                     "backward (exact, with a cross-entropy on every LM head's logits, as torch's "
+                                     "CPU kernels save them; the Training memory tab follows CUDA's)"),
             ("kv_cache", "KV cache", "Decoding cache for the whole sequence (causal designs)"),
             ("twin_training", "Unshared train", "Training memory of the unshared twin"),
         ], shape=True))

@@ -32,7 +32,9 @@ class PlannerView(LazyView):
                                               "total / GPU", "fits"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setToolTip("Shared parameters are one tensor: sharded and counted once in every setup")
+        self.table.setToolTip("Shared parameters are one tensor: sharded and counted once in every setup.\n"
+                              "Activations: what autograd saves for backward as torch's CUDA kernels save "
+                              "it (docs/memory.md)")
         controls = QHBoxLayout()
         for label, w in (("GPUs", self.gpus_spin), ("micro-batch", self.micro_spin), ("seq", self.seq_spin),
                          ("dtype", self.dtype_combo), ("GPU memory", self.gpu_spin)):

@@ -110,7 +110,8 @@ def mean_off_diagonal(matrix: list[list[float]]) -> float | None:
 
 
 class LayerAxis(pg.AxisItem):
-    """Layer ids at the centres of a heatmap's cells (every k-th when there are many)."""
+    """Layers at the centres of a heatmap's cells (every k-th when there are many): on the left
+    their position and id, below their position alone (ids side by side would overlap)."""
 
     def __init__(self, orientation: str, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
@@ -119,7 +120,8 @@ class LayerAxis(pg.AxisItem):
     def set_ids(self, ids: list[str]) -> None:
         self.ids = list(ids)
         every = max(1, math.ceil(len(self.ids) / MAX_TICK_LABELS))
-        self.setTicks([[(i + 0.5, layer_id) for i, layer_id in enumerate(self.ids) if i % every == 0]])
+        label = (lambda i, layer_id: f"{i} {layer_id}") if self.orientation == "left" else (lambda i, _id: str(i))
+        self.setTicks([[(i + 0.5, label(i, layer_id)) for i, layer_id in enumerate(self.ids) if i % every == 0]])
 
 
 class Heatmap(QWidget):

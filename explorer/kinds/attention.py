@@ -66,8 +66,9 @@ def attention_saves(d, f: Flow, x_tag: str | None, lora: bool = False) -> list[S
     if d.positional == "rotary":
         items += saving.rotary(f, d.head_dim)
     source = d.kv_from or f.layer
-    items += saving.sdpa(f, d.q_width, d.kv_width, d.n_heads, d.head_dim, f.seq, f"k:{source}", f"v:{source}",
-                         math=relative)
+    mask = ("causal_bias" if d.causal else "bias") if relative else None
+    items += saving.sdpa(f, d.n_heads, d.kv_width // d.head_dim, d.head_dim, f.seq, f"k:{source}", f"v:{source}",
+                         mask)
     return items
 
 

@@ -87,6 +87,11 @@ class LayerKind:
 
         return [Saved(f.n * d.d_model, "act", f.h)]
 
+    def saved_exact(self, d, f) -> bool:
+        """Whether `saved` is all its forward keeps on this device (False: a kernel's private buffer
+        of unknown size, such as cuDNN's RNN reserve, is left out; the figure is then a lower bound)."""
+        return True
+
     def inactive(self, d) -> int:
         """Elements one token does not read at this layer (a mixture's unchosen experts; 0 for dense)."""
         return 0

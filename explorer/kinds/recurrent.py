@@ -22,11 +22,22 @@ class Recurrent(LayerKind):
         return flop_dict(other=2 * n * (2 * w) * self.gates * w), n * self.gates * w * 4
 
     def saved(self, d, f) -> list:
-        """torch's native LSTM and GRU (what a training step runs: see kinds/recurrent_torch.py) keep
-        8 n d elements: the input projections and, per step, the gates and states."""
+        """On the CPU torch's native LSTM and GRU (what a training step runs: see
+        torchmodel/modules.py's Recurrent) keep 8 n d elements: the input projections and, per step,
+        the gates and states. On CUDA cuDNN's kernel keeps the input, zero initial states, its output,
+        a copy of the weights in one buffer (two biases even without) and a reserve space whose size
+        is cuDNN's own: `saved_exact` says so."""
         from explorer.kinds.saving import Saved
 
-        return [Saved(8 * f.n * d.d_model)]
+        w = d.d_model
+        if not f.cuda:
+            return [Saved(8 * f.n * w)]
+        states = 2 if self.name == "lstm" else 1
+        return [Saved(f.n * w, "act", f.h), *[Saved(f.batch * w)] * states, Saved(f.n * w),
+                Saved(2 * self.gates * w * w + 2 * self.gates * w)]
+
+    def saved_exact(self, d, f) -> bool:
+        return not f.cuda
 
     def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
         w = d.d_model

@@ -3,7 +3,8 @@
 Each kind's `saved(d, f)` lists the tensors its forward pass keeps for backward, built from
 these rules; the analysis adds them up, counting a storage that several layers save once
 (a tag names it: the hidden state entering a layer, the rotary tables, K/V another layer
-reuses, the encoder's output). The rules are those of torch's CPU kernels (torch 2.13):
+reuses, the encoder's output). The rules are those of torch 2.13's CPU kernels; where its CUDA
+kernels differ (attention, norms, cuDNN's RNN) `Flow.cuda` selects theirs (docs/memory.md):
 
 - linear `F.linear(x, W)`: x (the weight is a parameter); a weight assembled from chunks
   (head sharing) is a new tensor each forward, so it is saved too.
@@ -58,6 +59,7 @@ class Flow:
     rope_len: int = 0
     memory_tag: str = ""             # the encoder output's storage (what cross-attention's K/V read)
     act_end: bool = False            # an ACT run ends after this layer
+    cuda: bool = False               # torch's CUDA kernels (attention, norms, cuDNN's RNN), else its CPU ones
 
     @property
     def n(self) -> int:
@@ -67,8 +69,11 @@ class Flow:
 def norm(kind: str, f: Flow, width: int, x_tag: str | None, input_grad: bool = True) -> list[Saved]:
     """A norm over `width` reading a tensor tagged `x_tag` (None: one of its own)."""
     n = f.n
-    if kind == "layernorm":
-        return [Saved(n * width, "act", x_tag), Saved(n), Saved(n)]
+    if kind == "layernorm":                              # input, mean and rstd (fp32 on CUDA)
+        stats = "f32" if f.cuda else "act"
+        return [Saved(n * width, "act", x_tag), Saved(n, stats), Saved(n, stats)]
+    if f.cuda:                                           # the fused kernel: the input as it is, fp32 rstd
+        return [Saved(n * width, "act", x_tag), Saved(n, "f32")]
     out = [Saved(n * width, "f32")]                      # the normalized fp32 input, times the weight
     if input_grad:
         out.append(Saved(n, "f32"))                      # rstd
@@ -85,18 +90,61 @@ def activation(name: str, n: int, width: int) -> list[Saved]:
     return [Saved(n * width)]                            # gelu/silu keep their input (the up projection's out)
 
 
-def sdpa(f: Flow, q_width: int, kv_width: int, n_heads: int, head_dim: int, keys: int, k_tag: str | None,
-         v_tag: str | None, math: bool) -> list[Saved]:
-    """scaled_dot_product_attention over `keys` key positions per sequence; the output is the O
-    projection's input too."""
-    n, b = f.n, f.batch
-    if math:                                             # a mask needing a gradient: no fused kernel, in fp32
-        wide = "f32" if f.low_precision else "act"       # for 16-bit inputs on the CPU
-        return [Saved(n * q_width, wide), Saved(b * keys * n_heads * head_dim, wide),
-                Saved(b * n_heads * f.seq * keys, wide), Saved(b * keys * n_heads * head_dim, wide),
-                Saved(n * q_width)]
-    return [Saved(n * q_width), Saved(b * keys * kv_width, "act", k_tag), Saved(b * keys * kv_width, "act", v_tag),
-            Saved(n * q_width), Saved(b * n_heads * f.seq, "f32")]
+def attention_backend(f: Flow, n_heads: int, kv_heads: int, head_dim: int, keys: int, mask: str | None) -> str:
+    """The kernel scaled_dot_product_attention runs, as torch 2.13 picks it (docs/memory.md).
+
+    `mask`: None, "bias" (T5's relative bias in an encoder: a permuted view, last stride = heads)
+    or "causal_bias" (a decoder's bias with the future filled in: contiguous); both need a gradient.
+    CPU: the fused flash kernel without a mask, the math path with one. CUDA (sm90, the PyPI wheel's
+    cuDNN 9.20, which puts cuDNN attention first): cuDNN for 16-bit inputs, flash where cuDNN's
+    head-width rule fails, memory-efficient for fp32 and for a contiguous bias, math otherwise
+    (2.13's memory-efficient kernel has no GQA)."""
+    if not f.cuda:
+        return "math" if mask else "flash"
+    gqa = n_heads != kv_heads
+    align = 8 if f.low_precision else 4
+    if mask:
+        contiguous = mask == "causal_bias" or n_heads == 1
+        return "efficient" if contiguous and not gqa and head_dim % align == 0 else "math"
+    if f.low_precision and head_dim <= 256:
+        return "cudnn" if head_dim % 8 == 0 and keys != 1 else "flash"
+    return "efficient" if not gqa and head_dim % align == 0 else "math"
+
+
+def sdpa(f: Flow, n_heads: int, kv_heads: int, head_dim: int, keys: int, k_tag: str | None, v_tag: str | None,
+         mask: str | None = None) -> list[Saved]:
+    """scaled_dot_product_attention over `keys` key positions per sequence, on the kernel
+    `attention_backend` picks. The fused kernels keep q, k and v as passed (K/V not expanded for
+    GQA) and an output whose storage is the O projection's input."""
+    n, b, lq = f.n, f.batch, f.seq
+    q_width, kv_width = n_heads * head_dim, kv_heads * head_dim
+    kernel = attention_backend(f, n_heads, kv_heads, head_dim, keys, mask)
+    if kernel == "math":
+        # q scaled, k^T scaled and v expanded to every query head (v itself when neither expanded
+        # nor upcast), the softmax, all in fp32 for 16-bit inputs; the output, copied for O
+        wide = "f32" if f.low_precision else "act"
+        v_own = v_tag if n_heads == kv_heads and not f.low_precision else None
+        return [Saved(n * q_width, wide), Saved(b * keys * q_width, wide), Saved(b * n_heads * lq * keys, wide),
+                Saved(b * keys * q_width, wide, v_own), Saved(n * q_width)]
+    if kernel == "flash" and f.cuda and head_dim % 8:
+        # the composite pads the head width to a multiple of 8 first: padded copies are saved, and
+        # the output handed back is a slice of the padded one, copied for O
+        d8 = -(-head_dim // 8) * 8
+        return [Saved(n * n_heads * d8), Saved(b * keys * kv_heads * d8), Saved(b * keys * kv_heads * d8),
+                Saved(n * n_heads * d8), Saved(n * q_width), Saved(b * n_heads * lq, "f32"),
+                Saved(2, "i64"), Saved(1, "i64")]
+    items = [Saved(n * q_width), Saved(b * keys * kv_width, "act", k_tag), Saved(b * keys * kv_width, "act", v_tag),
+             Saved(n * q_width)]
+    if kernel == "efficient":
+        items += [Saved(b * n_heads * -(-lq // 32) * 32, "f32"), Saved(1, "i64"), Saved(1, "i64")]
+        if mask:             # the bias as passed when its rows align to 8 elements, else a padded copy
+            items.append(Saved(n_heads * lq * (keys if mask == "causal_bias" and keys % 8 == 0
+                                               else keys + 8 - keys % 8)))
+        return items
+    items.append(Saved(b * n_heads * lq, "f32"))             # the log-sum-exp
+    if f.cuda:
+        items += [Saved(1, "i64"), Saved(1, "i64")] if kernel == "cudnn" else [Saved(2, "i64"), Saved(1, "i64")]
+    return items
 
 
 def rotary(f: Flow, head_dim: int) -> list[Saved]:

@@ -151,3 +151,25 @@ def test_error_messages_name_the_key(tmp_path, capsys):
     path.write_text(HOSTILE["unknown-key.yaml"])
     assert main(["report", str(path)]) == 2
     assert "model.d_modle" in capsys.readouterr().err
+
+
+def test_report_device_chooses_whose_kernels_the_training_activations_follow(capsys):
+    """--device cuda: attention on CUDA keeps a log-sum-exp and RNG state (padded by the fp32
+    kernel), and fp32 GQA falls back to the math path (2.13's memory-efficient kernel has no GQA),
+    which keeps the scores; the JSON says which, and an LSTM's figure says it is a lower bound
+    there (cuDNN's reserve)."""
+    figures = {}
+    for device in ("cpu", "cuda"):
+        for name in ("gpt2-tied", "gqa", "lstm-shared-cell"):
+            assert main(["report", str(PRESETS_DIR / f"{name}.yaml"), "--json", "--device", device]) == 0
+            data = json.loads(capsys.readouterr().out)
+            assert data["device"] == device
+            figures[name, device] = data["memory"]["training"]
+    assert figures["gpt2-tied", "cuda"]["activations"] != figures["gpt2-tied", "cpu"]["activations"]
+    assert figures["gqa", "cuda"]["activations"] > figures["gqa", "cpu"]["activations"]   # fp32 GQA: math
+    assert figures["lstm-shared-cell", "cpu"]["activations_exact"]
+    assert not figures["lstm-shared-cell", "cuda"]["activations_exact"]
+    assert all(figures[name, device]["activations_exact"] for name in ("gpt2-tied", "gqa")
+               for device in ("cpu", "cuda"))
+    refused = run_cli("report", PRESETS_DIR / "gqa.yaml", "--device", "tpu")
+    assert refused.returncode == 2 and "--device" in refused.stderr

@@ -283,3 +283,17 @@ def test_the_readout_follows_each_evaluation_while_the_run_goes_on(qtbot, view):
     final = view.readout.toPlainText()
     assert not final.startswith("so far") and "stopped before the last step" in final
     assert blocker.args[0].result.cancelled
+
+
+def test_heatmap_axes_keep_their_labels_apart(qtbot):
+    """Below the cells only positions (ids side by side overlapped); on the left position and id."""
+    from explorer.gui.train_view import Heatmap
+
+    heatmap = Heatmap("design: layer CKA")
+    qtbot.addWidget(heatmap)
+    ids = ["embeddings", "layer0", "layer1", "layer2", "layer3"]
+    heatmap.set_matrix(ids, [[1.0] * 5 for _ in ids])
+    below = [label for _x, label in heatmap.bottom_axis._tickLevels[0]]
+    left = [label for _x, label in heatmap.left_axis._tickLevels[0]]
+    assert below == ["0", "1", "2", "3", "4"]
+    assert left == [f"{i} {layer_id}" for i, layer_id in enumerate(ids)]

@@ -201,8 +201,8 @@ def test_layers_reusing_kv_keep_nothing_of_their_own_for_it():
 
 
 def test_planner_reads_the_exact_figures():
-    """The planner's activations per GPU are the analysis' (checkpointed or not) split over TP,
-    and its checkpointed figure is what the forward keeps plus one recomputed block."""
+    """The planner's activations per GPU are the analysis' for CUDA kernels (checkpointed or not)
+    split over TP, and its checkpointed figure is what the forward keeps plus one recomputed block."""
     from explorer.analysis.memory import training_activation_bytes
     from explorer.analysis.planner import Setup, per_gpu
 
@@ -210,7 +210,8 @@ def test_planner_reads_the_exact_figures():
     for ckpt in (False, True):
         for tp in (1, 2):
             row = per_gpu(spec, Setup(4, tp, 1, ckpt, 2, 32, "bf16"))
-            assert row.activations == training_activation_bytes(spec, 2, 32, "bf16", checkpointing=ckpt) // tp
+            assert row.activations == training_activation_bytes(spec, 2, 32, "bf16", checkpointing=ckpt,
+                                                                 device="cuda") // tp
     kept, recomputed = checkpointed_activation_bytes(spec, 2, 32, "bf16")
     assert training_activation_bytes(spec, 2, 32, "bf16", checkpointing=True) == kept + recomputed
     assert kept == measured(spec, 2, 32, "bf16", checkpointing=True)
