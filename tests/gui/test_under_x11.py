@@ -1,10 +1,12 @@
 """The GUI tests again on a real X server (Xvfb, the xcb platform), in a child pytest.
 
 Offscreen hides what xcb shows at once (a drag loop, real window-system events: the group
-drop crash of issue 12 segfaulted only with a drag loop running), so the suite runs
-tests/gui under both. A crash in the child fails this test with pytest's faulthandler
-trace in the message. Without Xvfb the test skips, except in CI (CI=true), where .ci/run
-installs it and a skip would hide the run.
+drop crash of issue 12 segfaulted only with a drag loop running), so where Xvfb is installed
+tests/gui runs here, on xcb, and its offscreen copies in the parent run are skipped
+(tests/gui/conftest.py); the tests marked cluster stay in the parent. A crash in the child
+fails this test with pytest's faulthandler trace in the message. Without Xvfb the test skips
+and every GUI test runs offscreen, except in CI (CI=true), where .ci/run installs it and a
+skip would hide the run.
 """
 
 import os
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NESTED = "EXPLORER_X11_CHILD"
+NESTED = "EXPLORER_X11_CHILD"                # tests/gui/conftest.py reads it too
 
 
 @pytest.mark.slow
