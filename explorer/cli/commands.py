@@ -373,7 +373,7 @@ def cmd_plan(args) -> int:
     from explorer.analysis.planner import plan_grid
 
     spec = _load(args.preset)
-    _analyze(spec, args.preset, args.micro_batch, args.seq, args.dtype)
+    report = _analyze(spec, args.preset, args.micro_batch, args.seq, args.dtype, device="cuda")
     rows = plan_grid(spec, args.gpus, args.micro_batch, args.seq, args.dtype)
     if args.json:
         print(json.dumps([{"setup": r.setup.label, "tp": r.setup.tp, "dp": r.setup.dp, "zero": r.setup.zero,
@@ -382,7 +382,7 @@ def cmd_plan(args) -> int:
                            "fits": r.fits(args.gpu_gib)} for r in rows], indent=2))
         return 0
     print("\n".join(formatters.plan_lines(spec.name, rows, args.gpus, args.gpu_gib, args.micro_batch, args.seq,
-                                           args.dtype)))
+                                           args.dtype, report.memory.activations_training_exact)))
     return 0
 
 

@@ -110,14 +110,18 @@ def table_lines(header: list[str], rows: list[list]) -> list[str]:
     return [line(header)] + [line(c) for c in cells]
 
 
-def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int, seq: int, dtype: str) -> list[str]:
-    """`explorer plan`: memory per GPU (GiB) of each parallel setup, and whether it fits."""
+def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int, seq: int, dtype: str,
+               exact: bool = True) -> list[str]:
+    """`explorer plan`: memory per GPU (GiB) of each parallel setup, and whether it fits (`exact`
+    False: the activations leave cuDNN's RNN reserve out)."""
     gib = 1 << 30
     lines = [f"{spec_name}: {count(gpus, 'GPU')} of {gpu_gib:g} GiB, micro-batch {micro_batch} x seq {seq}, {dtype}",
              f"{'setup':30}{'weights':>10}{'grads':>10}{'optim':>10}{'activ':>10}{'total GiB':>11}  fits"]
     for r in rows:
         lines.append(f"{r.setup.label:30}{r.weights / gib:>10.2f}{r.gradients / gib:>10.2f}{r.optimizer / gib:>10.2f}"
                      f"{r.activations / gib:>10.2f}{r.total / gib:>11.2f}  {'yes' if r.fits(gpu_gib) else 'no'}")
+    lines.append("activ: saved for backward as torch's CUDA kernels save it (docs/memory.md)"
+                 + ("" if exact else "; at least: cuDNN's LSTM/GRU reserve space is its own"))
     return lines
 
 
