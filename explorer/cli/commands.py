@@ -47,12 +47,13 @@ def _analyze(spec, source: str, batch: int, seq: int, dtype: str, target_seq: in
 
 
 def _run_shape_of(spec, args) -> None:
-    """Fill unset --batch/--seq/--dtype from the design's saved run shape (or the defaults)."""
+    """Fill unset --batch/--seq/--dtype (and --device) from the design's saved run shape (or the
+    defaults)."""
     from explorer.design.model import RunShape
 
     saved = spec.run or RunShape()
-    for key in ("batch", "seq", "dtype"):
-        if getattr(args, key) is None:
+    for key in ("batch", "seq", "dtype", "device"):
+        if getattr(args, key, "") is None:
             setattr(args, key, getattr(saved, key))
 
 

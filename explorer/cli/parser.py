@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--markdown", action="store_true", help="print a Markdown summary")
     p.add_argument("--verify", action="store_true",
                    help="also build the model on the meta device; exit 1 if torch's counts differ")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
                    help="training activations as torch's kernels on this device save them (attention "
-                        "differs; default cpu)")
+                        "differs; default the file's run: section, else cpu)")
     p = sub.add_parser("compare", help="two designs side by side, with ratios")
     p.add_argument("a")
     p.add_argument("b")

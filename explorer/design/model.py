@@ -275,15 +275,19 @@ class SharingGroup:
 
 
 RUN_DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
+RUN_DEVICES = ("cpu", "cuda")
+"""Whose kernels the training activations follow (they save different things for attention)."""
 
 
 @dataclass(frozen=True, slots=True)
 class RunShape:
-    """The batch, sequence length and dtype a design is analysed at, saved with it (`run:`)."""
+    """The batch, sequence length and dtype a design is analysed at, and whose kernels its training
+    activations follow (cpu or cuda), saved with it (`run:`)."""
 
     batch: int = 1
     seq: int = 128
     dtype: str = "fp32"
+    device: str = "cpu"
 
 
 @dataclass(frozen=True, slots=True)

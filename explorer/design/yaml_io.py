@@ -25,6 +25,7 @@ from explorer.design.model import (
     LAYER_OPTIONS,
     LAYER_OVERRIDES,
     MAX_LAYERS,
+    RUN_DEVICES,
     RUN_DTYPES,
     SETTINGS_DEFAULTS,
     SETTINGS_FIELDS,
@@ -44,6 +45,7 @@ COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 TOP_KEYS = ("format_version", "name", "description", "model", "stack", "groups", "schemes", "run")
 MAX_RUN_VALUE = 2**31 - 1
 GROUP_KEYS = ("name", "color", "slot", "members")
+RUN_KEYS = ("batch", "seq", "dtype", "device")
 
 
 def _suggest(key: str, known) -> str:
@@ -97,16 +99,17 @@ def from_dict(data) -> StackSpec:
 
 
 def _run(raw) -> RunShape:
-    """The optional `run:` section: batch, seq and dtype the design was analysed at."""
+    """The optional `run:` section: batch, seq, dtype and device the design was analysed at."""
     if not isinstance(raw, dict):
-        raise SpecError(f"expected a mapping with batch, seq and dtype, got {_kind(raw)}", "run")
+        raise SpecError(f"expected a mapping with batch, seq, dtype and device, got {_kind(raw)}", "run")
     values = {}
     for key, value in raw.items():
-        if key not in ("batch", "seq", "dtype"):
-            raise SpecError(f"unknown key{_suggest(str(key), ('batch', 'seq', 'dtype'))}", f"run.{key}")
-        if key == "dtype":
-            if value not in RUN_DTYPES:
-                raise SpecError(f"expected one of {', '.join(RUN_DTYPES)}, got {value!r}", "run.dtype")
+        if key not in RUN_KEYS:
+            raise SpecError(f"unknown key{_suggest(str(key), RUN_KEYS)}", f"run.{key}")
+        if key in ("dtype", "device"):
+            choices = RUN_DTYPES if key == "dtype" else RUN_DEVICES
+            if value not in choices:
+                raise SpecError(f"expected one of {', '.join(choices)}, got {value!r}"[:200], f"run.{key}")
         elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RUN_VALUE:
             raise SpecError(f"expected a whole number from 1 to {MAX_RUN_VALUE:,}, got {_kind(value)} "
                             f"{value!r}"[:200], f"run.{key}")
@@ -303,6 +306,8 @@ def to_dict(spec: StackSpec) -> dict:
         out["groups"] = groups
     if spec.run is not None:
         out["run"] = {"batch": spec.run.batch, "seq": spec.run.seq, "dtype": spec.run.dtype}
+        if spec.run.device != "cpu":
+            out["run"]["device"] = spec.run.device
     return out
 
 

@@ -82,6 +82,11 @@ class DesignModel(QObject):
         return self.run_shape.dtype
 
     @property
+    def device(self) -> str:
+        """Whose kernels the training activations follow: cpu or cuda."""
+        return self.run_shape.device
+
+    @property
     def plan(self) -> SharingPlan | None:
         """The sharing plan compiled once for this design version: the report's, or (when only the
         run shape is refused) the design's own; None when the design is invalid."""
@@ -140,14 +145,15 @@ class DesignModel(QObject):
         return (f"written for the design as opened ({fmt.count(then[0])} unique, {fmt.plural(then[1], 'group')}); "
                 f"now {fmt.count(now[0])} unique, {fmt.plural(now[1], 'group')}: edit it to fit")
 
-    def set_run_shape(self, batch: int, seq: int, dtype: str) -> None:
-        """An undoable edit (spin-box steps merge into one), saved with the design."""
-        shape = RunShape(batch, seq, dtype)
+    def set_run_shape(self, batch: int, seq: int, dtype: str, device: str | None = None) -> None:
+        """An undoable edit (spin-box steps merge into one), saved with the design (`device`
+        None: as it is)."""
+        shape = RunShape(batch, seq, dtype, self.device if device is None else device)
         if shape == self.run_shape:
             return
         after = self._spec.replace(run=None if shape == DEFAULT_RUN else shape)
-        self.undo_stack.push(commands.SetField(self, self._spec, after, f"Run shape {batch} × {seq} {dtype}",
-                                               target=("run", "shape")))
+        text = f"Run shape {batch} × {seq} {dtype}" + (" (CUDA kernels)" if shape.device == "cuda" else "")
+        self.undo_stack.push(commands.SetField(self, self._spec, after, text, target=("run", "shape")))
         if self.report_error:
             self.message.emit(self.report_error)
 
@@ -157,7 +163,7 @@ class DesignModel(QObject):
         key = (spec, shape)
         report = self._reports.get(key)
         if report is None:
-            report = analyze(spec, shape.batch, shape.seq, shape.dtype)
+            report = analyze(spec, shape.batch, shape.seq, shape.dtype, device=shape.device)
             self._reports[key] = report
             if len(self._reports) > REPORT_CACHE_SIZE:
                 self._reports.popitem(last=False)

@@ -43,8 +43,8 @@ class MetricsPanel(QWidget):
             ("inference", "Inference", "Weights + peak activations (an estimate) + KV cache + caches the model "
                                        "keeps (weights assembled from shared head slices) for one batch"),
             ("training", "Training", "Weights + gradients + Adam state + the activations autograd saves for "
-                                     "backward (exact, with a cross-entropy on every LM head's logits, as torch's "
-                                     "CPU kernels save them; the Training memory tab follows CUDA's)"),
+                                     "backward (exact, with a cross-entropy on every LM head's logits, as the "
+                                     "chosen device's kernels save them; ≥: cuDNN's RNN reserve left out)"),
             ("kv_cache", "KV cache", "Decoding cache for the whole sequence (causal designs)"),
             ("twin_training", "Unshared train", "Training memory of the unshared twin"),
         ], shape=True))
@@ -120,17 +120,28 @@ class MetricsPanel(QWidget):
             self.dtype = QComboBox()
             self.dtype.addItems(DTYPES)
             self.dtype.setToolTip("Weight dtype for memory")
+            self.device = QComboBox()
+            for device, text in (("cpu", "activations as torch's CPU kernels save them"),
+                                 ("cuda", "activations as torch's CUDA kernels save them")):
+                self.device.addItem(text, device)
+            self.device.setCurrentIndex(max(self.device.findData(self.model.device), 0))
+            self.device.setToolTip("Whose kernels the training activations follow: on CUDA attention keeps a "
+                                   "log-sum-exp, not the scores, norms keep less, cuDNN's RNN a reserve of its "
+                                   "own (docs/memory.md)")
             for col, (text, widget) in enumerate((("batch", self.batch), ("seq", self.seq), ("", self.dtype))):
                 row_layout.addWidget(QLabel(text), 0, 2 * col)
                 row_layout.addWidget(widget, 0, 2 * col + 1)
+            row_layout.addWidget(self.device, 1, 0, 1, 6)
             grid.addRow(row)
             self.batch.valueChanged.connect(self.on_shape_changed)
             self.seq.valueChanged.connect(self.on_shape_changed)
             self.dtype.currentTextChanged.connect(self.on_shape_changed)
+            self.device.currentIndexChanged.connect(self.on_shape_changed)
         return box
 
     def on_shape_changed(self, *_args) -> None:
-        self.model.set_run_shape(self.batch.value(), self.seq.value(), self.dtype.currentText())
+        self.model.set_run_shape(self.batch.value(), self.seq.value(), self.dtype.currentText(),
+                                 self.device.currentData())
 
     def sync_run_shape(self) -> None:
         """Show the design's run shape (it changes with undo, and with the file opened)."""
@@ -141,6 +152,9 @@ class MetricsPanel(QWidget):
         if self.dtype.currentText() != self.model.dtype:
             with QSignalBlocker(self.dtype):
                 self.dtype.setCurrentText(self.model.dtype)
+        if self.device.currentData() != self.model.device:
+            with QSignalBlocker(self.device):
+                self.device.setCurrentIndex(max(self.device.findData(self.model.device), 0))
 
     def refresh(self) -> None:
         if hasattr(self, "batch"):
@@ -168,7 +182,7 @@ class MetricsPanel(QWidget):
             share = f.by_component.get(c, 0) / f.forward if f.forward else 0.0
             v[c].setText(f"{fmt.count(f.by_component.get(c, 0))}  {share:5.1%}")
         v["inference"].setText(fmt.nbytes(m.inference))
-        v["training"].setText(fmt.nbytes(m.training))
+        v["training"].setText(("" if m.activations_training_exact else "≥ ") + fmt.nbytes(m.training))
         v["kv_cache"].setText(fmt.nbytes(m.kv_cache))
         v["twin_training"].setText(fmt.nbytes(report.twin_memory.training))
         x = np.arange(len(p.per_layer), dtype=float)

@@ -395,3 +395,15 @@ def test_broken_text_gets_a_one_line_message_in_the_projects_frame(text):
     assert "\n" not in message and len(message) < 400
     if message.startswith("line "):
         assert LINE_MESSAGE.match(message), message
+
+
+def test_the_run_section_keeps_the_kernels_device():
+    from explorer.design.edits import builtin_design
+
+    text = dumps(builtin_design(2))
+    spec = parse_text(text.replace("stack:", "run: {batch: 2, seq: 64, dtype: bf16, device: cuda}\nstack:"))
+    assert spec.run.device == "cuda" and "device: cuda" in dumps(spec)
+    assert "device" not in dumps(spec.replace(run=dataclasses.replace(spec.run, device="cpu")))
+    with pytest.raises(SpecError) as err:
+        parse_text(text.replace("stack:", "run: {device: tpu}\nstack:"))
+    assert err.value.path == "run.device" and "cpu, cuda" in err.value.message

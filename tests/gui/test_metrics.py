@@ -18,7 +18,7 @@ def shown_int(label) -> int:
 
 def assert_metrics_match(window) -> None:
     model, values = window.model, window.metrics.values
-    report = analyze(model.spec, model.batch, model.seq, model.dtype)
+    report = analyze(model.spec, model.batch, model.seq, model.dtype, device=model.device)
     p, f, m = report.params, report.flops, report.memory
     assert shown_int(values["unique"]) == p.unique
     assert shown_int(values["unshared"]) == p.unshared
@@ -28,7 +28,7 @@ def assert_metrics_match(window) -> None:
     for c in COMPONENTS:
         assert values[c].text().startswith(fmt.count(f.by_component[c]))
     assert values["inference"].text() == fmt.nbytes(m.inference)
-    assert values["training"].text() == fmt.nbytes(m.training)
+    assert values["training"].text() == ("" if m.activations_training_exact else "≥ ") + fmt.nbytes(m.training)
     heights = window.metrics.unique_bars.opts["height"]
     assert list(heights) == [lp.unique for lp in p.per_layer]
     assert sum(heights) == p.unique
@@ -144,3 +144,31 @@ def test_palette_offers_every_scheme(make_window):
     window = make_window(builtin_design())
     titles = {b.text() for b in window.palette_panel.findChildren(QPushButton)}
     assert {s.title for s in SCHEMES.values()} <= titles
+
+
+def test_the_training_memory_follows_the_kernels_chosen(make_window, qtbot, tmp_path):
+    """The kernels choice, by keyboard on the combo: CUDA's figure, saved with the design, undoable;
+    an LSTM's CUDA figure reads as a lower bound."""
+    from PySide6.QtTest import QTest
+
+    from explorer.design import yaml_io
+    from explorer.presets import PRESETS_DIR
+
+    window = make_window(yaml_io.load(PRESETS_DIR / "gpt2-tied.yaml"))
+    combo = window.metrics.device
+    combo.setFocus()
+    cpu = window.model.report.memory.activations_training
+    QTest.keyClick(combo, Qt.Key.Key_Down)
+    assert window.model.device == "cuda" and combo.currentData() == "cuda"
+    assert window.model.report.memory.activations_training != cpu
+    assert_metrics_match(window)
+    assert window.document.save_as(tmp_path / "on-cuda.yaml")
+    assert yaml_io.load(tmp_path / "on-cuda.yaml").run.device == "cuda"
+    window.model.undo_stack.undo()                          # Save As named the design after its file
+    window.model.undo_stack.undo()
+    assert window.model.device == "cpu" and combo.currentData() == "cpu"
+    lstm = make_window(yaml_io.load(PRESETS_DIR / "lstm-shared-cell.yaml"))
+    lstm.metrics.device.setFocus()
+    QTest.keyClick(lstm.metrics.device, Qt.Key.Key_Down)
+    assert lstm.metrics.values["training"].text().startswith("≥ ")
+    assert_metrics_match(lstm)
