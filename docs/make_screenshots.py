@@ -142,12 +142,12 @@ def train_shot(app) -> None:
     w = window_on("albert-base")
     view = w.train_view
     show_tab(w, "Train")
-    view.steps_spin.setValue(150)
-    view.batch_spin.setValue(8)
-    view.seq_spin.setValue(64)
-    view.eval_spin.setValue(25)
+    view.form.steps_spin.setValue(150)
+    view.form.batch_spin.setValue(8)
+    view.form.seq_spin.setValue(64)
+    view.form.eval_spin.setValue(25)
     for name, value in (("width", 128), ("depth", 4), ("heads", 4)):
-        view.scale_spins[name].setValue(value)
+        view.form.scale_spins[name].setValue(value)
     done = []
     view.run_finished.connect(done.append)
     view.message.connect(done.append)

@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         from explorer.gui.cluster_settings import ClusterSettingsDialog
 
         sweeps = self.insight.sweeps
-        self.cluster_dialog = ClusterSettingsDialog(self, busy=lambda: sweeps._points_worker is not None)
+        self.cluster_dialog = ClusterSettingsDialog(self, busy=sweeps.cluster_busy)
         self.cluster_dialog.message.connect(self.show_message)
         self.cluster_dialog.address_changed.connect(sweeps.set_ray_address)
         self.cluster_dialog.devices_found.connect(sweeps.set_cluster_devices)

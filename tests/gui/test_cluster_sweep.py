@@ -33,9 +33,9 @@ def _sweeps_tab(window):
 
 
 def _small_timing(view) -> None:
-    view.time_iters.setValue(2)
-    view.time_seq.setValue(16)
-    view.only_edit.setText("albert,cycle")
+    view.schemes.controls.time_iters.setValue(2)
+    view.schemes.controls.time_seq.setValue(16)
+    view.schemes.controls.only_edit.setText("albert,cycle")
 
 
 def test_an_unreachable_address_is_one_line_in_the_dialog(qtbot, make_window):
@@ -62,11 +62,12 @@ def test_an_unreachable_address_is_one_line_in_the_dialog(qtbot, make_window):
     dialog.accept()                                         # saved: the Sweeps tab may run on it
     assert cluster_settings.ray_address() == "127.0.0.1:1"
     view = window.insight.sweeps
-    assert view.cluster_check.isEnabled() and "127.0.0.1:1" in view.cluster_check.text()
+    check = view.schemes.controls.cluster_check
+    assert check.isEnabled() and "127.0.0.1:1" in check.text()
     window.cluster_action.trigger()
     dialog.address_edit.setText("")                         # empty: in this process
     dialog.accept()
-    assert cluster_settings.ray_address() == "" and not view.cluster_check.isEnabled()
+    assert cluster_settings.ray_address() == "" and not view.schemes.controls.cluster_check.isEnabled()
 
 
 @pytest.fixture(scope="module")
@@ -94,37 +95,38 @@ def test_a_timed_sweep_on_a_local_ray_streams_rows_with_where_they_ran(qtbot, ma
     assert "1 node, 2 CPUs" in dialog.result_label.text()
     dialog.accept()
     view = _sweeps_tab(window)
-    assert view.cluster_check.isEnabled()
-    view.cluster_check.setChecked(True)
+    assert view.schemes.controls.cluster_check.isEnabled()
+    view.schemes.controls.cluster_check.setChecked(True)
     _small_timing(view)
     with qtbot.waitSignal(view.points_finished, timeout=300_000):
-        view.time_button.click()
-        assert view.time_button.text() == "Stop"
-    assert view.time_button.text() == "Time" and view.time_status.text().startswith("done: 4 schemes timed")
-    assert view._points_received == 4                       # one row per point, as each task finished
-    remote = {r["label"]: r for r in view.timed_rows}
-    assert [r["label"] for r in view.timed_rows] == SCHEMES
+        view.schemes.controls.time_button.click()
+        assert view.schemes.controls.time_button.text() == "Stop"
+    assert view.schemes.controls.time_button.text() == "Time"
+    assert view.schemes.controls.time_status.text().startswith("done: 4 schemes timed")
+    assert view.schemes._points_received == 4                       # one row per point, as each task finished
+    remote = {r["label"]: r for r in view.schemes.timed_rows}
+    assert [r["label"] for r in view.schemes.timed_rows] == SCHEMES
     for row in remote.values():
         assert row["error"] == "" and row["median_ms"] > 0
         assert row["where"] and not row["where"].startswith("local")
     # the table and the plot: median time against unique parameters, labelled
-    table = view.scheme_table
+    table = view.schemes.frontier.scheme_table
     assert table.rowCount() == 4 and table.horizontalHeaderItem(2).text() == "median ms"
     assert [table.item(r, 4).text() for r in range(4)] == [remote[s]["where"] for s in SCHEMES]
-    points = {p.data(): p for p in view.frontier_scatter.points()}
+    points = {p.data(): p for p in view.schemes.frontier.frontier_scatter.points()}
     assert set(points) == set(SCHEMES)
     assert (points["albert"].pos().x(), points["albert"].pos().y()) == pytest.approx(
         (remote["albert"]["unique_params"], remote["albert"]["median_ms"]))
-    assert "none" in {label.textItem.toPlainText() for label in view._frontier_labels}
+    assert "none" in {label.textItem.toPlainText() for label in view.schemes.frontier._frontier_labels}
     shot = os.environ.get("EXPLORER_SCREENSHOT")
     if shot:
         qtbot.wait(200)
         window.grab().save(shot)
     # the same points in this process: the same unique parameters, where = local (...)
-    view.cluster_check.setChecked(False)
+    view.schemes.controls.cluster_check.setChecked(False)
     with qtbot.waitSignal(view.points_finished, timeout=300_000):
-        view.time_button.click()
-    local = {r["label"]: r for r in view.timed_rows}
+        view.schemes.controls.time_button.click()
+    local = {r["label"]: r for r in view.schemes.timed_rows}
     assert set(local) == set(remote)
     for label, row in local.items():
         assert row["error"] == "" and row["where"].startswith("local")
@@ -136,38 +138,40 @@ def test_a_timed_sweep_on_a_local_ray_streams_rows_with_where_they_ran(qtbot, ma
 
 def test_a_trained_sweep_runs_on_the_cluster_too(qtbot, sweep_cluster_view):
     view = sweep_cluster_view
-    view.train_steps.setValue(2)
-    view.train_width.setValue(32)
-    view.train_depth.setValue(2)
-    view.train_batch.setValue(2)
-    view.train_seq.setValue(16)
-    view.only_edit.setText("albert")
+    view.schemes.controls.train_steps.setValue(2)
+    view.schemes.controls.train_width.setValue(32)
+    view.schemes.controls.train_depth.setValue(2)
+    view.schemes.controls.train_batch.setValue(2)
+    view.schemes.controls.train_seq.setValue(16)
+    view.schemes.controls.only_edit.setText("albert")
     with qtbot.waitSignal(view.training_finished, timeout=300_000):
-        view.train_button.click()
-        assert view.train_button.text() == "Stop"
-    assert view.train_check.isChecked() and view.train_status.text().startswith("done: 3 schemes trained")
-    runs = {r.scheme: r for r in view.trained_runs}
+        view.schemes.controls.train_button.click()
+        assert view.schemes.controls.train_button.text() == "Stop"
+    assert view.schemes.controls.train_check.isChecked()
+    assert view.schemes.controls.train_status.text().startswith("done: 3 schemes trained")
+    runs = {r.scheme: r for r in view.schemes.trained_runs}
     assert list(runs) == ["none", "unshared", "albert"] and all(r.ok for r in runs.values())
     assert runs["albert"].params < runs["none"].params
-    assert all(view.trained_where[s] and not view.trained_where[s].startswith("local") for s in runs)
-    assert view.scheme_table.horizontalHeaderItem(5).text() == "where"
-    assert view.scheme_table.item(2, 5).text() == view.trained_where["albert"]
+    assert all(view.schemes.trained_where[s] and not view.schemes.trained_where[s].startswith("local") for s in runs)
+    assert view.schemes.frontier.scheme_table.horizontalHeaderItem(5).text() == "where"
+    assert view.schemes.frontier.scheme_table.item(2, 5).text() == view.schemes.trained_where["albert"]
 
 
 def test_stop_cancels_a_cluster_sweep(qtbot, sweep_cluster_view):
     view = sweep_cluster_view
     _small_timing(view)
-    view.time_iters.setValue(10_000)
-    view.time_seq.setValue(32)
+    view.schemes.controls.time_iters.setValue(10_000)
+    view.schemes.controls.time_seq.setValue(32)
     with qtbot.waitSignal(view.points_finished, timeout=120_000):
-        view.time_button.click()
-        qtbot.waitUntil(lambda: view.time_status.text().startswith("running on"), timeout=60_000)
+        view.schemes.controls.time_button.click()
+        qtbot.waitUntil(lambda: view.schemes.controls.time_status.text().startswith("running on"), timeout=60_000)
         qtbot.wait(500)
-        view.time_button.click()                            # Stop
-    assert view.time_status.text().startswith("stopped") and view.time_button.text() == "Time"
-    assert len(view.timed_rows) == 4
-    assert all("stopped" in r["error"] for r in view.timed_rows)
-    assert view.scheme_table.rowCount() == 4
+        view.schemes.controls.time_button.click()                            # Stop
+    assert view.schemes.controls.time_status.text().startswith("stopped")
+    assert view.schemes.controls.time_button.text() == "Time"
+    assert len(view.schemes.timed_rows) == 4
+    assert all("stopped" in r["error"] for r in view.schemes.timed_rows)
+    assert view.schemes.frontier.scheme_table.rowCount() == 4
 
 
 @pytest.fixture
@@ -181,6 +185,6 @@ def sweep_cluster_view(qtbot, local_ray):
     view.set_spec(TINY)
     view.tabs.setCurrentIndex(2)
     view.set_ray_address("local")
-    view.cluster_check.setChecked(True)
+    view.schemes.controls.cluster_check.setChecked(True)
     yield view
     view.shutdown()

@@ -33,34 +33,34 @@ def sweep_view(qtbot):
 def test_seq_sweep_marks_the_crossover_at_2d(sweep_view):
     sweep_view.tabs.setCurrentIndex(0)
     sweep_view.refresh()
-    assert sweep_view.seq_result.crossover == 1024
-    assert sweep_view.cross_line.isVisible()
-    assert sweep_view.cross_line.value() == pytest.approx(math.log2(1024))
-    assert "n = 1024" in sweep_view.seq_sentence.text()
-    xs, ys = sweep_view.attn_curve.getData()
+    assert sweep_view.seq.seq_result.crossover == 1024
+    assert sweep_view.seq.cross_line.isVisible()
+    assert sweep_view.seq.cross_line.value() == pytest.approx(math.log2(1024))
+    assert "n = 1024" in sweep_view.seq.seq_sentence.text()
+    xs, ys = sweep_view.seq.attn_curve.getData()
     assert len(xs) == len(range(7, 15))          # 128 .. 16384
 
 
 def test_depth_sweep_draws_one_curve_per_scheme(sweep_view):
     sweep_view.tabs.setCurrentIndex(1)
-    sweep_view.depth_edit.setText("4,8,12")
+    sweep_view.depth.depth_edit.setText("4,8,12")
     sweep_view.refresh()
-    curves = [item for item in sweep_view.depth_plot.listDataItems()]
+    curves = [item for item in sweep_view.depth.depth_plot.listDataItems()]
     assert len(curves) == 6
-    albert = [p for p in sweep_view.depth_points if p.scheme == "albert"]
+    albert = [p for p in sweep_view.depth.depth_points if p.scheme == "albert"]
     assert len({p.unique for p in albert}) == 1
 
 
 def test_frontier_click_applies_a_scheme(qtbot, sweep_view):
     sweep_view.tabs.setCurrentIndex(2)
     sweep_view.refresh()
-    names = [p.scheme for p in sweep_view.scheme_points]
+    names = [p.scheme for p in sweep_view.schemes.scheme_points]
     assert "albert" in names and "current" in names
     with qtbot.waitSignal(sweep_view.apply_requested) as blocker:
         sweep_view.apply_scheme_named("albert")
     assert blocker.args[0] == apply_scheme(TUTORIAL, "albert")
     row = names.index("albert")
-    assert sweep_view.scheme_table.item(row, 1).text() == f"{analyze(blocker.args[0]).params.unique:,}"
+    assert sweep_view.schemes.frontier.scheme_table.item(row, 1).text() == f"{analyze(blocker.args[0]).params.unique:,}"
 
 
 def test_compare_view_ratios_and_highlights(qtbot):
@@ -99,8 +99,8 @@ def test_planner_view_matches_plan_grid(qtbot):
 
 def test_plots_save_as_png_and_svg(sweep_view, tmp_path):
     sweep_view.refresh()
-    png = export_plot(sweep_view.seq_plot, tmp_path / "seq.png")
-    svg = export_plot(sweep_view.seq_plot, tmp_path / "seq.svg")
+    png = export_plot(sweep_view.seq.seq_plot, tmp_path / "seq.png")
+    svg = export_plot(sweep_view.seq.seq_plot, tmp_path / "seq.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in svg.read_text()
 
@@ -115,22 +115,22 @@ def test_seq_sweep_measures_time_on_the_cpu(qtbot):
     qtbot.addWidget(view)
     view.show()
     view.set_spec(tiny)
-    view.seq_edit.setText("8,16,32")
+    view.seq.seq_edit.setText("8,16,32")
     with qtbot.waitSignal(view.timing_finished, timeout=120_000):
-        view.on_measure_clicked()
-    assert sorted(view.measured) == [8, 16, 32] and all(ms > 0 for ms in view.measured.values())
-    xs, ys = view.time_curve.getData()
+        view.seq.on_measure_clicked()
+    assert sorted(view.seq.measured) == [8, 16, 32] and all(ms > 0 for ms in view.seq.measured.values())
+    xs, ys = view.seq.time_curve.getData()
     assert list(xs) == [3.0, 4.0, 5.0]
-    assert view.measure_button.text() == "Measure time"
+    assert view.seq.measure_button.text() == "Measure time"
     view.shutdown()
 
 
 def _small_training(view, steps: int) -> None:
-    view.train_steps.setValue(steps)
-    view.train_width.setValue(32)
-    view.train_depth.setValue(2)
-    view.train_batch.setValue(2)
-    view.train_seq.setValue(16)
+    view.schemes.controls.train_steps.setValue(steps)
+    view.schemes.controls.train_width.setValue(32)
+    view.schemes.controls.train_depth.setValue(2)
+    view.schemes.controls.train_batch.setValue(2)
+    view.schemes.controls.train_seq.setValue(16)
 
 
 def test_trained_frontier_runs_in_a_worker_and_a_click_applies_undoably(qtbot, make_window):
@@ -143,30 +143,31 @@ def test_trained_frontier_runs_in_a_worker_and_a_click_applies_undoably(qtbot, m
     view.tabs.setCurrentIndex(2)
     _small_training(view, 2)
     with qtbot.waitSignal(view.training_finished, timeout=300_000):
-        view.train_button.click()
-        assert view.train_button.text() == "Stop"         # the GUI thread is free while it trains
-    assert view.train_check.isChecked() and view.train_button.text() == "Train"
-    runs = {r.scheme: r for r in view.trained_runs}
+        view.schemes.controls.train_button.click()
+        assert view.schemes.controls.train_button.text() == "Stop"         # the GUI thread is free while it trains
+    assert view.schemes.controls.train_check.isChecked() and view.schemes.controls.train_button.text() == "Train"
+    runs = {r.scheme: r for r in view.schemes.trained_runs}
     assert list(runs) == [c.scheme for c in scheme_candidates(TUTORIAL)]
     assert runs["none"].final_val == runs["unshared"].final_val              # no sharing: same model, same batches
     assert runs["albert"].params < runs["none"].params and runs["expert-bank"].error
     # one point per trained scheme: unique parameters against validation loss, labelled
-    points = {p.data(): p for p in view.frontier_scatter.points()}
+    points = {p.data(): p for p in view.schemes.frontier.frontier_scatter.points()}
     assert set(points) == {name for name, r in runs.items() if r.ok}
     assert (points["albert"].pos().x(), points["albert"].pos().y()) == pytest.approx(
         (runs["albert"].params, runs["albert"].final_val))
-    assert "none" in {label.textItem.toPlainText() for label in view._frontier_labels}
-    assert view.scheme_table.rowCount() == len(runs)
-    assert view.scheme_table.horizontalHeaderItem(2).text() == "final val loss"
-    assert view.train_status.text().startswith("done")
+    assert "none" in {label.textItem.toPlainText() for label in view.schemes.frontier._frontier_labels}
+    assert view.schemes.frontier.scheme_table.rowCount() == len(runs)
+    assert view.schemes.frontier.scheme_table.horizontalHeaderItem(2).text() == "final val loss"
+    assert view.schemes.controls.train_status.text().startswith("done")
     # a click on a point applies that scheme to the full-size design, as one undoable edit
-    view.frontier_scatter.sigClicked.emit(view.frontier_scatter, [points["albert"]], None)
+    scatter = view.schemes.frontier.frontier_scatter
+    scatter.sigClicked.emit(scatter, [points["albert"]], None)
     assert window.model.spec == apply_scheme(TUTORIAL, "albert")
-    assert len(view.trained_runs) == len(runs)                             # the trained frontier stays
+    assert len(view.schemes.trained_runs) == len(runs)                             # the trained frontier stays
     window.model.undo_stack.undo()
     assert window.model.spec == TUTORIAL
-    view.train_check.setChecked(False)                                      # back to the analysis frontier
-    assert view.scheme_table.horizontalHeaderItem(2).text() == "forward FLOPs"
+    view.schemes.controls.train_check.setChecked(False)                      # back to the analysis frontier
+    assert view.schemes.frontier.scheme_table.horizontalHeaderItem(2).text() == "forward FLOPs"
 
 
 def test_trained_frontier_stops_when_asked(qtbot, sweep_view):
@@ -174,7 +175,7 @@ def test_trained_frontier_stops_when_asked(qtbot, sweep_view):
     sweep_view.tabs.setCurrentIndex(2)
     _small_training(sweep_view, 100_000)
     with qtbot.waitSignal(sweep_view.training_finished, timeout=120_000):
-        sweep_view.train_button.click()
-        sweep_view.train_button.click()                                     # Stop
-    assert sweep_view.train_status.text().startswith("stopped")
-    assert len(sweep_view.trained_runs) <= 1 and not any(r.ok for r in sweep_view.trained_runs)
+        sweep_view.schemes.controls.train_button.click()
+        sweep_view.schemes.controls.train_button.click()                                     # Stop
+    assert sweep_view.schemes.controls.train_status.text().startswith("stopped")
+    assert len(sweep_view.schemes.trained_runs) <= 1 and not any(r.ok for r in sweep_view.schemes.trained_runs)

@@ -100,21 +100,21 @@ def test_measured_sweep_right_axis_reads_ms_without_inf_or_warnings(make_window,
     show_tab(window, "Sweeps")
     view = window.insight.sweeps
     view.tabs.setCurrentIndex(0)
-    view.seq_edit.setText("8,16,32")
+    view.seq.seq_edit.setText("8,16,32")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         view.refresh()
         with qtbot.waitSignal(view.timing_finished, timeout=120_000):
-            view.on_measure_clicked()
+            view.seq.on_measure_clicked()
         qtbot.wait(100)
         window.grab()
         # a slow pass (over 308 ms) was read as 10**ms by a log-mode right axis: inf and overflow
-        view.on_timing_point(64, 750.0)
+        view.seq.on_timing_point(64, 750.0)
         qtbot.wait(50)
         window.grab()
-        item = view.seq_plot.getPlotItem()
+        item = view.seq.seq_plot.getPlotItem()
         strings = {name: drawn_tick_strings(item.getAxis(name)) for name in ("left", "right", "bottom")}
-    assert sorted(view.measured) == [8, 16, 32, 64]
+    assert sorted(view.seq.measured) == [8, 16, 32, 64]
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
     assert all(strings.values()), strings
     for text in sum(strings.values(), []):
@@ -135,15 +135,15 @@ def test_frontier_labels_lie_inside_the_view(make_window, qtbot):
         qtbot.wait(50)
         view.refresh()
         qtbot.wait(50)
-        box = view.frontier_plot.getPlotItem().vb.sceneBoundingRect()
-        labels = view._frontier_labels
+        box = view.schemes.frontier.frontier_plot.getPlotItem().vb.sceneBoundingRect()
+        labels = view.schemes.frontier._frontier_labels
         assert "current" in [label.toPlainText() for label in labels]
         for label in labels:
             rect = label.mapRectToScene(label.boundingRect())
             assert box.adjusted(-1, -1, 1, 1).contains(rect), (label.toPlainText(), rect, box)
         rects = [label.mapRectToScene(label.boundingRect()) for label in labels]
         assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
-    strings = drawn_tick_strings(view.frontier_plot.getPlotItem().getAxis("left"))
+    strings = drawn_tick_strings(view.schemes.frontier.frontier_plot.getPlotItem().getAxis("left"))
     assert strings and all(s.endswith(" G") or s == "0" for s in strings), strings
 
 

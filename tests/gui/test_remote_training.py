@@ -30,16 +30,16 @@ def _view(qtbot) -> TrainView:
     view.show()                                   # the tab lists its devices when first shown
     qtbot.waitExposed(view)
     view.set_spec(TINY)
-    view.data_combo.setCurrentText("task:copy")
-    view.batch_spin.setValue(2)
-    view.seq_spin.setValue(8)
-    view.eval_spin.setValue(3)
+    view.form.data_combo.setCurrentText("task:copy")
+    view.form.batch_spin.setValue(2)
+    view.form.seq_spin.setValue(8)
+    view.form.eval_spin.setValue(3)
     return view
 
 
 def _ray_index(view) -> int:
-    for i in range(view.device_combo.count()):
-        if str(view.device_combo.itemData(i)).startswith("ray:"):
+    for i in range(view.form.device_combo.count()):
+        if str(view.form.device_combo.itemData(i)).startswith("ray:"):
             return i
     return -1
 
@@ -48,10 +48,10 @@ def test_training_on_a_cluster_device_streams_to_the_curves(qtbot, local_address
     view = _view(qtbot)
     try:
         qtbot.waitUntil(lambda: _ray_index(view) >= 0, timeout=120_000)
-        assert view.device_combo.findData("cpu") >= 0                       # this machine's stays
-        view.device_combo.setCurrentIndex(_ray_index(view))
-        assert view.device_combo.currentText().startswith("ray: cpu @ ")
-        view.steps_spin.setValue(6)
+        assert view.form.device_combo.findData("cpu") >= 0                       # this machine's stays
+        view.form.device_combo.setCurrentIndex(_ray_index(view))
+        assert view.form.device_combo.currentText().startswith("ray: cpu @ ")
+        view.form.steps_spin.setValue(6)
         assert view.options()[1]["device"] == "cpu" and view.options()[1]["dtype"] == "fp32"
         with qtbot.waitSignal(view.run_finished, timeout=180_000) as blocker:
             qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
@@ -60,7 +60,7 @@ def test_training_on_a_cluster_device_streams_to_the_curves(qtbot, local_address
         assert out.where and out.result.error is None and not out.result.cancelled
         design = out.result.series["design"]
         assert len(design.train_loss) == 6 and "twin" in out.result.series
-        xs, ys = view.train_curves["design"].getData()
+        xs, ys = view.plot.train_curves["design"].getData()
         assert list(ys) == design.train_loss
         assert set(out.cka) == {"design", "twin"} and view.heatmaps["design"].isVisible()
         text = view.readout.toPlainText()
@@ -74,11 +74,11 @@ def test_stop_ends_a_training_on_the_cluster(qtbot, local_address):
     view = _view(qtbot)
     try:
         qtbot.waitUntil(lambda: _ray_index(view) >= 0, timeout=120_000)
-        view.device_combo.setCurrentIndex(_ray_index(view))
-        view.steps_spin.setValue(100_000)
+        view.form.device_combo.setCurrentIndex(_ray_index(view))
+        view.form.steps_spin.setValue(100_000)
         with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
             qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
-            qtbot.waitUntil(lambda: len(view.train.get("design", ([],))[0]) >= 2, timeout=120_000)
+            qtbot.waitUntil(lambda: len(view.record.train.get("design", ([],))[0]) >= 2, timeout=120_000)
             assert view.is_running()                                         # the steps streamed in live
             qtbot.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
         result = blocker.args[0].result
@@ -102,9 +102,9 @@ def test_the_device_and_dtype_chosen_reach_the_engine(qtbot, monkeypatch):
     monkeypatch.setattr(engine, "build_model", spy)
     view = _view(qtbot)
     try:
-        view.steps_spin.setValue(2)
-        view.twin_check.setChecked(False)
-        view.dtype_combo.setCurrentText("bf16")
+        view.form.steps_spin.setValue(2)
+        view.form.twin_check.setChecked(False)
+        view.form.dtype_combo.setCurrentText("bf16")
         with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
             qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
         assert blocker.args[0].result.error is None and blocker.args[0].where == ""

@@ -23,11 +23,11 @@ TINY = apply_scheme(StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff
 
 
 def set_small(view: TrainView, steps: int = 10) -> None:
-    view.steps_spin.setValue(steps)
-    view.batch_spin.setValue(2)
-    view.seq_spin.setValue(16)
-    view.eval_spin.setValue(5)
-    view.data_combo.setCurrentText("task:copy")
+    view.form.steps_spin.setValue(steps)
+    view.form.batch_spin.setValue(2)
+    view.form.seq_spin.setValue(16)
+    view.form.eval_spin.setValue(5)
+    view.form.data_combo.setCurrentText("task:copy")
 
 
 @pytest.fixture
@@ -50,10 +50,10 @@ def test_a_run_through_the_tab_plots_reads_out_and_compares_layers(qtbot, view):
     result = out.result
     assert result.error is None and not result.cancelled and set(result.series) == {"design", "twin"}
     for name in ("design", "twin"):
-        xs, ys = view.train_curves[name].getData()
+        xs, ys = view.plot.train_curves[name].getData()
         assert len(xs) == 10 and list(xs) == list(range(1, 11))            # one point per step per series
         assert list(ys) == result.series[name].train_loss
-        vx, vy = view.val_curves[name].getData()
+        vx, vy = view.plot.val_curves[name].getData()
         assert list(vx) == [5, 10] and list(vy) == [v for _s, v in result.series[name].val_loss]
     text = view.readout.toPlainText()
     for name in ("design", "twin"):
@@ -72,30 +72,30 @@ def test_a_run_through_the_tab_plots_reads_out_and_compares_layers(qtbot, view):
     assert view.status_label.text() == "done: 10 steps"
     # the x-axis choice redraws the same points against tokens seen and training time
     view.x_combo.setCurrentIndex(view.x_combo.findData("tokens"))
-    xs, _ys = view.train_curves["design"].getData()
+    xs, _ys = view.plot.train_curves["design"].getData()
     assert list(xs) == [k * 2 * 16 for k in range(1, 11)]
     view.x_combo.setCurrentIndex(view.x_combo.findData("seconds"))
-    xs, _ys = view.train_curves["twin"].getData()
+    xs, _ys = view.plot.train_curves["twin"].getData()
     assert xs[-1] == pytest.approx(result.series["twin"].seconds) and all(b > a for a, b in zip(xs, xs[1:]))
 
 
 def test_scale_down_and_no_twin(qtbot, view):
-    view.twin_check.setChecked(False)
-    view.scale_spins["width"].setValue(16)
-    view.scale_spins["depth"].setValue(1)
+    view.form.twin_check.setChecked(False)
+    view.form.scale_spins["width"].setValue(16)
+    view.form.scale_spins["depth"].setValue(1)
     with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
         view.start_button.click()
     result = blocker.args[0].result
     assert set(result.series) == {"design"}
     assert "note: width d_model 32 -> 16" in view.readout.toPlainText()
     assert view.heatmaps["design"].ids == ["emb", "b0"] and view.heatmaps["twin"].isHidden()
-    assert len(view.train_curves["twin"].getData()[0] or ()) == 0
+    assert len(view.plot.train_curves["twin"].getData()[0] or ()) == 0
 
 
 def test_stop_during_a_run_cancels(qtbot, view):
-    view.steps_spin.setValue(100_000)
+    view.form.steps_spin.setValue(100_000)
     view.start_button.click()
-    qtbot.waitUntil(lambda: len(view.train.get("twin", ([],))[0]) >= 3, timeout=60_000)
+    qtbot.waitUntil(lambda: len(view.record.train.get("twin", ([],))[0]) >= 3, timeout=60_000)
     with qtbot.waitSignal(view.run_finished, timeout=60_000) as blocker:
         view.stop_button.click()
     result = blocker.args[0].result
@@ -108,26 +108,26 @@ def test_stop_during_a_run_cancels(qtbot, view):
 def test_a_bad_option_is_one_line_and_changes_nothing(qtbot, view):
     with qtbot.waitSignal(view.run_finished, timeout=120_000):
         view.start_button.click()
-    before = (view.readout.toPlainText(), list(view.train_curves["design"].getData()[1]))
+    before = (view.readout.toPlainText(), list(view.plot.train_curves["design"].getData()[1]))
     messages = []
     view.message.connect(messages.append)
-    for widget, bad in ((view.lr_edit, "fast"), (view.lr_edit, "-1")):
+    for widget, bad in ((view.form.lr_edit, "fast"), (view.form.lr_edit, "-1")):
         widget.setText(bad)
         view.start_button.click()
         assert not view.is_running()
-    view.lr_edit.setText("1e-3")
-    view.data_combo.setCurrentText("/no/such/corpus")
+    view.form.lr_edit.setText("1e-3")
+    view.form.data_combo.setCurrentText("/no/such/corpus")
     view.start_button.click()
-    view.data_combo.setCurrentText("task:juggle")
+    view.form.data_combo.setCurrentText("task:juggle")
     view.start_button.click()
-    view.data_combo.setCurrentText("task:copy")
-    view.scale_spins["heads"].setValue(3)             # 32 is not a multiple of 3 heads: the design check says so
+    view.form.data_combo.setCurrentText("task:copy")
+    view.form.scale_spins["heads"].setValue(3)             # 32 is not a multiple of 3 heads: the design check says so
     view.start_button.click()
     qtbot.waitUntil(lambda: len(messages) == 5 and not view.is_running(), timeout=60_000)
     assert messages[0].startswith("lr: expected a number") and "between 0 and 10" in messages[1]
     assert messages[2].startswith("/no/such/corpus: data: no such file") and "unknown task" in messages[3]
     assert all("\n" not in m for m in messages) and view.status_label.text() == messages[-1]
-    assert (view.readout.toPlainText(), list(view.train_curves["design"].getData()[1])) == before
+    assert (view.readout.toPlainText(), list(view.plot.train_curves["design"].getData()[1])) == before
     assert view.start_button.isEnabled()
 
 
@@ -156,7 +156,7 @@ def test_divergence_is_one_line(qtbot, view, monkeypatch):
     assert view.status_label.text() == result.series["design"].diverged
     assert "the loss became" in view.readout.toPlainText()
     for name in ("design", "twin"):                     # the non-finite step is left out of the curve
-        assert len(view.train_curves[name].getData()[0]) == 3
+        assert len(view.plot.train_curves[name].getData()[0]) == 3
     assert "validation loss at equal steps: -" in view.readout.toPlainText()
     assert view.start_button.isEnabled()
 
@@ -167,7 +167,7 @@ def test_closing_the_window_while_training(qtbot, make_window):
     set_small(view, 100_000)
     window.bottom_tabs.setCurrentWidget(view)
     view.start_button.click()
-    qtbot.waitUntil(lambda: len(view.train.get("design", ([],))[0]) >= 2, timeout=60_000)
+    qtbot.waitUntil(lambda: len(view.record.train.get("design", ([],))[0]) >= 2, timeout=60_000)
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     assert not view.is_running() or not any(t.isRunning() for t in view._threads)
@@ -190,8 +190,8 @@ def baseline_params(spec, view: TrainView) -> int:
     from explorer.train.adapt import trainable
     from explorer.train.data import data_source
 
-    source = data_source(view.data_combo.currentText())
-    return count_params(trainable(spec, source.vocab, 2 * view.seq_spin.value() + 1).spec).unique
+    source = data_source(view.form.data_combo.currentText())
+    return count_params(trainable(spec, source.vocab, 2 * view.form.seq_spin.value() + 1).spec).unique
 
 
 def test_pinned_baseline_trains_as_a_third_series_through_design_edits(qtbot, make_window):
@@ -211,11 +211,11 @@ def test_pinned_baseline_trains_as_a_third_series_through_design_edits(qtbot, ma
     result = blocker.args[0].result
     assert result.error is None and list(result.series) == ["design", "twin", "baseline"]
     for name in ("design", "twin", "baseline"):                 # one point per step per series
-        xs, ys = view.train_curves[name].getData()
+        xs, ys = view.plot.train_curves[name].getData()
         assert list(xs) == list(range(1, 7)) and list(ys) == result.series[name].train_loss
-        vx, _vy = view.val_curves[name].getData()
+        vx, _vy = view.plot.val_curves[name].getData()
         assert list(vx) == [5, 6]
-    assert view.train_curves["baseline"].opts["pen"].color() == theme.color("baseline")     # the Timing tab's
+    assert view.plot.train_curves["baseline"].opts["pen"].color() == theme.color("baseline")     # the Timing tab's
     assert result.series["baseline"].params == baseline_params(TINY, view)
     assert result.series["design"].params == baseline_params(window.model.spec, view)
     assert result.series["baseline"].params < result.series["design"].params   # all shared < attention shared
@@ -225,7 +225,7 @@ def test_pinned_baseline_trains_as_a_third_series_through_design_edits(qtbot, ma
                                                                                              "equal steps"))
     assert f"baseline {result.series['baseline'].final_val:.3f}" in equal
     assert view.heatmaps["baseline"].isVisible() and view.heatmaps["baseline"].ids == ["emb", "b0", "b1"]
-    assert "baseline train" in [label.text for _s, label in view.legend.items]
+    assert "baseline train" in [label.text for _s, label in view.plot.legend.items]
     qtbot.wait(100)
     window.grab().save("/tmp/train_pin.png")
     # unpin: the next run trains the design and its twin only
@@ -234,9 +234,9 @@ def test_pinned_baseline_trains_as_a_third_series_through_design_edits(qtbot, ma
     with qtbot.waitSignal(view.run_finished, timeout=120_000) as blocker:
         view.start_button.click()
     assert list(blocker.args[0].result.series) == ["design", "twin"]
-    assert len(view.train_curves["baseline"].getData()[0] or ()) == 0 and view.heatmaps["baseline"].isHidden()
+    assert len(view.plot.train_curves["baseline"].getData()[0] or ()) == 0 and view.heatmaps["baseline"].isHidden()
     assert not any(line.startswith("baseline") for line in view.readout.toPlainText().splitlines())
-    assert not any(label.text.startswith("baseline") for _s, label in view.legend.items)
+    assert not any(label.text.startswith("baseline") for _s, label in view.plot.legend.items)
 
 
 def test_a_pinned_baseline_that_cannot_train_is_one_line_and_no_run(qtbot, view):
@@ -247,11 +247,11 @@ def test_a_pinned_baseline_that_cannot_train_is_one_line_and_no_run(qtbot, view)
     view.pin_button.click()
     wide = TINY.replace(settings=dataclasses.replace(TINY.settings, d_model=36, n_heads=3, d_ff=72))
     view.set_spec(wide)
-    view.scale_spins["heads"].setValue(3)             # fine for 36 wide, not for the pinned 32
+    view.form.scale_spins["heads"].setValue(3)             # fine for 36 wide, not for the pinned 32
     assert not view.start()
     assert not view.is_running() and messages[-1].startswith("baseline: the pinned tiny cannot train")
     assert "\n" not in messages[-1] and view.status_label.text() == messages[-1]
-    view.scale_spins["heads"].setValue(0)
+    view.form.scale_spins["heads"].setValue(0)
     reading = TINY.replace(settings=dataclasses.replace(TINY.settings, causal=False))
     view.set_spec(reading)                            # a masked-token design cannot share next-token batches
     assert not view.start() and "next-token" in messages[-1] and "masked" in messages[-1]
@@ -263,13 +263,13 @@ def test_a_pinned_baseline_that_cannot_train_is_one_line_and_no_run(qtbot, view)
 
 def test_the_readout_follows_each_evaluation_while_the_run_goes_on(qtbot, view):
     set_small(view, steps=400)
-    view.eval_spin.setValue(4)
+    view.form.eval_spin.setValue(4)
     with qtbot.waitSignal(view.run_finished, timeout=240_000) as blocker:
         QTest.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: len(view.val.get("twin", [])) >= 2, timeout=120_000)
+        qtbot.waitUntil(lambda: len(view.record.val.get("twin", [])) >= 2, timeout=120_000)
         live = view.readout.toPlainText()                  # the readout and what the tab holds, at one moment
-        val = {name: list(view.val[name]) for name in ("design", "twin")}
-        accuracy = dict(view.accuracy)
+        val = {name: list(view.record.val[name]) for name in ("design", "twin")}
+        accuracy = dict(view.record.accuracy)
         QTest.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
     lines = live.splitlines()
     step = min(v[-1][0] for v in val.values())

@@ -1,0 +1,79 @@
+"""The Sweeps tab's workers (torch and Ray are imported in their threads; they never touch a
+widget), the CUDA devices they may use, and stopping them when the window closes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QThread, Signal
+
+from explorer.gui.workers import _TimingWorker
+
+
+class SchemeTrainWorker(_TimingWorker):
+    """Trains every scheme on the (scaled) design, one after another; stop() ends the run in
+    progress and skips the rest. torch is imported here, in the worker's thread."""
+
+    run_done = Signal(object)       # train.sweep.SchemeRun, in order
+    progress = Signal(str)
+    finished = Signal(object)       # train.sweep.SchemeSweep (cancelled=True after Stop)
+    failure = "training the schemes failed"
+
+    def __init__(self, spec, config, only: list[str] | None = None) -> None:
+        super().__init__()
+        self.spec, self.config, self.only = spec, config, only
+
+    def work(self) -> None:
+        from explorer.train.sweep import train_schemes
+
+        self.finished.emit(train_schemes(self.spec, self.config, only=self.only, on_run=self.run_done.emit,
+                                         progress=self.progress.emit, should_stop=self._stop.is_set))
+
+
+class PointSweepWorker(_TimingWorker):
+    """Runs sweep points (explorer/cluster/points.py) on the Ray cluster at `address`, one task
+    each, or in this process when `address` is empty; `row_done(row)` as each finishes, then
+    `finished(rows)` in the points' order (Stop: the rest say they were stopped)."""
+
+    connected = Signal(list)        # ray_backend.devices(), once the cluster is joined
+    row_done = Signal(object)       # one row dict, in finishing order
+    finished = Signal(object)       # every row, in the points' order
+    failure = "the sweep failed"
+
+    def __init__(self, points: list, address: str = "", connect_timeout_s: float = 15.0) -> None:
+        super().__init__()
+        self.points, self.address, self.connect_timeout_s = points, address, connect_timeout_s
+
+    def work(self) -> None:
+        from explorer.cluster import ray_backend
+
+        if not self.address:
+            self.finished.emit(ray_backend.run_local(self.points, on_row=self.row_done.emit,
+                                                     should_stop=self._stop.is_set))
+            return
+        from explorer.gui.cluster_settings import connect, local_cpus
+
+        ray = connect(self.address, self.connect_timeout_s)
+        self.connected.emit(ray_backend.devices(ray))
+        self.finished.emit(ray_backend.run_points(self.points, self.address, on_row=self.row_done.emit,
+                                                  should_stop=self._stop.is_set, num_cpus=local_cpus()))
+
+
+def cuda_count() -> int:
+    """CUDA devices, without importing torch in the GUI thread when it is not loaded yet."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.cuda.device_count() if torch is not None and torch.cuda.is_available() else 0
+
+
+def stop_and_wait(runs: list[tuple[object, QThread | None]], timeout_ms: int) -> list[QThread]:
+    """Stop each (worker, thread) of `runs` and wait up to `timeout_ms` for its thread; returns the
+    threads a pass still holds."""
+    running = []
+    for worker, thread in runs:
+        if worker is not None:
+            worker.stop()
+        if thread is not None and thread.isRunning():
+            thread.quit()
+            if not thread.wait(timeout_ms):
+                running.append(thread)
+    return running
