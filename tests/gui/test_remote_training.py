@@ -16,7 +16,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from explorer.design.model import LayerSpec, ModelSettings, StackSpec  # noqa: E402
 from explorer.design.strategies import apply_scheme  # noqa: E402
-from explorer.gui.train_view import RemoteTrainWorker, TrainView  # noqa: E402
+from explorer.gui.train_view import TrainView  # noqa: E402
+from explorer.gui.train_workers import RemoteTrainWorker  # noqa: E402
 
 TINY = apply_scheme(StackSpec(ModelSettings(d_model=32, n_heads=4, d_ff=64, vocab_size=64, max_positions=64,
                                             causal=True),

@@ -287,7 +287,7 @@ def test_the_readout_follows_each_evaluation_while_the_run_goes_on(qtbot, view):
 
 def test_heatmap_axes_keep_their_labels_apart(qtbot):
     """Below the cells only positions (ids side by side overlapped); on the left position and id."""
-    from explorer.gui.train_view import Heatmap
+    from explorer.gui.heatmap import Heatmap
 
     heatmap = Heatmap("design: layer CKA")
     qtbot.addWidget(heatmap)
