@@ -17,6 +17,7 @@ weights, gradients, optimizer state, the KV cache and the caches the built model
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from explorer.analysis.params import DTYPE_BYTES, ParamCount
 from explorer.design.model import StackSpec, dims
@@ -92,7 +93,7 @@ def saved_items(spec: StackSpec, batch: int, seq: int, target_seq: int | None = 
         # a linear whose input needs no gradient keeps only that input: q, k and v reading the raw stack
         # input (no norm before them) do not keep their assembled weights
         raw = not produced and not (k.transformer_block and d.norm_position == "pre")
-        items = list(k.saved(d, f)) + _assembled(layer, spec, plan, skip=_QKV if raw else ())
+        items = list(_saves(d, f)) + _assembled(layer, spec, plan, skip=_QKV if raw else ())
         pooled = next((s.tag for s in items if s.tag and s.tag.startswith("pooled:")), pooled)
         if k.transforms_hidden:
             h, produced = f.out, True
@@ -103,6 +104,12 @@ def saved_items(spec: StackSpec, batch: int, seq: int, target_seq: int | None = 
 
 
 _QKV = ("attention.q.weight", "attention.k.weight", "attention.v.weight")
+
+
+@lru_cache(maxsize=65536)
+def _saves(d, f: Flow) -> tuple[Saved, ...]:
+    """A layer's saves for these settings and place in the pass (cached: an edit leaves most alone)."""
+    return tuple(kind(d.kind).saved(d, f))
 
 
 def _assembled(layer, spec: StackSpec, plan: SharingPlan, skip: tuple[str, ...] = ()) -> list[Saved]:
