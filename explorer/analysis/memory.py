@@ -27,9 +27,6 @@ from explorer.design.streams import layer_lengths
 from explorer.kinds import kind
 from explorer.kinds.saving import Flow, Saved, total_bytes
 
-DEVICES = ("cpu", "cuda")
-"""Whose kernels the training activations follow (they save different things for attention)."""
-
 
 @dataclass(frozen=True, slots=True)
 class MemoryEstimate:

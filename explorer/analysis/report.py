@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.analysis.flops import FlopCount, count_flops
-from explorer.analysis.memory import DEVICES, MemoryEstimate, estimate_memory
+from explorer.analysis.memory import MemoryEstimate, estimate_memory
 from explorer.analysis.params import DTYPE_BYTES, ParamCount, count_params
 from explorer.errors import SpecError
-from explorer.design.model import StackSpec, dims, unshared_twin
+from explorer.design.model import RUN_DEVICES, StackSpec, dims, unshared_twin
 from explorer.design.sharing import EMPTY_PLAN, SharingPlan
 from explorer.design.streams import layer_lengths
 from explorer.design.validate import validate
@@ -118,8 +118,8 @@ def analyze(spec: StackSpec, batch: int = 1, seq: int = 128, dtype: str = "fp32"
     "cuda") save them. Raises SpecError."""
     plan = validate(spec)
     check_run_shape(spec, batch, seq, dtype, target_seq)
-    if device not in DEVICES:
-        raise SpecError(f"unknown device {device!r} (devices: {', '.join(DEVICES)})", "device")
+    if device not in RUN_DEVICES:
+        raise SpecError(f"unknown device {device!r} (devices: {', '.join(RUN_DEVICES)})", "device")
     params = count_params(spec, plan)
     twin = unshared_twin(spec)
     # the twin of a valid design is valid (it only removes sharing): no second validation

@@ -110,7 +110,7 @@ def problems(spec: StackSpec) -> list[SpecError]:
             check_value(key, getattr(s, key), f"model.{key}")
         except SpecError as err:
             out.append(err)
-    relative = s.positional == "relative" or any(getattr(x, "positional", None) == "relative" for x in spec.layers)
+    relative = s.positional == "relative" or any(x.positional == "relative" for x in spec.layers)
     if not out and relative and s.relative_max_distance <= s.relative_buckets // 2:
         out.append(SpecError(f"must be more than half of relative_buckets ({s.relative_buckets}): T5's bucketing "
                              f"spreads the buckets past the exact ones up to this distance",

@@ -11,7 +11,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers the exporters
 from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QPushButton, QWidget
 
 from explorer.errors import ExplorerError
 
@@ -64,6 +64,13 @@ def export_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]
     except OSError as err:
         raise ExplorerError(f"{path}: cannot write ({err.strerror or err})") from None
     return path
+
+
+def save_plot_button(parent: QWidget, plot: pg.PlotWidget, basename: str) -> QPushButton:
+    """A "Save plot…" button that saves `plot` as PNG or SVG (named `basename` by default)."""
+    button = QPushButton("Save plot…", toolTip="Save this plot as PNG or SVG")
+    button.clicked.connect(lambda: save_plot_dialog(parent, plot, basename))
+    return button
 
 
 def save_plot_dialog(parent: QWidget, plot: pg.PlotWidget, basename: str,

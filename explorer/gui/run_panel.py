@@ -28,7 +28,8 @@ from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
 from explorer.gui.device_choice import DeviceChoice, join_for_run
-from explorer.gui.workers import BenchWorker, _TimingWorker, reserve_gui_core, start_in_thread
+from explorer.gui.workers import (BenchWorker, _TimingWorker, prune_ended, quit_and_wait, reserve_gui_core,
+                                  start_in_thread)
 
 MAX_POINTS = 5000
 CSV_HEADER = ("segment", "label", "series", "warmup", "iteration", "ms")
@@ -274,9 +275,7 @@ class RunPanel(QWidget):
         worker.failed.connect(self.on_worker_failed)
         self._worker = worker
         self._built = None
-        for done in [t for t in self._threads if not t.isRunning()]:     # threads of earlier runs
-            self._threads.remove(done)
-            done.deleteLater()
+        prune_ended(self._threads)
         self._thread = start_in_thread(worker, self)
         self._threads.append(self._thread)
         self.start_button.setEnabled(False)
@@ -294,12 +293,7 @@ class RunPanel(QWidget):
         self._live_timer.stop()
         self.stop()
         self._restart_after = False
-        running = []
-        for thread in self._threads + self.devices.threads():
-            if thread is not None and thread.isRunning():
-                thread.quit()
-                if not thread.wait(timeout_ms):
-                    running.append(thread)
+        running = quit_and_wait(self._threads + self.devices.threads(), timeout_ms)
         if not running:
             self._worker = None
         return running

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from explorer.analysis import sweeps
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, SIAxis
-from explorer.gui.plot_export import save_plot_dialog
+from explorer.gui.plot_export import save_plot_button
 
 
 class DepthSweepTab(QWidget):
@@ -31,8 +31,7 @@ class DepthSweepTab(QWidget):
         self.depth_plot.addLegend(offset=(10, 5))
         self.depth_hint = QLabel("Forward FLOPs are the same for every scheme at a given depth: sharing changes "
                                  "what is stored, not what is computed.", wordWrap=True)
-        save = QPushButton("Save plot…", toolTip="Save this plot as PNG or SVG")
-        save.clicked.connect(lambda: save_plot_dialog(self, self.depth_plot, "depth-sweep"))
+        save = save_plot_button(self, self.depth_plot, "depth-sweep")
         top = QHBoxLayout()
         top.addWidget(QLabel("blocks ="))
         top.addWidget(self.depth_edit, 1)

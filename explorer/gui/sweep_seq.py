@@ -14,7 +14,7 @@ from explorer.analysis import sweeps
 from explorer.errors import ExplorerError
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, PlainAxis, SIAxis
-from explorer.gui.plot_export import save_plot_dialog
+from explorer.gui.plot_export import save_plot_button
 from explorer.gui.sweep_workers import cuda_count
 
 
@@ -70,8 +70,7 @@ class SeqSweepTab(QWidget):
         self.measured: dict[int, float] = {}
         self._timing_thread = None
         self._timing_worker = None
-        save = QPushButton("Save plot…", toolTip="Save this plot as PNG or SVG")
-        save.clicked.connect(lambda: save_plot_dialog(self, self.seq_plot, "seq-sweep"))
+        save = save_plot_button(self, self.seq_plot, "seq-sweep")
         top = QHBoxLayout()
         top.addWidget(QLabel("n ="))
         top.addWidget(self.seq_edit, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QThread, Signal
 
-from explorer.gui.workers import _TimingWorker
+from explorer.gui.workers import _TimingWorker, quit_and_wait
 
 
 class SchemeTrainWorker(_TimingWorker):
@@ -68,12 +68,7 @@ def cuda_count() -> int:
 def stop_and_wait(runs: list[tuple[object, QThread | None]], timeout_ms: int) -> list[QThread]:
     """Stop each (worker, thread) of `runs` and wait up to `timeout_ms` for its thread; returns the
     threads a pass still holds."""
-    running = []
-    for worker, thread in runs:
+    for worker, _thread in runs:
         if worker is not None:
             worker.stop()
-        if thread is not None and thread.isRunning():
-            thread.quit()
-            if not thread.wait(timeout_ms):
-                running.append(thread)
-    return running
+    return quit_and_wait([thread for _worker, thread in runs], timeout_ms)

@@ -31,7 +31,7 @@ from explorer.gui.loss_plot import X_AXES, LossPlot
 from explorer.gui.train_options import TrainOptions
 from explorer.gui.train_record import RunRecord, readout_lines
 from explorer.gui.train_workers import RemoteTrainWorker, TrainWorker
-from explorer.gui.workers import reserve_gui_core, start_in_thread
+from explorer.gui.workers import prune_ended, quit_and_wait, reserve_gui_core, start_in_thread
 from explorer.train.session import Trained
 
 
@@ -219,9 +219,7 @@ class TrainView(QWidget):
         worker.finished.connect(self.on_worker_finished)
         worker.failed.connect(self.on_worker_failed)
         self._worker = worker
-        for done in [t for t in self._threads if not t.isRunning()]:
-            self._threads.remove(done)
-            done.deleteLater()
+        prune_ended(self._threads)
         self._threads.append(start_in_thread(worker, self))
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -238,12 +236,7 @@ class TrainView(QWidget):
         closing). Returns those still running: a step in progress ends before its thread can."""
         if self._worker is not None:
             self._worker.abandon()
-        running = []
-        for thread in self._threads + self.devices.threads():
-            if thread.isRunning():
-                thread.quit()
-                if not thread.wait(timeout_ms):
-                    running.append(thread)
+        running = quit_and_wait(self._threads + self.devices.threads(), timeout_ms)
         if not running:
             self._worker = None
         return running

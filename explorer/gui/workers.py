@@ -166,6 +166,25 @@ def reserve_gui_core() -> int:
     return torch.get_num_threads()
 
 
+def prune_ended(threads: list[QThread]) -> None:
+    """Drop the threads of earlier runs that have ended from `threads` (and free them)."""
+    for done in [t for t in threads if not t.isRunning()]:
+        threads.remove(done)
+        done.deleteLater()
+
+
+def quit_and_wait(threads, timeout_ms: int) -> list[QThread]:
+    """Ask each running thread to quit and wait up to `timeout_ms` for it (the window closing);
+    returns those a pass still holds."""
+    running = []
+    for thread in threads:
+        if thread is not None and thread.isRunning():
+            thread.quit()
+            if not thread.wait(timeout_ms):
+                running.append(thread)
+    return running
+
+
 def start_in_thread(worker: QObject, parent: QObject | None = None) -> QThread:
     """Move `worker` to a new QThread, start worker.run there, and clean both up when it ends."""
     thread = QThread(parent)

@@ -67,7 +67,7 @@ def attention_saves(d, f: Flow, x_tag: str | None, lora: bool = False) -> list[S
         items += saving.rotary(f, d.head_dim)
     source = d.kv_from or f.layer
     mask = ("causal_bias" if d.causal else "bias") if relative else None
-    items += saving.sdpa(f, d.n_heads, d.kv_width // d.head_dim, d.head_dim, f.seq, f"k:{source}", f"v:{source}",
+    items += saving.sdpa(f, d.n_heads, d.n_kv_heads, d.head_dim, f.seq, f"k:{source}", f"v:{source}",
                          mask)
     return items
 

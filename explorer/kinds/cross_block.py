@@ -39,7 +39,7 @@ def cross_saves(d, f: Flow, x_tag: str | None) -> list[Saved]:
     decoder layer), the fused kernel over the source's keys."""
     keys = f.memory or f.seq
     return [Saved(f.n * d.d_model, "act", x_tag), Saved(f.batch * keys * d.d_model, "act", f.memory_tag or None),
-            *saving.sdpa(f, d.n_heads, d.kv_width // d.head_dim, d.head_dim, keys, None, None)]
+            *saving.sdpa(f, d.n_heads, d.n_kv_heads, d.head_dim, keys, None, None)]
 
 
 class CrossBlock(LayerKind):
