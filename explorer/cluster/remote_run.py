@@ -77,7 +77,7 @@ def train_remote(ray, design_yaml: str, options: dict, notes: tuple[str, ...] = 
     stream back to the callbacks (in this thread). Returns the Trained, its `where` set."""
     handlers = {"step": on_step and (lambda step: on_step(*step)), "eval": on_eval and (lambda ev: on_eval(*ev)),
                 "progress": on_progress}
-    outcome = drive(ray, train_payload(design_yaml, options, notes, baseline_yaml, version), node,
+    outcome = drive(ray, train_payload(design_yaml, options, notes, baseline_yaml, version=version), node,
                     _gpus(options.get("device", "cpu")), handlers, should_stop, run_timeout_s, start_timeout_s,
                     stop_grace_s)
     trained = outcome["result"]
