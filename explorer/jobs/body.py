@@ -19,7 +19,7 @@ from typing import Callable
 
 from explorer import __version__
 
-KINDS = ("bench", "seq", "train")
+KINDS = ("bench", "seq", "train", "export", "devices")
 
 
 def _first_line(err: BaseException) -> str:
@@ -29,7 +29,10 @@ def _first_line(err: BaseException) -> str:
 
 def describe(payload: dict) -> str:
     """What the job is doing, for a line about it: "timing bert-base", "training albert-base"."""
-    verb = {"bench": "timing", "seq": "timing", "train": "training"}.get(payload.get("kind", ""), "running")
+    kind = payload.get("kind", "")
+    if kind == "devices":
+        return "listing this machine's devices"
+    verb = {"bench": "timing", "seq": "timing", "train": "training", "export": "exporting"}.get(kind, "running")
     return f"{verb} {payload.get('name') or 'the design'}"
 
 
@@ -42,11 +45,13 @@ def device_of(payload: dict) -> str:
 class JobBody:
     """Runs one job at a time from its payload; thread-safe `poll` and `stop` beside `run`."""
 
-    def __init__(self, push: Callable[[str, object], None] | None = None) -> None:
+    def __init__(self, push: Callable[[str, object], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self._events: list[tuple[str, object]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._push_to = push
+        self._asked_to_stop = should_stop          # a caller's own flag, read beside stop()'s
 
     def ready(self) -> str:
         from explorer.cluster.points import here
@@ -70,6 +75,10 @@ class JobBody:
         self._stop.set()
         return True
 
+    def stopping(self) -> bool:
+        """Whether the job should stop: stop() was called since the last reset, or the caller asks."""
+        return self._stop.is_set() or (self._asked_to_stop is not None and self._asked_to_stop())
+
     def reset(self) -> None:
         """Before the next job of a reused body: no stop pending."""
         self._stop.clear()
@@ -89,13 +98,17 @@ class JobBody:
             from explorer.design import yaml_io
             from explorer.errors import ExplorerError
 
+            if kind == "devices":
+                from explorer.bench.devices import device_labels
+
+                return {"result": device_labels(), "where": here()}
             spec = yaml_io.parse_text(payload["design_yaml"])          # validated again here
             try:
                 result = getattr(self, f"_{kind}")(spec, payload)
             except ExplorerError as err:
                 return {"error": _first_line(err)}
         except Exception as err:          # a bug or a torch failure: one line, not a traceback
-            return {"error": f"{type(err).__name__}: {_first_line(err)}"}
+            return {"error": f"{describe(payload)} failed: {type(err).__name__}: {_first_line(err)}"}
         return {"result": result, "where": here()}
 
     def _bench(self, spec, payload: dict):
@@ -104,7 +117,7 @@ class JobBody:
         from explorer.bench.timing import run_bench
 
         return run_bench(spec, BenchConfig(**payload.get("config", {})),
-                         on_sample=lambda s: self._push("sample", s), should_stop=self._stop.is_set,
+                         on_sample=lambda s: self._push("sample", s), should_stop=self.stopping,
                          on_progress=lambda line: self._push("progress", line),
                          on_built=lambda r: self._push("built", r))
 
@@ -116,13 +129,20 @@ class JobBody:
         config = dict(payload.get("config", {}))
         points = []
         for n in payload["seqs"]:
-            if self._stop.is_set():
+            if self.stopping():
                 break
-            result = run_bench(spec, BenchConfig(**{**config, "seq": n}), should_stop=self._stop.is_set)
+            result = run_bench(spec, BenchConfig(**{**config, "seq": n}), should_stop=self.stopping)
             if result.design.samples_ms:
                 points.append((n, result.design.median_ms))
                 self._push("point", points[-1])
         return points
+
+    def _export(self, spec, payload: dict) -> str:
+        """The standalone model.py written to payload["path"]; returns the path."""
+        from explorer.torchmodel.export import export_file
+
+        export_file(spec, payload["path"])
+        return payload["path"]
 
     def _train(self, spec, payload: dict):
         """A Trained (train/session.py)."""
@@ -134,7 +154,7 @@ class JobBody:
                                  on_step=lambda *step: self._push("step", step),
                                  on_eval=lambda *ev: self._push("eval", ev),
                                  progress=lambda line: self._push("progress", line),
-                                 should_stop=self._stop.is_set)
+                                 should_stop=self.stopping)
 
 
 def bench_payload(design_yaml: str, config: dict, name: str = "", version: str = __version__) -> dict:
@@ -153,3 +173,13 @@ def train_payload(design_yaml: str, options: dict, notes: tuple[str, ...] = (), 
     """A training run's payload (options: TrainConfig fields)."""
     return {"kind": "train", "design_yaml": design_yaml, "options": dict(options), "notes": list(notes),
             "baseline_yaml": baseline_yaml, "name": name, "version": version}
+
+
+def export_payload(design_yaml: str, path: str, name: str = "", version: str = __version__) -> dict:
+    """Write the design's standalone model.py to `path`."""
+    return {"kind": "export", "design_yaml": design_yaml, "path": str(path), "name": name, "version": version}
+
+
+def devices_payload(version: str = __version__) -> dict:
+    """List the worker machine's devices: [(device, label)]."""
+    return {"kind": "devices", "version": version}

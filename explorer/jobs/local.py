@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import threading
 import time
 from typing import Callable
@@ -43,7 +44,7 @@ def _serve(conn, threads: int | None) -> None:
         except (EOFError, OSError):          # the window has gone
             return
         if message[0] == "warm":
-            threading.Thread(target=_warm, args=(threads,), daemon=True).start()
+            threading.Thread(target=lambda: send(("devices", _warm(threads))), daemon=True).start()
         elif message[0] == "run":
             body.reset()
 
@@ -60,8 +61,9 @@ def _serve(conn, threads: int | None) -> None:
             return
 
 
-def _warm(threads: int | None) -> None:
-    """Import torch, the builder and the timing and training code before the first job needs them."""
+def _warm(threads: int | None) -> list[tuple[str, str]]:
+    """Import torch, the builder and the timing and training code before the first job needs them;
+    returns this machine's devices as (device, label)."""
     try:
         import torch
 
@@ -69,11 +71,13 @@ def _warm(threads: int | None) -> None:
             torch.set_num_threads(threads)
         import explorer.bench.timing  # noqa: F401
         import explorer.train.session  # noqa: F401
+        from explorer.bench.devices import device_labels
         from explorer.kinds import load_torch_halves
 
         load_torch_halves()
+        return device_labels()
     except Exception:  # noqa: BLE001 - a broken torch shows up, with its reason, in the job that needs it
-        pass
+        return [("cpu", "cpu")]
 
 
 def default_threads() -> int:
@@ -97,6 +101,9 @@ class LocalWorker:
         self.threads = default_threads() if threads is None else threads
         self.process = None
         self.conn = None
+        self.messages: queue.Queue = queue.Queue()
+        self.devices: list[tuple[str, str]] | None = None      # what the worker found, once warm
+        self.devices_found = threading.Event()
 
     @property
     def pid(self) -> int | None:
@@ -106,7 +113,7 @@ class LocalWorker:
         return self.process is not None and self.process.is_alive()
 
     def start(self) -> None:
-        """Start a fresh process, which imports torch in the background."""
+        """Start a fresh process, which imports torch in the background and then lists its devices."""
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child, self.threads), name=f"explorer-{self.name}",
@@ -114,7 +121,27 @@ class LocalWorker:
         self.process.start()
         child.close()
         self.conn = parent
+        self.messages = queue.Queue()
+        if self.devices is None:
+            self.devices_found.clear()
+        threading.Thread(target=self._read, args=(parent, self.messages), name=f"explorer-{self.name}-pipe",
+                         daemon=True).start()
         self.conn.send(("warm",))
+
+    def _read(self, conn, messages: queue.Queue) -> None:
+        """Everything the worker sends, into `messages` (its device list aside); ("died",) at the end."""
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError, ValueError):
+                messages.put(("died",))
+                self.devices_found.set()
+                return
+            if message[0] == "devices":
+                self.devices = message[1]
+                self.devices_found.set()
+            else:
+                messages.put(message)
 
     def close(self) -> None:
         """Ask the worker to quit; end it if it does not within CLOSE_S. Never waits on a pass."""
@@ -154,20 +181,20 @@ class LocalWorker:
         try:
             while outcome is None:
                 try:
-                    ready = self.conn.poll(POLL_S)
-                    message = self.conn.recv() if ready else None
-                except (EOFError, OSError):
-                    message = ("died",)
+                    message = self.messages.get(timeout=POLL_S)
+                except queue.Empty:
+                    message = None
+                if stop_sent is None and should_stop():         # looked at between events too: a
+                    self.conn.send(("stop",))                   # stream of samples must not hide it
+                    stop_sent = time.monotonic()
+                elif stop_sent is not None and time.monotonic() - stop_sent > stop_grace_s:
+                    self.kill()
+                    raise JobError(f"{what} did not stop within {stop_grace_s:.0f} s; its worker was ended")
                 if message is None:
                     if not self.process.is_alive():
                         message = ("died",)
-                    elif stop_sent is None and should_stop():
-                        self.conn.send(("stop",))
-                        stop_sent = time.monotonic()
-                    elif stop_sent is not None and time.monotonic() - stop_sent > stop_grace_s:
-                        self.kill()
-                        raise JobError(f"{what} did not stop within {stop_grace_s:.0f} s; its worker was ended")
-                    continue
+                    else:
+                        continue
                 if message[0] == "event":
                     handler = handlers.get(message[1])
                     if handler is not None:
@@ -193,11 +220,32 @@ def device_key(device: str) -> str:
     return "cuda:0" if device == "cuda" else device
 
 
-class WorkerPool:
-    """A worker per device; one job per device at a time, the next one queued."""
+def run_inline(payload: dict, handlers: dict[str, Callable | None] | None = None,
+               should_stop: Callable[[], bool] = lambda: False) -> dict:
+    """Run the job in this process and thread (EXPLORER_INLINE_JOBS=1: for a debugger or a test that
+    patches the job's code; the window then imports torch). Same outcome and errors as a worker's."""
+    handlers = handlers or {}
 
-    def __init__(self, threads: int | None = None) -> None:
+    def push(kind: str, value) -> None:
+        handler = handlers.get(kind)
+        if handler is not None:
+            handler(value)
+
+    body = JobBody(push=push, should_stop=should_stop)
+    outcome = body.run(payload)
+    if "error" in outcome:
+        raise JobError(outcome["error"])
+    outcome["stopped"] = body.stopping()
+    return outcome
+
+
+class WorkerPool:
+    """A worker per device; one job per device at a time, the next one queued. With `inline`
+    (EXPLORER_INLINE_JOBS=1), jobs run in the calling thread instead."""
+
+    def __init__(self, threads: int | None = None, inline: bool | None = None) -> None:
         self.threads = threads
+        self.inline = os.environ.get("EXPLORER_INLINE_JOBS") == "1" if inline is None else inline
         self._workers: dict[str, LocalWorker] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._running: dict[str, str] = {}
@@ -213,6 +261,8 @@ class WorkerPool:
 
     def warm(self, device: str = "cpu") -> None:
         """Start the device's worker now (it imports torch while the window is used)."""
+        if self.inline:
+            return
         worker = self.worker(device)
         lock = self._locks[device_key(device)]
         if lock.acquire(blocking=False):
@@ -221,6 +271,22 @@ class WorkerPool:
                     worker.start()
             finally:
                 lock.release()
+
+    def device_labels(self, should_stop: Callable[[], bool] = lambda: False,
+                      timeout_s: float = 120.0) -> list[tuple[str, str]]:
+        """This machine's devices as the CPU worker found them once warm (started here when needed):
+        no job runs for it, so the list never waits behind a timing run."""
+        if self.inline:
+            from explorer.bench.devices import device_labels
+
+            return device_labels()
+        self.warm("cpu")
+        worker = self.worker("cpu")
+        deadline = time.monotonic() + timeout_s
+        while not worker.devices_found.wait(POLL_S):
+            if should_stop() or time.monotonic() > deadline:
+                break
+        return worker.devices or [("cpu", "cpu")]
 
     def busy(self, device: str = "cpu") -> str | None:
         """What runs on the device now ("timing bert-base"), or None."""
@@ -243,6 +309,8 @@ class WorkerPool:
                     return {"result": None, "where": "", "stopped": True}
         try:
             self._running[key] = describe(payload)
+            if self.inline:
+                return run_inline(payload, handlers, should_stop)
             return worker.run(payload, handlers, should_stop, stop_grace_s)
         finally:
             self._running.pop(key, None)
