@@ -39,3 +39,7 @@ class BuildError(ExplorerError):
 
 class BenchError(ExplorerError):
     """A timing run failed (out of memory, device error, cancelled)."""
+
+
+class JobError(ExplorerError):
+    """A job in a worker process failed, was refused, or its worker died or had to be ended."""

@@ -6,7 +6,17 @@ import pytest
 
 
 @pytest.fixture
-def forward_runs_out_of_memory(monkeypatch):
+def inline_jobs(monkeypatch):
+    """The window's jobs run in this process (as EXPLORER_INLINE_JOBS=1 does), so a test can patch
+    the code a job runs; without it they run in a worker process, out of a patch's reach."""
+    from explorer.jobs.local import pool
+
+    monkeypatch.setattr(pool(), "inline", True)
+    return monkeypatch
+
+
+@pytest.fixture
+def forward_runs_out_of_memory(monkeypatch, inline_jobs):
     """Timing runs build their models as usual, but every forward pass raises torch's
     out-of-memory error (what a too-large batch does on a GPU)."""
     torch = pytest.importorskip("torch")

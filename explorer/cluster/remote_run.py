@@ -14,12 +14,12 @@ Ray is imported only when a run asks for it (the actor class is made on first us
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Callable
 
 from explorer import __version__
 from explorer.cluster.ray_backend import ClusterError, _first_line
+from explorer.jobs.body import JobBody, bench_payload, train_payload  # noqa: F401  (train_payload: callers' name)
 
 CALL_TIMEOUT_S = 30.0        # one poll / stop / ready call
 START_TIMEOUT_S = 120.0      # the actor placed and its process up
@@ -28,81 +28,9 @@ STOP_GRACE_S = 20.0          # after stop(): then the actor is killed
 POLL_S = 0.1
 
 
-class Runner:
-    """The actor's body (made a Ray actor by `actor_class`): times or trains a design given as
-    YAML text and keeps what it reports for the driver's `poll`."""
-
-    def __init__(self) -> None:
-        self._events: list[tuple[str, object]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-
-    def ready(self) -> str:
-        from explorer.cluster.points import here
-
-        return here()
-
-    def _push(self, kind: str, value) -> None:
-        with self._lock:
-            self._events.append((kind, value))
-
-    def poll(self) -> list[tuple[str, object]]:
-        """What the run reported since the last poll: timing ("sample", Sample), ("built",
-        BenchResult); training ("step", (series, step, loss, seconds)), ("eval", (series,
-        step, loss, accuracy)); both ("progress", line)."""
-        with self._lock:
-            out, self._events = self._events, []
-        return out
-
-    def stop(self) -> bool:
-        self._stop.set()
-        return True
-
-    def run(self, payload: dict) -> dict:
-        """{"version", "kind": "bench"|"train", "design_yaml", ...} -> {"result": ..., "where"} or
-        {"error": one line}. Never raises."""
-        from explorer.cluster.points import here
-
-        if payload.get("version") != __version__:
-            return {"error": f"refused: the design was sent by Sharing Explorer {payload.get('version')} and "
-                             f"this worker runs {__version__}"}
-        try:
-            from explorer.design import yaml_io
-            from explorer.errors import ExplorerError
-
-            spec = yaml_io.parse_text(payload["design_yaml"])          # validated again here
-            try:
-                if payload.get("kind", "bench") == "train":
-                    result = self._train(spec, payload)
-                else:
-                    result = self._bench(spec, payload)
-            except ExplorerError as err:
-                return {"error": _first_line(err)}
-        except Exception as err:          # a bug or a torch failure: one line, not a traceback
-            return {"error": f"{type(err).__name__}: {_first_line(err)}"}
-        return {"result": result, "where": here()}
-
-    def _bench(self, spec, payload: dict):
-        """A BenchResult; Ray carries it (and each Sample) back as the object it is."""
-        from explorer.bench.config import BenchConfig
-        from explorer.bench.timing import run_bench
-
-        return run_bench(spec, BenchConfig(**payload.get("config", {})),
-                         on_sample=lambda s: self._push("sample", s), should_stop=self._stop.is_set,
-                         on_progress=lambda line: self._push("progress", line),
-                         on_built=lambda r: self._push("built", r))
-
-    def _train(self, spec, payload: dict):
-        """A Trained (train/session.py); Ray carries it back as the object it is."""
-        from explorer.design import yaml_io
-        from explorer.train.session import train_and_compare
-
-        baseline = yaml_io.parse_text(payload["baseline_yaml"]) if payload.get("baseline_yaml") else None
-        return train_and_compare(spec, payload["options"], tuple(payload.get("notes", ())), baseline,
-                                 on_step=lambda *step: self._push("step", step),
-                                 on_eval=lambda *ev: self._push("eval", ev),
-                                 progress=lambda line: self._push("progress", line),
-                                 should_stop=self._stop.is_set)
+class Runner(JobBody):
+    """The job body (jobs/body.py) as a Ray actor's class (made an actor by `actor_class`): events
+    are buffered for the driver's `poll`."""
 
 
 def actor_class(ray):
@@ -115,14 +43,7 @@ def actor_class(ray):
 
 def payload(design_yaml: str, config: dict, version: str = __version__) -> dict:
     """A timing run's payload (config: BenchConfig fields)."""
-    return {"kind": "bench", "design_yaml": design_yaml, "config": dict(config), "version": version}
-
-
-def train_payload(design_yaml: str, options: dict, notes: tuple[str, ...] = (), baseline_yaml: str | None = None,
-                  version: str = __version__) -> dict:
-    """A training run's payload (options: TrainConfig fields)."""
-    return {"kind": "train", "design_yaml": design_yaml, "options": dict(options), "notes": list(notes),
-            "baseline_yaml": baseline_yaml, "version": version}
+    return bench_payload(design_yaml, config, version=version)
 
 
 def _gpus(device: str) -> int:
@@ -156,7 +77,7 @@ def train_remote(ray, design_yaml: str, options: dict, notes: tuple[str, ...] = 
     stream back to the callbacks (in this thread). Returns the Trained, its `where` set."""
     handlers = {"step": on_step and (lambda step: on_step(*step)), "eval": on_eval and (lambda ev: on_eval(*ev)),
                 "progress": on_progress}
-    outcome = drive(ray, train_payload(design_yaml, options, notes, baseline_yaml, version), node,
+    outcome = drive(ray, train_payload(design_yaml, options, notes, baseline_yaml, version=version), node,
                     _gpus(options.get("device", "cpu")), handlers, should_stop, run_timeout_s, start_timeout_s,
                     stop_grace_s)
     trained = outcome["result"]

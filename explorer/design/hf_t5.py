@@ -91,6 +91,9 @@ def t5_design(cfg, model_type: str, recipe: str, name: str | None, arch: str) ->
     layers += [LayerSpec(f"encoder{i}", "block", position_bias=every or i == 0) for i in range(n_enc)]
     layers.append(LayerSpec("encoder_norm", "norm"))
     members = [Member("encoder_embed", "embedding")]
+    if recipe != "encoder" and n_dec == 0:
+        raise cfg.error("0 decoder layers: no layer would read the encoder's output, which a design does not "
+                        "express (T5EncoderModel in architectures imports the encoder alone)", "num_decoder_layers")
     if recipe != "encoder":
         layers.append(LayerSpec("decoder_embed", "embedding", target=True))
         layers += [LayerSpec(f"decoder{i}", "cross_block", causal=True, position_bias=every or i == 0)

@@ -184,7 +184,17 @@ def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
     targets = _targets(spec, layers, "attention", kinds=_kinds_with("has_heads"))
     _need(targets, "attention layers")
     ids = [t.id for t in targets]
-    source = {lid: ids[i - i % every] for i, lid in enumerate(ids) if i % every}
+    source: dict[str, str] = {}
+    for run in _kv_runs(spec, targets):
+        source.update({lid: run[i - i % every] for i, lid in enumerate(run) if i % every})
+    for group in spec.groups:
+        whole = [m.layer for m in group.members if m.slot.name in ("block", "attention")]
+        readers = [lid for lid in whole if lid in source]
+        if readers and len(readers) < len(whole):
+            keeps = next(lid for lid in whole if lid not in source)
+            raise SpecError(f"cross-layer K/V would take the K/V projections of {readers[0]} away, but group "
+                            f"'{group.name}' shares its whole attention with {keeps}, which keeps them: share "
+                            f"attention.q, attention.o and ffn instead, or unshare first", "layers")
     layers_out = tuple(
         dataclasses.replace(layer, kv_from=source.get(layer.id)) if layer.id in set(ids) else layer
         for layer in spec.layers
@@ -193,6 +203,23 @@ def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
     # groups on K/V projections of layers that no longer have them are dropped
     return dataclasses.replace(spec, groups=without_members(spec, lambda m: m.layer in source and (
         m.slot.name in ("attention.k", "attention.v") or m.slot.is_heads)))
+
+
+def _kv_runs(spec: StackSpec, targets: list[LayerSpec]) -> list[list[str]]:
+    """The targets in runs that may reuse each other's K/V: consecutive, in one stream (encoder or
+    decoder), equally causal, with K/V of one shape."""
+    start = next((i for i, x in enumerate(spec.layers) if x.target), len(spec.layers))
+    position = {x.id: i for i, x in enumerate(spec.layers)}
+    runs: list[list[str]] = []
+    last = None
+    for layer in targets:
+        d = dims(layer, spec.settings)
+        key = (position[layer.id] >= start, d.causal, d.n_kv_heads, d.head_dim)
+        if key != last:
+            runs.append([])
+            last = key
+        runs[-1].append(layer.id)
+    return runs
 
 
 def expert_bank(spec: StackSpec, banks: int = 1, layers=None) -> StackSpec:

@@ -137,38 +137,66 @@ def problems(spec: StackSpec) -> list[SpecError]:
         if layer.kind == "embedding" and has_trunk and not layer.target:
             out.append(SpecError("an embedding must be the first layer of the stack (or, with target: true, "
                                  "start the decoder)", f"{where}.kind"))
-        out += stream.problems(spec, layer, where)
+        out += stream.problems(spec, layer, i)
         has_trunk = True
+    out += stream.end_problems(spec)
     return out
 
 
 class _Stream:
     """Order rules of encoder-decoder stacks: one target embedding after the encoder, cross-attention
-    only after it, and a relative position bias computed before the layers of its stream reuse it."""
+    only after it, and a relative position bias computed before the layers of its stream reuse it,
+    by a layer with as many heads."""
 
     def __init__(self) -> None:
         self.decoder = False
-        self.bias = False
+        self.target_at: int | None = None
+        self.reads_encoder = False
+        self.bias: tuple[str, int] | None = None       # (layer id, heads) of the stream's bias holder
 
-    def problems(self, spec: StackSpec, layer: LayerSpec, where: str) -> list[SpecError]:
+    def problems(self, spec: StackSpec, layer: LayerSpec, i: int) -> list[SpecError]:
         out = []
+        where = f"stack[{i}]"
         if layer.target:
             if self.decoder:
                 out.append(SpecError("a stack has one decoder: a second target embedding", f"{where}.target"))
-            elif where == "stack[0]":
+            elif i == 0:
                 out.append(SpecError("a target embedding starts the decoder, so an encoder must come before it",
                                      f"{where}.target"))
-            self.decoder, self.bias = True, False
-        if kind(layer.kind).reads_memory and not self.decoder:
-            out.append(SpecError(f"a {layer.kind} layer reads the encoder's output: put it after an embedding "
-                                 f"with target: true", f"{where}.kind"))
-        if layer.kind in KIND_FIELDS and "position_bias" in KIND_FIELDS[layer.kind]:
-            if layer.position_bias:
-                self.bias = True
-            elif dims(layer, spec.settings).positional == "relative" and not self.bias:
-                out.append(SpecError("positional: relative reuses the position bias of an earlier layer of its "
-                                     "stack; set position_bias: true on the first", f"{where}.position_bias"))
+            else:
+                self.target_at = i
+            self.decoder, self.bias = True, None
+        k = kind(layer.kind)
+        if k.reads_memory:
+            self.reads_encoder = True
+            if not self.decoder:
+                out.append(SpecError(f"a {layer.kind} layer reads the encoder's output: put it after an embedding "
+                                     f"with target: true", f"{where}.kind"))
+        if not k.has_heads:
+            return out
+        d = dims(layer, spec.settings)
+        holds = "position_bias" in KIND_FIELDS[layer.kind]
+        if holds and layer.position_bias:
+            self.bias = (layer.id, d.n_heads)
+        elif d.positional == "relative":
+            if self.bias is None:
+                fix = ("set position_bias: true on the first" if holds else
+                       "set position_bias: true on a block before it, or choose another positional")
+                out.append(SpecError(f"positional: relative reuses the position bias of an earlier layer of its "
+                                     f"stream, and none holds one; {fix}",
+                                     f"{where}.position_bias" if holds else f"{where}.positional"))
+            elif self.bias[1] != d.n_heads:
+                out.append(SpecError(f"positional: relative reuses the position bias of '{self.bias[0]}', which has "
+                                     f"{self.bias[1]} heads, but this layer has {d.n_heads}",
+                                     f"{where}.n_heads"))
         return out
+
+    def end_problems(self, spec: StackSpec) -> list[SpecError]:
+        """An encoder whose output nothing reads would be computed and thrown away."""
+        if self.target_at is not None and not self.reads_encoder:
+            return [SpecError("no layer of the decoder reads the encoder's output: add a cross_block after this "
+                              "target embedding (or drop the encoder)", f"stack[{self.target_at}].target")]
+        return []
 
 
 def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str, int]) -> list[SpecError]:
@@ -177,7 +205,7 @@ def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str
     types = layer.value_types()
     out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings, types)]
     if not out and kind(layer.kind).has_heads and layer.kv_from is not None:
-        out += _kv_problems(spec, layer, dims(layer, spec.settings), where, earlier)
+        out += _kv_problems(spec, layer, dims(layer, spec.settings), i, earlier)
     return out
 
 
@@ -230,8 +258,8 @@ def _own_problems(layer: LayerSpec, s: ModelSettings, _types: tuple = ()) -> tup
 _DEFAULT_LAYERS = {kind: LayerSpec("x", kind) for kind in KINDS}
 
 
-def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict[str, int]) -> list[SpecError]:
-    path = f"{where}.kv_from"
+def _kv_problems(spec: StackSpec, layer: LayerSpec, d, here: int, earlier: dict[str, int]) -> list[SpecError]:
+    path = f"stack[{here}].kv_from"
     if layer.kv_from == layer.id:
         return [SpecError(f"kv_from '{layer.kv_from}' is this layer itself; K/V can only come from an earlier layer",
                           path)]
@@ -244,7 +272,14 @@ def _kv_problems(spec: StackSpec, layer: LayerSpec, d, where: str, earlier: dict
         return [SpecError(f"kv_from '{layer.kv_from}' is a {source.kind} layer, which computes no K/V", path)]
     if source.kv_from is not None:
         return [SpecError(f"kv_from '{layer.kv_from}' reuses K/V itself; point at '{source.kv_from}'", path)]
+    start = next((i for i, x in enumerate(spec.layers) if x.target), None)
+    if start is not None and earlier[layer.kv_from] < start <= here:
+        return [SpecError(f"kv_from '{layer.kv_from}' is in the encoder and this layer in the decoder; K/V are "
+                          f"reused within a stream (cross-attention reads the encoder)", path)]
     sd = dims(source, spec.settings)
+    if d.causal and not sd.causal:
+        return [SpecError(f"kv_from '{layer.kv_from}' is bidirectional, so its keys have seen later tokens; a "
+                          f"causal layer can reuse only a causal layer's K/V", path)]
     if (sd.n_kv_heads, sd.head_dim) != (d.n_kv_heads, d.head_dim):
         return [SpecError(f"K/V of '{layer.kv_from}' are {sd.n_kv_heads} heads x {sd.head_dim} but this layer "
                           f"needs {d.n_kv_heads} x {d.head_dim}", path)]

@@ -6,10 +6,10 @@ x2 @ NODE"). A run on a cluster device goes to cluster/remote_run.py; `remote()`
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from explorer.gui.workers import DeviceProbe, start_in_thread
+from explorer.gui.workers import start_in_thread
 
 RAY_PREFIX = "ray:"
 CLUSTER_CONNECT_TIMEOUT_S = 15.0
@@ -63,8 +63,7 @@ class DeviceChoice(QObject):
         self._local: list[tuple[str, str]] = [("cpu", "cpu")]
         self._cluster: list[tuple[str, str]] = []
         self.cluster_address = ""                           # the address the cluster devices came from
-        self._probe = None
-        self._probe_thread: QThread | None = None
+        self._probe_timer: QTimer | None = None
         self._cluster_probe = None
         self._cluster_thread: QThread | None = None
         self._probe_address = ""
@@ -74,10 +73,23 @@ class DeviceChoice(QObject):
 
     def probe(self) -> None:
         """List this machine's devices, and the cluster's when an address is set (both in threads)."""
-        probe = DeviceProbe()
-        probe.done.connect(self._on_local)
-        self._probe = probe
-        self._probe_thread = start_in_thread(probe, self._owner)
+        from explorer.jobs.local import pool
+
+        worker = pool().worker("cpu")
+        pool().warm("cpu")
+        if worker.devices_found.is_set():
+            self._on_local(worker.devices or [("cpu", "cpu")])
+        else:                         # the worker lists them once it has imported torch: look, no thread
+            timer = QTimer(self)
+            timer.setInterval(100)
+
+            def look() -> None:
+                if worker.devices_found.is_set():
+                    timer.stop()
+                    self._on_local(worker.devices or [("cpu", "cpu")])
+            timer.timeout.connect(look)
+            timer.start()
+            self._probe_timer = timer
         self.probe_cluster(start_local=False)
 
     def probe_cluster(self, address: str | None = None, start_local: bool = True) -> None:
@@ -147,4 +159,4 @@ class DeviceChoice(QObject):
         return remote[0] if remote else self.device()
 
     def threads(self) -> list[QThread]:
-        return [t for t in (self._probe_thread, self._cluster_thread) if t is not None]
+        return [t for t in (self._cluster_thread,) if t is not None]

@@ -12,7 +12,7 @@ from explorer.gui import commands
 from explorer.gui.compare_view import CompareView
 from explorer.gui.planner_view import PlannerView
 from explorer.gui.sweep_view import SweepView
-from explorer.gui.workers import CallWorker, start_in_thread
+from explorer.gui.workers import ExportWorker, start_in_thread
 
 
 class Insight(QObject):
@@ -103,7 +103,7 @@ class Insight(QObject):
         return True
 
     def export_model(self, path: str | None = None) -> bool:
-        """A standalone model.py that imports only torch. Written in a worker thread (it loads
+        """A standalone model.py that imports only torch. Written by the worker process (it loads
         torch), with a busy cursor; `export_done` says when (True: written). Returns whether
         the export started."""
         spec = self.window.model.spec
@@ -112,13 +112,7 @@ class Insight(QObject):
         if not path:
             return False
 
-        def export() -> str:
-            from explorer.torchmodel.export import export_file
-
-            export_file(spec, path)
-            return path
-
-        worker = CallWorker(export, failure="export failed")
+        worker = ExportWorker(spec, path)
         worker.done.connect(self._on_export_written)      # methods: run on the GUI thread, not the worker's
         worker.failed.connect(self._on_export_failed)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)

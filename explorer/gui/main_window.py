@@ -362,6 +362,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.document.discard_autosave()
+        from explorer.jobs.local import pool
+
+        pool().close()              # torch runs in worker processes: closing never waits on a pass
         running = ((self.run_panel.shutdown() if self.run_panel is not None else []) + self.insight.sweeps.shutdown()
                    + self.train_view.shutdown() + self.cluster_dialog.shutdown())
         if running:

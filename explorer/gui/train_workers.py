@@ -1,14 +1,12 @@
-"""The Train tab's workers: train_and_compare (explorer/train/session.py) in this process, or on
-a cluster device. torch is imported in the worker's thread; they never touch a widget."""
+"""The Train tab's workers: train_and_compare (explorer/train/session.py) in a worker process, or
+on a cluster device; they never touch a widget."""
 
 from __future__ import annotations
-
-import threading
 
 from PySide6.QtCore import Signal
 
 from explorer.gui.device_choice import join_for_run
-from explorer.gui.workers import _TimingWorker
+from explorer.gui.workers import _TimingWorker, design_yaml, run_job
 
 
 class TrainWorker(_TimingWorker):
@@ -23,19 +21,20 @@ class TrainWorker(_TimingWorker):
     def __init__(self, spec, options: dict, notes: tuple[str, ...], baseline=None) -> None:
         super().__init__()
         self.spec, self.options, self.notes, self.baseline = spec, options, notes, baseline
-        self._abandon = threading.Event()            # the window is closing: skip the CKA
-
     def abandon(self) -> None:
-        self._abandon.set()
+        """The window is closing: stop (the worker process skips the CKA of a stopped run)."""
         self.stop()
 
     def work(self) -> None:
-        from explorer.train.session import train_and_compare
+        from explorer.jobs.body import train_payload
 
-        self.finished.emit(train_and_compare(self.spec, self.options, self.notes, self.baseline,
-                                             on_step=self.step.emit, on_eval=self.evaluated.emit,
-                                             progress=self.progress.emit, should_stop=self._stop.is_set,
-                                             skip_cka=self._abandon.is_set))
+        payload = train_payload(design_yaml(self.spec), self.options, self.notes,
+                                design_yaml(self.baseline) if self.baseline is not None else None, self.spec.name)
+        outcome = run_job(payload, {"step": lambda step: self.step.emit(*step),
+                                    "eval": lambda ev: self.evaluated.emit(*ev), "progress": self.progress.emit},
+                          self._stop.is_set)
+        if outcome["result"] is not None:
+            self.finished.emit(outcome["result"])
 
 
 class RemoteTrainWorker(TrainWorker):

@@ -1,14 +1,11 @@
-"""Torch off the GUI thread: a QObject that runs bench/timing.py in a QThread.
-
-torch itself is imported inside the worker thread, so not even its import blocks the
-window. The worker never touches widgets; it only emits signals.
+"""Jobs off the GUI thread: a QObject in a QThread that hands a job to a worker process
+(explorer/jobs/local.py) and turns its events into signals. Torch runs in the worker process,
+never in the window's; the thread here only waits on a pipe. A worker never touches widgets.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -52,8 +49,24 @@ class _TimingWorker(QObject):
             self.failed.emit(f"{self.failure}: {_one_line(err)}")
 
 
+def run_job(payload: dict, handlers: dict, should_stop) -> dict:
+    """Run `payload` on its device's worker process (queued behind a job already there); events
+    go to handlers[kind] in this thread. Raises JobError in one line."""
+    from explorer.jobs.local import pool
+
+    progress = handlers.get("progress")
+    return pool().run(payload, handlers, should_stop, on_queued=progress)
+
+
+def design_yaml(spec) -> str:
+    from explorer.design import yaml_io
+
+    return yaml_io.dumps(spec)
+
+
 class BenchWorker(_TimingWorker):
-    """Builds and times one design (and its twin). Stop() is honoured between iterations."""
+    """Builds and times one design (and its twin) in a worker process. Stop() is honoured between
+    iterations."""
 
     sample = Signal(object)         # bench.config.Sample
     progress = Signal(str)
@@ -67,15 +80,19 @@ class BenchWorker(_TimingWorker):
         self.config = config
 
     def work(self) -> None:
-        from explorer.bench.timing import run_bench
+        import dataclasses
 
-        self.finished.emit(run_bench(self.spec, self.config, on_sample=self.sample.emit,
-                                     should_stop=self._stop.is_set, on_progress=self.progress.emit,
-                                     on_built=self.built.emit))
+        from explorer.jobs.body import bench_payload
+
+        payload = bench_payload(design_yaml(self.spec), dataclasses.asdict(self.config), self.spec.name)
+        outcome = run_job(payload, {"sample": self.sample.emit, "progress": self.progress.emit,
+                                    "built": self.built.emit}, self._stop.is_set)
+        if outcome["result"] is not None:
+            self.finished.emit(outcome["result"])
 
 
 class SeqTimingWorker(_TimingWorker):
-    """Times the design at each sequence length (median of a few passes per point)."""
+    """Times the design at each sequence length (median of a few passes per point), in a worker process."""
 
     point = Signal(int, float)      # seq, median ms
     finished = Signal()
@@ -86,84 +103,48 @@ class SeqTimingWorker(_TimingWorker):
         self.spec, self.seqs, self.device, self.iters = spec, seqs, device, iters
 
     def work(self) -> None:
-        from explorer.bench.config import BenchConfig
-        from explorer.bench.timing import run_bench
+        from explorer.jobs.body import seq_payload
 
-        for n in self.seqs:
-            if self._stop.is_set():
-                break
-            result = run_bench(self.spec, BenchConfig(device=self.device, seq=n, iters=self.iters, warmup=1),
-                               should_stop=self._stop.is_set)
-            if result.design.samples_ms:
-                self.point.emit(n, result.design.median_ms)
+        payload = seq_payload(design_yaml(self.spec), {"device": self.device, "iters": self.iters, "warmup": 1},
+                              self.seqs, self.spec.name)
+        run_job(payload, {"point": lambda p: self.point.emit(*p)}, self._stop.is_set)
         self.finished.emit()
 
 
-class CallWorker(_TimingWorker):
-    """Runs one function off the GUI thread (an export that loads torch, say): `done(result)`,
-    or `failed(line)` for an ExplorerError or anything unexpected."""
+class ExportWorker(_TimingWorker):
+    """Writes the design's standalone model.py in a worker process: `done(path)` or `failed(line)`."""
 
     done = Signal(object)
+    failure = "export failed"
 
-    def __init__(self, fn, failure: str = "background work failed") -> None:
+    def __init__(self, spec, path: str) -> None:
         super().__init__()
-        self.fn = fn
-        self.failure = failure
+        self.spec, self.path = spec, path
 
     def work(self) -> None:
-        self.done.emit(self.fn())
+        from explorer.jobs.body import export_payload
+
+        self.done.emit(run_job(export_payload(design_yaml(self.spec), self.path, self.spec.name), {},
+                               self._stop.is_set)["result"])
 
 
-def preload_torch() -> threading.Thread | None:
-    """Import torch (and the builder) in a background thread, so the first timing run or export
-    does not wait for it on the GUI thread. Started before the window is built: loading
-    libtorch holds the GIL in stretches of a few hundred ms, which then overlap start-up
-    instead of freezing a window the user is already using."""
-    if "explorer.torchmodel.export" in sys.modules:      # loaded already (with torch and the kinds' halves)
-        return None
+def preload_torch() -> None:
+    """Start the CPU worker process now, which imports torch (and the builder) in the background,
+    so the first timing run or export does not wait for it. The window's process loads nothing."""
+    from explorer.jobs.local import pool
 
-    def load() -> None:
-        try:
-            import explorer.torchmodel.export  # noqa: F401  (imports torch, the builder and the exporter)
-            from explorer.kinds import load_torch_halves
-
-            load_torch_halves()
-        except Exception:  # noqa: BLE001 - a broken torch shows up, with its reason, where it is used
-            log.warning("background import of torch failed", exc_info=True)
-
-    thread = threading.Thread(target=load, name="preload-torch", daemon=True)
-    thread.start()
-    return thread
-
-
-class DeviceProbe(QObject):
-    """Lists devices with their names (imports torch) in the background."""
-
-    done = Signal(list)             # [(device, label)]
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            from explorer.bench.devices import device_labels
-
-            self.done.emit(device_labels())
-        except Exception:  # noqa: BLE001
-            log.exception("device probe failed")
-            self.done.emit([("cpu", "cpu")])
+    try:
+        pool().warm("cpu")
+    except Exception:  # noqa: BLE001 - a worker that cannot start says why when a job needs it
+        log.warning("the background worker did not start", exc_info=True)
 
 
 def reserve_gui_core() -> int:
-    """Leave one CPU core to the window: torch's CPU threads spin between ops and would
-    otherwise starve the event loop on small machines. Call from the GUI thread before any run
-    (torch's thread count must not change while a worker computes). Returns the thread count."""
-    threads = max(1, (os.cpu_count() or 1) - 1)
-    torch = sys.modules.get("torch")
-    if torch is None:
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))     # read when the worker imports torch
-        return int(os.environ["OMP_NUM_THREADS"])
-    if torch.get_num_threads() > threads:
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()
+    """The torch threads a worker process runs with: every core but one, which stays with the
+    window (torch's CPU threads spin between ops and would otherwise starve the event loop)."""
+    from explorer.jobs.local import default_threads
+
+    return default_threads()
 
 
 def prune_ended(threads: list[QThread]) -> None:

@@ -122,8 +122,11 @@ def sdpa(f: Flow, n_heads: int, kv_heads: int, head_dim: int, keys: int, k_tag: 
     if kernel == "math":
         # q scaled, k^T scaled and v expanded to every query head (v itself when neither expanded
         # nor upcast), the softmax, all in fp32 for 16-bit inputs; the output, copied for O
+        # v is saved as itself only where matmul's batch fold of the (batch, heads, keys, hd) view is
+        # a view too (one batch, one head or one key); else each layer saves a copy of its own
         wide = "f32" if f.low_precision else "act"
-        v_own = v_tag if n_heads == kv_heads and not f.low_precision else None
+        folds_in_place = b == 1 or n_heads == 1 or keys == 1
+        v_own = v_tag if n_heads == kv_heads and not f.low_precision and folds_in_place else None
         return [Saved(n * q_width, wide), Saved(b * keys * q_width, wide), Saved(b * n_heads * lq * keys, wide),
                 Saved(b * keys * q_width, wide, v_own), Saved(n * q_width)]
     if kernel == "flash" and f.cuda and head_dim % 8:

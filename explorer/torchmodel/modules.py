@@ -180,7 +180,9 @@ class Attention(nn.Module):
                 causal = False
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            enable_gqa=self.n_kv_heads != self.n_heads)          # (B, H, S, hd)
-        y = y.transpose(1, 2).reshape(B, S, self.n_heads * self.head_dim)
+        # one contiguous copy for O and its LoRA alike (a head width of 1 would otherwise leave a strided
+        # view that each linear reading it copies again)
+        y = y.transpose(1, 2).reshape(B, S, self.n_heads * self.head_dim).contiguous()
         return self.o(y, lora.get("attention.o")), (k, v)
 
 

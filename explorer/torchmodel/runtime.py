@@ -180,18 +180,23 @@ class SharedStack(nn.Module):
     """The built design. forward(x) -> dict with 'hidden' and one entry per output layer."""
 
     def __init__(self, d_model: int, vocab_size: int, runners: list[LayerRunner],
-                 rotary_dim: int | None, takes_ids: bool, takes_target: bool = False) -> None:
+                 rotary_dim: int | None, takes_ids: bool, takes_target: bool = False,
+                 target_vocab_size: int | None = None) -> None:
         super().__init__()
         self.d_model = d_model
-        self.vocab_size = vocab_size
+        self.vocab_size = vocab_size              # the first embedding's (an encoder-decoder's source)
+        self.target_vocab_size = vocab_size if target_vocab_size is None else target_vocab_size
         self.runners = nn.ModuleList(runners)
         self.rotary_dim = rotary_dim
         self.takes_ids = takes_ids
         self.takes_target = takes_target          # an encoder-decoder: forward(source, target)
         self.checkpointing = False                # True: every Transformer block recomputes in backward
 
-    def example_input(self, batch: int, seq: int, device=None, dtype=None, seed: int = 0) -> torch.Tensor:
-        """A fixed input: token ids when the stack starts with an embedding, else hidden states."""
+    def example_input(self, batch: int, seq: int, device=None, dtype=None, seed: int = 0,
+                      vocab_size: int | None = None) -> torch.Tensor:
+        """A fixed input: token ids (below `vocab_size`, default the first embedding's) when the stack
+        starts with an embedding, else hidden states."""
+        vocab_size = self.vocab_size if vocab_size is None else vocab_size
         p = next(self.parameters(), None)
         device = device or (p.device if p is not None else "cpu")
         dtype = dtype or (p.dtype if p is not None else torch.float32)
@@ -201,7 +206,7 @@ class SharedStack(nn.Module):
             return torch.empty(batch, seq, self.d_model, dtype=dtype, device="meta")
         g = torch.Generator(device=device).manual_seed(seed)     # made where it is used: no host copy
         if self.takes_ids:
-            return torch.randint(0, max(self.vocab_size, 1), (batch, seq), generator=g, device=device)
+            return torch.randint(0, max(vocab_size, 1), (batch, seq), generator=g, device=device)
         return torch.randn(batch, seq, self.d_model, generator=g, device=device).to(dtype)
 
     def example_inputs(self, batch: int, seq: int, target_seq: int | None = None, device=None, dtype=None,
@@ -210,7 +215,8 @@ class SharedStack(nn.Module):
         x = self.example_input(batch, seq, device, dtype, seed)
         if not self.takes_target:
             return (x,)
-        return x, self.example_input(batch, seq if target_seq is None else target_seq, device, dtype, seed + 1)
+        return x, self.example_input(batch, seq if target_seq is None else target_seq, device, dtype, seed + 1,
+                                     self.target_vocab_size)
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None,
                 record: list | None = None) -> dict[str, torch.Tensor]:
@@ -291,7 +297,7 @@ def assemble(d_model: int, layers: list[LayerConfig], get: Callable[[int, str], 
     runners = []
     cores: dict[int, nn.Module] = {}
     rotary_dim = None
-    vocab_size = 0
+    vocab_size, target_vocab = 0, None
     for i, cfg in enumerate(layers):
         if on_layer is not None:
             on_layer(i, len(layers))
@@ -313,8 +319,11 @@ def assemble(d_model: int, layers: list[LayerConfig], get: Callable[[int, str], 
             step = sinusoid(cfg.step + 1, d.d_model, device, dtype)[cfg.step]
         rotary_dim = RUNNERS[cfg.kind].rotary_dim(cfg) or rotary_dim
         if RUNNERS[cfg.kind].reads_ids:
-            vocab_size = d.vocab_size
+            if d.target:
+                target_vocab = d.vocab_size
+            elif not vocab_size:
+                vocab_size = d.vocab_size
         runners.append(LayerRunner(cfg.id, cfg.kind, core, lora, step, cfg.kv_from, cfg.keeps_kv))
     takes_ids = bool(layers) and RUNNERS[layers[0].kind].reads_ids
     takes_target = any(cfg.dims.target for cfg in layers)
-    return SharedStack(d_model, vocab_size, runners, rotary_dim, takes_ids, takes_target)
+    return SharedStack(d_model, vocab_size, runners, rotary_dim, takes_ids, takes_target, target_vocab)

@@ -87,8 +87,11 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[LayerConfig]:
         if group is not None:
             # members share one core object only when it behaves the same for them (causal, activation,
             # norm position, head split...); otherwise each gets its own core over the same Parameters
+            # a layer holding a relative position bias keeps its own table (a whole-block slot leaves it
+            # to the layer), so it gets a core of its own around the shared Parameters
             core_dims = dataclasses.replace(d, lora_rank=0, timestep_signal=False)
-            core_group = core_keys.setdefault((group.index, core_dims), len(core_keys))
+            own = layer.id if d.position_bias else None
+            core_group = core_keys.setdefault((group.index, core_dims, own), len(core_keys))
         step = None
         if layer.kind == "block":
             step = block_index if d.timestep_signal else None

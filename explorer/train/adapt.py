@@ -48,13 +48,18 @@ def scale_down(spec: StackSpec, width: int | None = None, depth: int | None = No
     layers = spec.layers
     groups = spec.groups
     if depth is not None:
-        trunk = [x for x in layers if kind(x.kind).transformer_block or x.kind in ("lstm", "gru", "conv")]
-        if depth < len(trunk):
-            dropped = {x.id for x in trunk[depth:]}
+        # an encoder-decoder keeps `depth` trunk layers of each stream, so the decoder still reads the encoder
+        start = next((i for i, x in enumerate(layers) if x.target), len(layers))
+        streams = [[x for x in part if kind(x.kind).transformer_block or x.kind in ("lstm", "gru", "conv")]
+                   for part in (layers[:start], layers[start:])]
+        trunk = [x for part in streams for x in part]
+        if any(depth < len(part) for part in streams):
+            dropped = {x.id for part in streams for x in part[depth:]}
             layers = tuple(x for x in layers if x.id not in dropped and x.kv_from not in dropped)
             spec = spec.replace(layers=layers)
             groups = without_members(spec.replace(groups=groups), lambda m: m.layer in dropped)
-            notes.append(f"depth {len(trunk)} -> {depth} trunk layers (groups keep their remaining members)")
+            kept = len(trunk) - len(dropped)
+            notes.append(f"depth {len(trunk)} -> {kept} trunk layers (groups keep their remaining members)")
     changes = {}
     if heads is not None and heads != s.n_heads:
         kv = s.n_kv_heads

@@ -12,7 +12,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from explorer.errors import SpecError
-from explorer.design.model import LayerSpec, ModelSettings, StackSpec
+from explorer.design.model import LayerSpec, Member, ModelSettings, SharingGroup, StackSpec
 from explorer.design.strategies import SCHEMES, apply_scheme
 from explorer.design.validate import validate
 
@@ -260,3 +260,83 @@ def stack_for_scheme(name: str) -> StackSpec:
 DEFAULT_TEST_OPTIONS = {"shared-low-rank": {"rank": 4}, "factorized-embedding": {"size": 8},
                         "relaxed-recursion": {"rank": 2}}
 """Options that make a scheme fit the tiny stacks (defaults are sized for real models)."""
+
+
+# ----------------------------------------------------------------- streams: relative positions, K/V reuse
+
+@st.composite
+def stream_designs(draw, valid: bool | None = None) -> StackSpec:
+    """A small design mixing what interacts across layers: T5's relative position bias (held by some
+    layers, reused by later ones, per-layer head counts), K/V read from another layer (also across the
+    encoder/decoder boundary and between causal and bidirectional layers), encoder-decoders with their
+    own vocabularies, head width 1, GQA, LoRA and whole-block groups. `valid`: True keeps only designs
+    that validate, False only those refused, None both."""
+    d_model = draw(st.sampled_from([4, 6, 8]))
+    n_heads = draw(st.sampled_from([h for h in (1, 2, 4, 6, 8) if d_model % h == 0]))
+    buckets = draw(st.sampled_from([4, 6, 8]))
+    settings = ModelSettings(
+        d_model=d_model, n_heads=n_heads,
+        n_kv_heads=draw(st.sampled_from([None] + [k for k in (1, 2) if n_heads % k == 0])),
+        d_ff=draw(st.sampled_from([None, 6])), vocab_size=draw(st.sampled_from([9, 13])), max_positions=16,
+        activation=draw(st.sampled_from(["relu", "gelu", "swiglu"])),
+        norm=draw(st.sampled_from(["layernorm", "rmsnorm"])),
+        norm_position=draw(st.sampled_from(["pre", "post"])), bias=draw(st.booleans()),
+        positional=draw(st.sampled_from(["relative", "relative", "relative", "rotary", "learned"])),
+        relative_buckets=buckets, relative_max_distance=draw(st.integers(buckets // 2 + 1, 20)),
+        causal=draw(st.booleans()))
+    heads_options = [h for h in (1, 2, 4) if d_model % h == 0 and (settings.n_kv_heads or h) <= h
+                     and h % (settings.n_kv_heads or h) == 0]
+
+    def trunk(prefix: str, decoder: bool) -> list[LayerSpec]:
+        kinds = ["cross_block"] if decoder else ["block"]
+        kinds += ["block", "attention", "moe_block", "ffn", "norm"]
+        out = []
+        relative = settings.positional == "relative"
+        for j in range(draw(st.integers(1, 4))):
+            k = draw(st.sampled_from(kinds[:1] * 3 + kinds[1:]))
+            extra: dict = {}
+            if k in ("block", "cross_block") and relative and draw(st.integers(0, 4 if j else 1)) <= (0 if j else 1):
+                extra["position_bias"] = True
+            if k in ("block", "cross_block", "attention", "moe_block"):
+                if draw(st.integers(0, 4)) == 0:
+                    extra["n_heads"] = draw(st.sampled_from(heads_options))
+                if draw(st.integers(0, 3)) == 0:
+                    extra["causal"] = draw(st.booleans())
+                if decoder:
+                    extra.setdefault("causal", True)
+            if k == "block" and draw(st.integers(0, 3)) == 0:
+                extra["lora_rank"] = draw(st.sampled_from([1, 2]))
+            if k == "moe_block":
+                extra.update(n_experts=2, top_k=1)
+            out.append(LayerSpec(f"{prefix}{j}", k, **extra))
+        return out
+
+    layers = [LayerSpec("emb", "embedding")] + trunk("enc", False)
+    if draw(st.booleans()):
+        layers.append(LayerSpec("tgt", "embedding", target=True,
+                                vocab_size=draw(st.sampled_from([None, 7, 17]))))
+        layers += trunk("dec", True)
+    layers.append(LayerSpec("out", "lm_head"))
+    attentive = [i for i, x in enumerate(layers) if x.kind in ("block", "cross_block", "attention", "moe_block")]
+    for _ in range(draw(st.integers(0, 2))):
+        if len(attentive) >= 2:
+            src, dst = sorted(draw(st.lists(st.sampled_from(attentive), min_size=2, max_size=2, unique=True)))
+            layers[dst] = dataclasses.replace(layers[dst], kv_from=layers[src].id)
+    spec = StackSpec(settings=settings, layers=tuple(layers), name="streams")
+    if draw(st.integers(0, 2)) == 0:
+        same = [x.id for x in layers if x.kind == "block"]
+        if len(same) >= 2:
+            spec = dataclasses.replace(spec, groups=(SharingGroup("g", tuple(Member(lid, "block") for lid in
+                                                                             draw(st.permutations(same))[:2])),))
+    if draw(st.integers(0, 2)) == 0:
+        name = draw(st.sampled_from(["cross-layer-kv", "albert", "gqa", "relaxed-recursion", "tie-embeddings"]))
+        out = try_scheme(spec, name, draw(SCHEME_OPTIONS[name]))
+        spec = out if out is not None else spec
+    if valid is not None:
+        try:
+            validate(spec)
+            ok = True
+        except SpecError:
+            ok = False
+        assume(ok == valid)
+    return spec

@@ -89,7 +89,8 @@ def test_stop_ends_a_training_on_the_cluster(qtbot, local_address):
         view.shutdown()
 
 
-def test_the_device_and_dtype_chosen_reach_the_engine(qtbot, monkeypatch):
+def test_the_device_and_dtype_chosen_reach_the_engine(qtbot, inline_jobs):
+    monkeypatch = inline_jobs
     """In this process: the dtype combo's bf16 is what the engine trains in."""
     import explorer.train.engine as engine
 

@@ -43,14 +43,16 @@ def run_ok(qtbot, panel):
     return blocker.args[0]
 
 
-def test_unexpected_exception_in_the_worker(qtbot, panel, monkeypatch):
+def test_unexpected_exception_in_the_worker(qtbot, panel, inline_jobs):
+    monkeypatch = inline_jobs
+
     def boom(*_a, **_k):
         raise ZeroDivisionError("something deep in torch")
 
     monkeypatch.setattr(timing, "run_bench", boom)
     panel.set_spec(TINY)
     message = run_and_wait_message(qtbot, panel)
-    assert message == "timing run failed: ZeroDivisionError: something deep in torch"
+    assert message == "timing tiny failed: ZeroDivisionError: something deep in torch"
     monkeypatch.undo()
     assert run_ok(qtbot, panel).verified                   # the panel still works
 
@@ -63,7 +65,8 @@ def test_out_of_memory_during_the_run(qtbot, panel, forward_runs_out_of_memory):
     assert run_ok(qtbot, panel).verified
 
 
-def test_stop_during_the_build_cancels_before_timing(qtbot, panel, monkeypatch):
+def test_stop_during_the_build_cancels_before_timing(qtbot, panel, inline_jobs):
+    monkeypatch = inline_jobs
     real_build = timing.build_model
     panel_ref = {}
 
@@ -102,32 +105,19 @@ def test_window_closed_mid_run_exits_cleanly(qtbot, tmp_path):
     assert all(not t.isRunning() for t in panel._threads)
 
 
-def test_window_closed_during_a_long_pass_closes_when_the_pass_ends(qtbot, tmp_path, monkeypatch):
-    """A pass cannot be interrupted: the window stays (disabled, saying why) until it ends,
-    then closes by itself; no thread is destroyed while running."""
-    import threading
+def test_window_closed_during_a_long_pass_closes_at_once(qtbot, tmp_path):
+    """A pass cannot be interrupted, but it runs in the worker process: closing the window ends
+    the worker (here frozen mid-pass with SIGSTOP, as a pass that never ends) instead of waiting."""
+    import os
+    import signal
 
-    release = threading.Event()
-    real_build = timing.build_model
+    from explorer.jobs.local import pool
 
-    def build_slow(spec, *args, **kwargs):
-        model = real_build(spec, *args, **kwargs)
-        forward = model.forward
-
-        def slow(x):
-            release.wait(30)                      # a pass that lasts until the test lets it end
-            return forward(x)
-        model.forward = slow
-        return model
-
-    monkeypatch.setattr(timing, "build_model", build_slow)
     window, panel = window_timing_endlessly(qtbot, tmp_path)
-    qtbot.waitUntil(lambda: "iteration" in panel.status_label.text() or "building" in panel.status_label.text(),
-                    timeout=60_000)
-    qtbot.wait(300)                               # inside the first (endless) pass now
-    assert not window.close()                     # refused for now: the pass holds its thread
-    assert window.isVisible() and not window.centralWidget().isEnabled()
-    assert "Closing when the pass in progress ends" in window.statusBar().currentMessage()
-    release.set()
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
-    assert all(not t.isRunning() for t in panel._threads)
+    qtbot.waitUntil(lambda: bool(panel.segments[-1].design), timeout=60_000)
+    worker = pool().worker("cpu")
+    process = worker.process
+    os.kill(worker.pid, signal.SIGSTOP)
+    assert window.close()
+    assert not window.isVisible() and not process.is_alive()
+    qtbot.waitUntil(lambda: all(not t.isRunning() for t in panel._threads), timeout=10_000)

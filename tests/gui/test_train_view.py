@@ -131,7 +131,8 @@ def test_a_bad_option_is_one_line_and_changes_nothing(qtbot, view):
     assert view.start_button.isEnabled()
 
 
-def test_divergence_is_one_line(qtbot, view, monkeypatch):
+def test_divergence_is_one_line(qtbot, view, inline_jobs):
+    monkeypatch = inline_jobs
     from explorer.train import engine
 
     real_loss, calls = engine._loss, []

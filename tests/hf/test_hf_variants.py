@@ -216,7 +216,6 @@ VARIANTS = {
     "t5-decoder-deeper": _with(T5S, num_decoder_layers=4),
     "t5-decoder-null": _with(T5S, num_decoder_layers=None),
     "t5-decoder-shallower": _with(T5S, num_layers=3, num_decoder_layers=1),
-    "t5-no-decoder-layers": _with(T5S, num_decoder_layers=0),
     "t5-max-distance": _with(T5S, relative_attention_max_distance=16, relative_attention_num_buckets=4),
     "t5-gated-silu": _with(T5S, feed_forward_proj="gated-silu"),
     "t5-gelu": _with(T5S, feed_forward_proj="gelu"),
@@ -367,6 +366,8 @@ REFUSED = {
                                "head width 7 is odd"),
     "gemma-odd-head-dim": (_with(GEM, head_dim=9), "head_dim", "head width 9 is odd"),
     "t5-two-buckets": (_with(T5S, relative_attention_num_buckets=2), "relative_attention_num_buckets", "at least 4"),
+    # transformers runs it, computing an encoder whose output nothing reads
+    "t5-no-decoder-layers": (_with(T5S, num_decoder_layers=0), "num_decoder_layers", "no layer would read"),
     # a design cannot hold them yet
     "qwen2-moe-shared-expert-0": (_with(QW, shared_expert_intermediate_size=0), "shared_expert_intermediate_size",
                                   "sigmoid gate"),
