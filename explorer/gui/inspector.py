@@ -161,6 +161,7 @@ class Inspector(QWidget):
         self.model = model
         self.target: str | None = None          # layer id, or None for the model settings
         self._shape: tuple | None = None
+        self._writing: FieldEditor | None = None    # the field whose value is being applied
         self.editors: dict[str, FieldEditor] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -263,7 +264,8 @@ class Inspector(QWidget):
             self._rebuild(keys, layer)
             self._shape = shape
         for key, editor in self.editors.items():
-            editor.set_value(getattr(layer if layer else spec.settings, key))
+            if editor is not self._writing:     # the field being typed in already shows its value
+                editor.set_value(getattr(layer if layer else spec.settings, key))
             editor.mark("")
         self.error.hide()
         if layer is None:
@@ -326,4 +328,11 @@ class Inspector(QWidget):
             self.model.message.emit(reason)
             return False
         owner = self.target or "model"
-        return self.model.propose(commands.SetField, after, f"Set {owner}.{key} = {value}", target=(owner, key))
+        # the napari pattern: no echo into the field being edited (rewriting its text would move
+        # the cursor to the end); undo, redo and other edits still rewrite every field
+        self._writing = editor
+        try:
+            return self.model.propose(commands.SetField, after, f"Set {owner}.{key} = {value}",
+                                      target=(owner, key))
+        finally:
+            self._writing = None

@@ -43,3 +43,37 @@ def test_a_selected_whole_block_group_outlines_its_member_cards(qtbot, make_wind
     assert border_pixel(window, member) == highlight, "the member's card is outlined in the highlight colour"
     assert before != highlight
     assert border_pixel(window, outsider) != highlight   # only the selected group's members
+
+
+def type_after_first_digit(qtbot, widget, keys: str) -> None:
+    """What a person does: click into the field, Home, one step right, type."""
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus)
+    QTest.keyClick(widget, Qt.Key.Key_Home)
+    QTest.keyClick(widget, Qt.Key.Key_Right)
+    QTest.keyClicks(widget, keys)
+
+
+def test_typing_into_an_inspector_field_edits_it_as_typed_and_undoes(qtbot, make_window):
+    from explorer.design.edits import builtin_design
+
+    window = make_window(builtin_design())
+    model, inspector = window.model, window.inspector
+    window.model.select_layers(())
+    d_ff = inspector.editors["d_ff"].widget                 # a text field (d_ff may be left to inherit)
+    assert d_ff.text() == "3072" and model.spec.settings.d_ff == 3072
+    steps = model.undo_stack.count()
+    type_after_first_digit(qtbot, d_ff, "12")               # 3|072 -> 31|072 -> 312|072
+    assert d_ff.text() == "312072" and d_ff.cursorPosition() == 3
+    assert model.spec.settings.d_ff == 312072
+    assert model.undo_stack.count() == steps + 1             # one merged step
+    vocab = inspector.editors["vocab_size"].widget           # a spin box
+    assert vocab.value() == 30522
+    type_after_first_digit(qtbot, vocab, "12")              # 3|0522 -> 312|0522
+    assert vocab.lineEdit().text() == "3120522" and vocab.lineEdit().cursorPosition() == 3
+    assert model.spec.settings.vocab_size == 3120522
+    model.undo_stack.undo()                                  # the field still has focus: undo rewrites it
+    assert model.spec.settings.vocab_size == 30522 and vocab.value() == 30522
+    model.undo_stack.undo()
+    assert model.spec.settings.d_ff == 3072 and d_ff.text() == "3072"
+    assert model.undo_stack.count() == steps + 2 and model.undo_stack.index() == steps
