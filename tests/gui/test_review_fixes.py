@@ -1,5 +1,7 @@
 """Code-review findings of issue 22, each checked in the window with real events."""
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -77,3 +79,19 @@ def test_typing_into_an_inspector_field_edits_it_as_typed_and_undoes(qtbot, make
     model.undo_stack.undo()
     assert model.spec.settings.d_ff == 3072 and d_ff.text() == "3072"
     assert model.undo_stack.count() == steps + 2 and model.undo_stack.index() == steps
+
+
+def test_mixtral_gqa_is_a_row_of_the_groups_panel(make_window):
+    import json
+
+    from explorer.design.hf_import import import_hf_config
+    from explorer.gui.groups_panel import STRUCTURAL_ROLE
+
+    config = json.loads((Path(__file__).resolve().parents[1] / "fuzz" / "hf_configs" / "mixtral.json").read_text())
+    window = make_window(import_hf_config(config, False))
+    tree = window.groups_panel.tree
+    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+            if tree.topLevelItem(i).data(0, STRUCTURAL_ROLE)}
+    assert "GQA" in rows
+    assert rows["GQA"].text(1) == "4 layers" and "2 K/V heads for 8 queries" in rows["GQA"].toolTip(0)
+    window.grab().save(f"{SHOTS}/mixtral_groups.png")
