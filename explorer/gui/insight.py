@@ -44,7 +44,7 @@ class Insight(QObject):
         if model.report is None:
             return
         r = model.report
-        self.compare.set_spec(model.spec, r.batch, r.seq, r.dtype)
+        self.compare.set_spec(model.spec, r.batch, r.seq, r.dtype, r.device)
         self.sweeps.set_spec(model.spec)
         self.planner.set_spec(model.spec)
 

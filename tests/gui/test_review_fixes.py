@@ -95,3 +95,37 @@ def test_mixtral_gqa_is_a_row_of_the_groups_panel(make_window):
     assert "GQA" in rows
     assert rows["GQA"].text(1) == "4 layers" and "2 K/V heads for 8 queries" in rows["GQA"].toolTip(0)
     window.grab().save(f"{SHOTS}/mixtral_groups.png")
+
+
+def compare_row(window, metric: str) -> str:
+    table = window.insight.compare.table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == metric)
+    return table.item(row, 1).text()
+
+
+def click_tab(qtbot, tabs, widget) -> None:
+    bar = tabs.tabBar()
+    QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(tabs.indexOf(widget)).center())
+    qtbot.waitUntil(lambda: tabs.currentWidget() is widget)
+
+
+def test_compare_follows_the_run_shapes_kernels(qtbot, make_window):
+    from explorer.analysis import analyze
+    from explorer.design.edits import builtin_design
+    from explorer.design.model import RunShape
+
+    spec = builtin_design(2).replace(run=RunShape(1, 128, "fp32", "cuda"))
+    cuda, cpu = (analyze(spec, 1, 128, "fp32", device=d).memory.training for d in ("cuda", "cpu"))
+    assert cuda != cpu                                   # CUDA's attention saves differ from the CPU kernels'
+    window = make_window(spec)
+    compare = window.insight.compare
+    click_tab(qtbot, window.bottom_tabs, compare)
+    assert compare_row(window, "memory.training") == f"{cuda:,}"
+    assert "CUDA kernels" in compare.title.text()
+    click_tab(qtbot, window.bottom_tabs, window.bottom_tabs.widget(0))      # Metrics: the kernels choice
+    combo = window.metrics.device
+    combo.setFocus()
+    QTest.keyClick(combo, Qt.Key.Key_Up)                 # CUDA -> CPU, with a key as a person would
+    qtbot.waitUntil(lambda: window.model.device == "cpu")
+    click_tab(qtbot, window.bottom_tabs, compare)
+    assert compare_row(window, "memory.training") == f"{cpu:,}"
