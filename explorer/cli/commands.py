@@ -102,29 +102,17 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _parse_option(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise SpecError(f"expected KEY=VALUE, got {text!r}", "--param")
-    value = value.strip()
-    if "," in value:
-        return key, [v.strip() for v in value.split(",") if v.strip()]
-    if value.lower() in ("true", "false"):
-        return key, value.lower() == "true"
-    if value.lstrip("-").isdigit():
-        return key, int(value)
-    if key == "layers":
-        return key, [value]
-    return key, value
-
-
 def cmd_apply(args) -> int:
     from explorer.analysis import analyze
     from explorer.design import yaml_io
+    from explorer.design.scheme_options import parse_options
     from explorer.design.strategies import apply_scheme
 
     spec = _load(args.preset)
-    options = dict(_parse_option(p) for p in args.param)
+    options = {}
+    for text in args.param:                         # the palette's parser: one KEY=VALUE (or more) each
+        for key, value in parse_options(text, "--param").items():
+            options[key] = value
     try:
         new = apply_scheme(spec, args.scheme, **options)
     except SpecError as err:

@@ -129,3 +129,48 @@ def test_compare_follows_the_run_shapes_kernels(qtbot, make_window):
     qtbot.waitUntil(lambda: window.model.device == "cpu")
     click_tab(qtbot, window.bottom_tabs, compare)
     assert compare_row(window, "memory.training") == f"{cpu:,}"
+
+
+def test_scheme_options_with_a_layer_list_through_the_palettes_dialog(qtbot, make_window):
+    """Right-click ALBERT, "with options…", type a list of layers and another option, Enter."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+
+    from explorer.design.edits import builtin_design
+
+    window = make_window(builtin_design(4))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    seen = {}
+
+    def answer_dialog():
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            QTimer.singleShot(20, answer_dialog)
+            return
+        field = dialog.findChild(QLineEdit)
+        seen["defaults"] = field.text()
+        QTest.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClicks(field, "layers=block1,block3, slot=ffn")
+        QTest.keyClick(field, Qt.Key.Key_Return)
+
+    def pick_menu_entry():
+        menu = QApplication.activePopupWidget()
+        if menu is None:
+            QTimer.singleShot(20, pick_menu_entry)
+            return
+        seen["menu"] = [a.text() for a in menu.actions()]
+        QTimer.singleShot(0, answer_dialog)
+        QTest.keyClick(menu, Qt.Key.Key_Down)
+        QTest.keyClick(menu, Qt.Key.Key_Return)
+
+    button = window.palette_panel.buttons["albert"]
+    QTimer.singleShot(0, pick_menu_entry)
+    # on the window's handle, as a person's click arrives: Qt makes the context-menu event from it
+    QTest.mouseClick(window.windowHandle(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
+                     button.mapTo(window, button.rect().center()))
+    qtbot.waitUntil(lambda: bool(window.model.spec.groups), timeout=5000)
+    assert seen["menu"] == ["Apply ALBERT all-shared with options…"]
+    (group,) = window.model.spec.groups
+    assert sorted((m.layer, str(m.slot)) for m in group.members) == [("block1", "ffn"), ("block3", "ffn")]
+
