@@ -174,3 +174,55 @@ def test_scheme_options_with_a_layer_list_through_the_palettes_dialog(qtbot, mak
     (group,) = window.model.spec.groups
     assert sorted((m.layer, str(m.slot)) for m in group.members) == [("block1", "ffn"), ("block3", "ffn")]
 
+
+
+def test_the_timing_plot_keeps_a_bounded_history_in_the_same_items(qtbot):
+    """Many runs and passes: the plot keeps MAX_SEGMENTS runs and MAX_POINTS passes per series,
+    in the same plot items (a new sample is setData on them, nothing recreated)."""
+    from PySide6.QtCore import QObject, Signal
+
+    from explorer.bench.config import Sample
+    from explorer.gui import run_panel
+    from explorer.gui.run_panel import MAX_POINTS, MAX_SEGMENTS, RunPanel
+
+    class Feed(QObject):                       # stands for the timing worker's sample signal
+        sample = Signal(object)
+
+    panel = RunPanel()
+    qtbot.addWidget(panel)
+    feed = Feed()
+    feed.sample.connect(panel.on_worker_sample)
+
+    def run(label: str, passes: int) -> None:
+        panel._begin_segment(label)
+        feed.sample.emit(Sample("design", 0, 9.0, True))
+        for i in range(passes):
+            feed.sample.emit(Sample("design", i + 1, 1.0 + i % 7, False))
+            feed.sample.emit(Sample("twin", i + 1, 2.0 + i % 5, False))
+        panel._redraw()
+
+    item = panel.plot.getPlotItem()
+    run("v0", 3)
+    counts = []
+    for k in range(1, 3 * MAX_SEGMENTS):
+        run(f"v{k}", 3)
+        counts.append(len(item.items))
+    assert max(counts) == counts[MAX_SEGMENTS - 2] == counts[-1]     # one boundary line per kept run, at most
+    assert len(panel.segments) == MAX_SEGMENTS and panel.segments[-1].label == f"v{3 * MAX_SEGMENTS - 1}"
+    run("long", MAX_POINTS + 500)
+    assert len(item.items) == counts[-1]
+    for curve in (panel.design_curve, panel.twin_curve, panel.median_curve):
+        xs, ys = curve.getData()
+        assert len(xs) == len(ys) == MAX_POINTS
+    xs, ys = panel.design_curve.getData()
+    long = panel.segments[-1]
+    assert list(ys) == long.design[-MAX_POINTS:]                    # the newest passes, in order
+    assert list(xs) == list(range(long.start_x + 1, long.start_x + 1 + len(long.design)))[-MAX_POINTS:]
+    before = list(item.items)
+    feed.sample.emit(Sample("design", 0, 3.5, False))
+    panel._redraw()
+    assert all(a is b for a, b in zip(item.items, before)) and len(item.items) == len(before)
+    assert panel.design_curve.getData()[1][-1] == 3.5
+    runs = 1 + (3 * MAX_SEGMENTS - 1) + 1                              # the CSV numbers the kept runs as before
+    assert run_panel.CSV_HEADER[0] == "segment" and panel.sample_rows()[1][0][0] == runs - MAX_SEGMENTS + 1
+    panel.shutdown()
