@@ -146,7 +146,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from explorer.train.adapt import scale_down
+    from explorer.train.adapt import no_sharing_left, scale_down, sharing_lost
     from explorer.train.checkpoint import save_checkpoint
     from explorer.train.engine import TrainConfig, train
 
@@ -154,9 +154,15 @@ def cmd_train(args) -> int:
     baseline = None
     if args.baseline:
         with _naming(args.baseline):
-            baseline, _notes = scale_down(_load(args.baseline), args.width, args.depth, args.heads, args.vocab)
+            baseline, _notes = scale_down(_load(args.baseline), args.width, args.depth, args.heads, args.vocab,
+                                          args.keep_sharing)
     with _naming(args.preset):
-        spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
+        designed = spec
+        spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab, args.keep_sharing)
+        if sharing_lost(designed, spec):           # never a silent comparison of a design with itself
+            line = no_sharing_left(args.keep_sharing, "--keep-sharing")
+            print(f"warning: {args.preset}: {line}", file=sys.stderr)
+            scaled = tuple(scaled) + (line,)
         config = TrainConfig(steps=args.steps, batch=args.batch, seq=args.seq, lr=args.lr, seed=args.seed,
                              data=args.data, eval_every=args.eval_every, eval_batches=args.eval_batches,
                              twin=args.twin, device=args.device, dtype=args.dtype)

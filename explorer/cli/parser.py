@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--depth", type=int, help="keep the first N trunk layers")
     scale.add_argument("--heads", type=int)
     scale.add_argument("--vocab", type=int)
+    scale.add_argument("--keep-sharing", action="store_true",
+                       help="with --depth: take the kept trunk layers across the stack so that its groups keep "
+                       "members (default: the first N, which may drop every group)")
     p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes (with --train-steps, train each "
                        "scheme on the same batches: the quality frontier)")
     p.add_argument("preset")
