@@ -279,12 +279,13 @@ class Inspector(QWidget):
 
     def _summary(self, layer: LayerSpec | None) -> str:
         report = self.model.report
-        if report is None:
+        problem = self.model.run_shape_problem() if report is None else None
+        if report is None and problem is None:
             return ""
+        p = report.params if report is not None else problem[1]      # parameters do not depend on seq
         if layer is None:
-            p = report.params
             return f"{p.unique:,} unique of {p.unshared:,} parameters"
-        lp = report.params.per_layer[self.model.spec.layer_index(layer.id)]
+        lp = p.per_layer[self.model.spec.layer_index(layer.id)]
         runs = f" · block runs ×{lp.uses}" if lp.uses > 1 else ""
         step = [text for on, text in ((layer.timestep_signal, "a sinusoidal timestep signal is added before it"),
                                       (layer.halting, "an ACT halting unit (d→1) decides when to stop")) if on]
