@@ -49,6 +49,8 @@ def test_a_selected_whole_block_group_outlines_its_member_cards(qtbot, make_wind
 
 def type_after_first_digit(qtbot, widget, keys: str) -> None:
     """What a person does: click into the field, Home, one step right, type."""
+    widget.window().activateWindow()
+    qtbot.waitUntil(widget.window().isActiveWindow)
     widget.setFocus()
     qtbot.waitUntil(widget.hasFocus)
     QTest.keyClick(widget, Qt.Key.Key_Home)
