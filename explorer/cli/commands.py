@@ -87,14 +87,14 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype, args.target_seq)
-    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype, args.target_seq)
+    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype, args.target_seq, args.device)
+    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype, args.target_seq, args.device)
     rows = formatters.compare_rows(a, b)
     if args.json:
         print(json.dumps({
             "a": {"design": a.spec.name, "file": args.a},
             "b": {"design": b.spec.name, "file": args.b},
-            "batch": args.batch, "seq": args.seq, "dtype": args.dtype,
+            "batch": args.batch, "seq": args.seq, "dtype": args.dtype, "device": args.device,
             "rows": {key: {"a": va, "b": vb, "ratio": (vb / va) if va else None} for key, va, vb in rows},
         }, indent=2))
         return 0

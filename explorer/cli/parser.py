@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a")
     p.add_argument("b")
     add_run_shape(p)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="training activations as torch's kernels on this device save them (default cpu)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("apply", help="apply a sharing scheme and write the new design")
     p.add_argument("preset")
