@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from explorer.analysis.memory import training_activation_bytes
 from explorer.analysis.params import DTYPE_BYTES, count_params
+from explorer.analysis.report import check_run_shape
 from explorer.errors import SpecError
 from explorer.design.model import StackSpec
 
@@ -66,6 +67,9 @@ def per_gpu(spec: StackSpec, setup: Setup, unique_params: int | None = None) -> 
         raise SpecError(f"ZeRO stage must be 0..3, got {setup.zero}", "zero")
     if setup.dtype not in DTYPE_BYTES:
         raise SpecError(f"unknown dtype {setup.dtype!r}", "dtype")
+    # the rule the report, the Metrics tab and `explorer plan` apply: a micro-batch of seq tokens
+    # the design's position tables hold (BERT's 512 positions refuse seq 2048)
+    check_run_shape(spec, setup.micro_batch, setup.seq, setup.dtype)
     p = count_params(spec).unique if unique_params is None else unique_params
     b = DTYPE_BYTES[setup.dtype]
     opt = 8 + (4 if b < 4 else 0)
@@ -88,7 +92,9 @@ def plan_grid(spec: StackSpec, gpus: int, micro_batch: int, seq: int, dtype: str
               tps: tuple[int, ...] = (1, 2, 4, 8)) -> list[PerGpu]:
     """Every (tp, ZeRO stage, checkpointing) setup for `gpus` GPUs, smallest per-GPU total first.
     ZeRO shards across data-parallel replicas: with one replica (dp = 1) it is plain DP, so
-    those rows are left out rather than listed as copies of DP."""
+    those rows are left out rather than listed as copies of DP. Raises SpecError for a run shape
+    the design cannot take (check_run_shape: seq longer than its position table, ...)."""
+    check_run_shape(spec, micro_batch, seq, dtype)
     p = count_params(spec).unique
     rows = []
     for tp in tps:

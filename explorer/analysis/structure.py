@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from explorer.analysis.params import count_params
 from explorer.errors import SpecError
 from explorer.design.model import Slot, StackSpec, dims
+from explorer.kinds import kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,8 @@ def structural_entries(spec: StackSpec, unique: int | None = None) -> list[Struc
     except SpecError:
         return []
     resolved = [dims(layer, spec.settings) for layer in spec.layers]
-    attention = [(layer, d) for layer, d in zip(spec.layers, resolved) if d.kind in ("block", "attention")]
+    # every layer with attention heads: blocks, attention alone, MoE blocks (Mixtral), cross blocks
+    attention = [(layer, d) for layer, d in zip(spec.layers, resolved) if kind(d.kind).has_heads]
     entries: list[StructuralEntry] = []
 
     def add(name: str, detail: str, layers: int, undone: StackSpec, reference: StackSpec | None = None) -> None:

@@ -16,6 +16,7 @@ from explorer.analysis.report import analyze
 from explorer.errors import ExplorerError, SpecError
 from explorer.design.model import StackSpec
 from explorer.design.strategies import SCHEMES, apply_scheme
+from explorer.kinds import kind
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,17 @@ def sweep_seq(spec: StackSpec, seqs: list[int], batch: int = 1) -> SeqSweep:
 
 
 def with_depth(spec: StackSpec, n_blocks: int) -> StackSpec:
-    """The design with `n_blocks` transformer blocks (copies of its first block), groups dropped."""
-    blocks = [layer for layer in spec.layers if layer.kind == "block"]
+    """The design with `n_blocks` transformer blocks (copies of its first block), groups dropped.
+    A transformer block is any kind that says it is one (a dense block, Mixtral's MoE block);
+    a decoder's cross-attention blocks are not the trunk a depth sweep grows."""
+    blocks = [layer for layer in spec.layers
+              if kind(layer.kind).transformer_block and not kind(layer.kind).reads_memory]
     if not blocks:
         raise SpecError("a depth sweep needs at least one transformer block", "stack")
     template = blocks[0]
     first = spec.layers.index(template)
     last = spec.layers.index(blocks[-1])
-    taken = {layer.id for layer in spec.layers if layer.kind != "block"}
+    taken = {layer.id for layer in spec.layers} - {b.id for b in blocks}
     new_blocks, k = [], 0
     while len(new_blocks) < n_blocks:
         lid = f"block{k}"

@@ -23,7 +23,7 @@ from explorer.bench.devices import available_devices, device_name, free_bytes, s
 from explorer.bench.process_memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from explorer.bench.results import BenchResult, SeriesResult
 from explorer.torchmodel import build_model
-from explorer.torchmodel.saved import saved_activation_bytes, training_loss
+from explorer.torchmodel.saved import lm_heads, loss_targets, saved_activation_bytes, training_loss
 from explorer.errors import BenchError, ExplorerError
 from explorer.design.model import StackSpec, unshared_twin
 
@@ -245,13 +245,20 @@ def _step(model, x: tuple, config: BenchConfig):
                 fn(*x)
         return forward
 
+    # the loss targets, made once on the model's device outside the timed region (the same ids as
+    # the step whose saved bytes were measured): a timed step draws nothing and copies nothing in
+    targets = None
+    if lm_heads(model):
+        with torch.no_grad():                         # one untimed forward, for the logits' shapes
+            targets = loss_targets(model, model(*x), config.seed)
+
     def train_step():
         for p in model.parameters():
             p.grad = None
         out = fn(*x)
         # the step whose saved bytes were measured: a cross-entropy on the LM heads' logits; a design
         # without LM heads backpropagates the sum of its outputs' means (every output gets a gradient)
-        loss = training_loss(model, out, config.seed)
+        loss = training_loss(model, out, config.seed, targets)
         if loss is None:
             loss = sum(v.float().mean() for v in out.values())
         loss.backward()

@@ -87,14 +87,14 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype, args.target_seq)
-    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype, args.target_seq)
+    a = _analyze(_load(args.a), args.a, args.batch, args.seq, args.dtype, args.target_seq, args.device)
+    b = _analyze(_load(args.b), args.b, args.batch, args.seq, args.dtype, args.target_seq, args.device)
     rows = formatters.compare_rows(a, b)
     if args.json:
         print(json.dumps({
             "a": {"design": a.spec.name, "file": args.a},
             "b": {"design": b.spec.name, "file": args.b},
-            "batch": args.batch, "seq": args.seq, "dtype": args.dtype,
+            "batch": args.batch, "seq": args.seq, "dtype": args.dtype, "device": args.device,
             "rows": {key: {"a": va, "b": vb, "ratio": (vb / va) if va else None} for key, va, vb in rows},
         }, indent=2))
         return 0
@@ -102,29 +102,17 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _parse_option(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise SpecError(f"expected KEY=VALUE, got {text!r}", "--param")
-    value = value.strip()
-    if "," in value:
-        return key, [v.strip() for v in value.split(",") if v.strip()]
-    if value.lower() in ("true", "false"):
-        return key, value.lower() == "true"
-    if value.lstrip("-").isdigit():
-        return key, int(value)
-    if key == "layers":
-        return key, [value]
-    return key, value
-
-
 def cmd_apply(args) -> int:
     from explorer.analysis import analyze
     from explorer.design import yaml_io
+    from explorer.design.scheme_options import parse_options
     from explorer.design.strategies import apply_scheme
 
     spec = _load(args.preset)
-    options = dict(_parse_option(p) for p in args.param)
+    options = {}
+    for text in args.param:                         # the palette's parser: one KEY=VALUE (or more) each
+        for key, value in parse_options(text, "--param").items():
+            options[key] = value
     try:
         new = apply_scheme(spec, args.scheme, **options)
     except SpecError as err:
@@ -158,7 +146,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from explorer.train.adapt import scale_down
+    from explorer.train.adapt import no_sharing_left, scale_down, sharing_lost
     from explorer.train.checkpoint import save_checkpoint
     from explorer.train.engine import TrainConfig, train
 
@@ -166,9 +154,15 @@ def cmd_train(args) -> int:
     baseline = None
     if args.baseline:
         with _naming(args.baseline):
-            baseline, _notes = scale_down(_load(args.baseline), args.width, args.depth, args.heads, args.vocab)
+            baseline, _notes = scale_down(_load(args.baseline), args.width, args.depth, args.heads, args.vocab,
+                                          args.keep_sharing)
     with _naming(args.preset):
-        spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab)
+        designed = spec
+        spec, scaled = scale_down(spec, args.width, args.depth, args.heads, args.vocab, args.keep_sharing)
+        if sharing_lost(designed, spec):           # never a silent comparison of a design with itself
+            line = no_sharing_left(args.keep_sharing, "--keep-sharing")
+            print(f"warning: {args.preset}: {line}", file=sys.stderr)
+            scaled = tuple(scaled) + (line,)
         config = TrainConfig(steps=args.steps, batch=args.batch, seq=args.seq, lr=args.lr, seed=args.seed,
                              data=args.data, eval_every=args.eval_every, eval_batches=args.eval_batches,
                              twin=args.twin, device=args.device, dtype=args.dtype)

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a")
     p.add_argument("b")
     add_run_shape(p)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="training activations as torch's kernels on this device save them (default cpu)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("apply", help="apply a sharing scheme and write the new design")
     p.add_argument("preset")
@@ -91,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--depth", type=int, help="keep the first N trunk layers")
     scale.add_argument("--heads", type=int)
     scale.add_argument("--vocab", type=int)
+    scale.add_argument("--keep-sharing", action="store_true",
+                       help="with --depth: take the kept trunk layers across the stack so that its groups keep "
+                       "members (default: the first N, which may drop every group)")
     p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes (with --train-steps, train each "
                        "scheme on the same batches: the quality frontier)")
     p.add_argument("preset")

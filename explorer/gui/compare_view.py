@@ -29,7 +29,7 @@ class CompareView(QWidget):
         self.baseline = None
         self.baseline_label = "none"
         self.measured: dict = {}          # StackSpec -> median ms, from the run panel
-        self.batch, self.seq, self.dtype = 1, 128, "fp32"
+        self.batch, self.seq, self.dtype, self.device = 1, 128, "fp32", "cpu"
         self.pin_button = QPushButton("Pin current as baseline", toolTip="Freeze the current design as B")
         self.pin_button.clicked.connect(self.pin_current)
         self.preset_combo = QComboBox(toolTip="Compare with a bundled preset")
@@ -56,9 +56,12 @@ class CompareView(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.table, 1)
 
-    def set_spec(self, spec, batch: int | None = None, seq: int | None = None, dtype: str | None = None) -> None:
+    def set_spec(self, spec, batch: int | None = None, seq: int | None = None, dtype: str | None = None,
+                 device: str | None = None) -> None:
+        """The design A and its run shape; `device`: whose kernels the training activations follow."""
         self._spec = spec
         self.batch, self.seq, self.dtype = batch or self.batch, seq or self.seq, dtype or self.dtype
+        self.device = device or self.device
         if self.isVisible():          # hidden tabs refresh when shown: edits stay fast
             self.refresh()
 
@@ -98,8 +101,9 @@ class CompareView(QWidget):
         self.refresh()
 
     def rows(self) -> list[tuple[str, float, float | None]]:
-        a = analyze(self._spec, self.batch, self.seq, self.dtype)
-        b = analyze(self.baseline, self.batch, self.seq, self.dtype) if self.baseline is not None else None
+        a = analyze(self._spec, self.batch, self.seq, self.dtype, device=self.device)
+        b = (analyze(self.baseline, self.batch, self.seq, self.dtype, device=self.device)
+             if self.baseline is not None else None)
         out = [(name, va, None) for name, va, _twin in report_rows(a)]
         if b is not None:
             out = [(name, va, vb) for (name, va, _t), (_n, vb, _t2) in zip(report_rows(a), report_rows(b))]
@@ -117,7 +121,7 @@ class CompareView(QWidget):
             self.message.emit(str(err))
             return
         self.title.setText(f"A: {self._spec.name}    B: {self.baseline_label}    "
-                           f"(batch {self.batch} x seq {self.seq}, {self.dtype})")
+                           f"(batch {self.batch} x seq {self.seq}, {self.dtype}, {self.device.upper()} kernels)")
         self.table.setRowCount(len(rows))
         for r, (name, va, vb) in enumerate(rows):
             ratio = "" if va in (None, 0) or vb is None else f"{vb / va:.3f}"

@@ -16,6 +16,8 @@ from PySide6.QtGui import QUndoStack
 
 from explorer import fmt
 from explorer.analysis import Report, analyze
+from explorer.analysis.params import ParamCount, count_params
+from explorer.analysis.report import check_run_shape
 from explorer.errors import ExplorerError, SpecError
 from explorer.gui import commands
 from explorer.design.model import RunShape, StackSpec
@@ -48,6 +50,7 @@ class DesignModel(QObject):
         self.selected_layers: tuple[str, ...] = ()
         self.selected_group: str | None = None
         self._report: Report | None = None
+        self._shape_problem: tuple[SpecError, ParamCount] | None = None
         self._reports: OrderedDict[tuple, Report] = OrderedDict()
         self.report_error = ""
         self._recompute()
@@ -171,8 +174,24 @@ class DesignModel(QObject):
             self._reports.move_to_end(key)
         return report
 
+    def run_shape_problem(self) -> tuple[SpecError, ParamCount] | None:
+        """When the design is valid and only its run shape is refused (seq longer than its
+        position table, say): why (the error names the key), and the design's parameters, which
+        do not depend on the run shape. None otherwise."""
+        if self._report is not None or self.plan is None:
+            return None
+        if self._shape_problem is None:
+            shape = self.run_shape
+            try:
+                check_run_shape(self._spec, shape.batch, shape.seq, shape.dtype)
+                return None
+            except SpecError as err:
+                self._shape_problem = (err, count_params(self._spec, self.plan))
+        return self._shape_problem
+
     def _recompute(self) -> None:
         self._plan = None
+        self._shape_problem = None
         try:
             self._report = self._analyze(self._spec)
             self.report_error = ""

@@ -42,9 +42,11 @@ class Insight(QObject):
     def on_model_report_changed(self) -> None:
         model = self.window.model
         if model.report is None:
+            if model.plan is not None:          # a valid design whose run shape does not fit it: the
+                self.planner.set_spec(model.spec)   # planner has a run shape of its own
             return
         r = model.report
-        self.compare.set_spec(model.spec, r.batch, r.seq, r.dtype)
+        self.compare.set_spec(model.spec, r.batch, r.seq, r.dtype, r.device)
         self.sweeps.set_spec(model.spec)
         self.planner.set_spec(model.spec)
 

@@ -161,6 +161,7 @@ class Inspector(QWidget):
         self.model = model
         self.target: str | None = None          # layer id, or None for the model settings
         self._shape: tuple | None = None
+        self._writing: FieldEditor | None = None    # the field whose value is being applied
         self.editors: dict[str, FieldEditor] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -263,7 +264,8 @@ class Inspector(QWidget):
             self._rebuild(keys, layer)
             self._shape = shape
         for key, editor in self.editors.items():
-            editor.set_value(getattr(layer if layer else spec.settings, key))
+            if editor is not self._writing:     # the field being typed in already shows its value
+                editor.set_value(getattr(layer if layer else spec.settings, key))
             editor.mark("")
         self.error.hide()
         if layer is None:
@@ -277,12 +279,13 @@ class Inspector(QWidget):
 
     def _summary(self, layer: LayerSpec | None) -> str:
         report = self.model.report
-        if report is None:
+        problem = self.model.run_shape_problem() if report is None else None
+        if report is None and problem is None:
             return ""
+        p = report.params if report is not None else problem[1]      # parameters do not depend on seq
         if layer is None:
-            p = report.params
             return f"{p.unique:,} unique of {p.unshared:,} parameters"
-        lp = report.params.per_layer[self.model.spec.layer_index(layer.id)]
+        lp = p.per_layer[self.model.spec.layer_index(layer.id)]
         runs = f" · block runs ×{lp.uses}" if lp.uses > 1 else ""
         step = [text for on, text in ((layer.timestep_signal, "a sinusoidal timestep signal is added before it"),
                                       (layer.halting, "an ACT halting unit (d→1) decides when to stop")) if on]
@@ -326,4 +329,11 @@ class Inspector(QWidget):
             self.model.message.emit(reason)
             return False
         owner = self.target or "model"
-        return self.model.propose(commands.SetField, after, f"Set {owner}.{key} = {value}", target=(owner, key))
+        # the napari pattern: no echo into the field being edited (rewriting its text would move
+        # the cursor to the end); undo, redo and other edits still rewrite every field
+        self._writing = editor
+        try:
+            return self.model.propose(commands.SetField, after, f"Set {owner}.{key} = {value}",
+                                      target=(owner, key))
+        finally:
+            self._writing = None

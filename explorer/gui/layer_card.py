@@ -60,7 +60,7 @@ class LayerCard(QGraphicsItem):
             painter.setPen(QPen(theme.color("drop_ok" if self.hint[1] else "drop_refused"), 3.5))
         elif self.selected:
             painter.setPen(QPen(theme.color("selection"), 3.0))
-        elif "block" in info.highlighted:
+        elif BLOCK in info.highlighted:
             painter.setPen(QPen(theme.color("group_highlight"), 2.4))
         else:
             painter.setPen(QPen(border, 1.6))

@@ -149,8 +149,14 @@ class MainWindow(QMainWindow):
 
     def on_model_report_changed(self) -> None:
         spec, report = self.model.spec, self.model.report
-        if report is None:
+        problem = self.model.run_shape_problem() if report is None else None
+        if report is None and problem is None:
             self.status_label.setText(f"{len(spec.layers)} layers · invalid")
+            return
+        if problem is not None:                    # a valid design at a run shape it cannot take
+            self.status_label.setText(f"{fmt.plural(len(spec.layers), 'layer')} · "
+                                      f"{fmt.plural(len(spec.groups), 'group')} · {problem[1].unique:,} params · "
+                                      f"{problem[0].path} does not fit")
             return
         self.status_label.setText(f"{fmt.plural(len(spec.layers), 'layer')} · "
                                   f"{fmt.plural(len(spec.groups), 'group')} · "

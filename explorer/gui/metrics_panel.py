@@ -24,6 +24,7 @@ class MetricsPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.values: dict[str, QLabel] = {}
+        self.tips: dict[str, str] = {}
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self._box("Parameters", [
@@ -105,6 +106,7 @@ class MetricsPanel(QWidget):
             name.setToolTip(tip)
             grid.addRow(name, value)
             self.values[key] = value
+            self.tips[key] = tip
         if shape:
             row = QWidget()
             row_layout = QGridLayout(row)
@@ -132,6 +134,11 @@ class MetricsPanel(QWidget):
                 row_layout.addWidget(QLabel(text), 0, 2 * col)
                 row_layout.addWidget(widget, 0, 2 * col + 1)
             row_layout.addWidget(self.device, 1, 0, 1, 6)
+            # beside the run shape: why FLOPs and memory are absent when the design cannot take it
+            self.shape_note = QLabel(wordWrap=True)
+            self.shape_note.setStyleSheet(theme.style("error_label"))
+            self.shape_note.hide()
+            row_layout.addWidget(self.shape_note, 2, 0, 1, 6)
             grid.addRow(row)
             self.batch.valueChanged.connect(self.on_shape_changed)
             self.seq.valueChanged.connect(self.on_shape_changed)
@@ -156,11 +163,27 @@ class MetricsPanel(QWidget):
             with QSignalBlocker(self.device):
                 self.device.setCurrentIndex(max(self.device.findData(self.model.device), 0))
 
+    def _mark_shape(self, err=None) -> None:
+        """Name the run-shape problem beside its field (None: there is none)."""
+        if not hasattr(self, "batch"):
+            return
+        key = {"target_seq": "seq"}.get(err.path, err.path) if err is not None else ""
+        for name, widget in (("batch", self.batch), ("seq", self.seq), ("dtype", self.dtype)):
+            style = theme.style("invalid_field") if name == key else ""
+            if widget.styleSheet() != style:
+                widget.setStyleSheet(style)
+        self.shape_note.setText(f"{err.path}: {err.message}" if err is not None else "")
+        self.shape_note.setVisible(err is not None)
+
     def refresh(self) -> None:
         if hasattr(self, "batch"):
             self.sync_run_shape()
+        for key, label in self.values.items():
+            label.setToolTip(self.tips[key])
         report = self.model.report
-        if report is None:
+        problem = self.model.run_shape_problem() if report is None else None
+        self._mark_shape(problem[0] if problem else None)
+        if report is None and problem is None:
             for label in self.values.values():
                 label.setText("—")
             self.values["unique"].setText("invalid")
@@ -170,12 +193,22 @@ class MetricsPanel(QWidget):
             self.empty_note.set_empty(True)
             return
         self.empty_note.set_empty(False)
-        p, f, m = report.params, report.flops, report.memory
+        p = report.params if report is not None else problem[1]
         v = self.values
         v["unique"].setText(f"{p.unique:,}")
         v["active"].setText(f"{p.active:,}" if p.active != p.unique else "= unique")
         v["unshared"].setText(f"{p.unshared:,}")
         v["saving"].setText(f"{p.saving_factor:.2f}×  (−{fmt.count(p.saved)})")
+        self._bars(p)
+        if report is None:                       # parameters do not depend on the run shape; the rest does
+            err = problem[0]
+            why = f"not at this {err.path}"
+            v["bytes"].setText(fmt.nbytes(p.bytes(self.model.dtype)) if err.path != "dtype" else "—")
+            for key in ["forward", *COMPONENTS, "inference", "training", "kv_cache", "twin_training"]:
+                v[key].setText(why if key in ("forward", "inference", "training") else "—")
+                v[key].setToolTip(f"Depends on the run shape, which this design cannot take: {err}")
+            return
+        f, m = report.flops, report.memory
         v["bytes"].setText(fmt.nbytes(p.bytes(report.dtype)))
         v["forward"].setText(fmt.count(f.forward, "FLOP"))
         for c in COMPONENTS:
@@ -185,6 +218,9 @@ class MetricsPanel(QWidget):
         v["training"].setText(("" if m.activations_training_exact else "≥ ") + fmt.nbytes(m.training))
         v["kv_cache"].setText(fmt.nbytes(m.kv_cache))
         v["twin_training"].setText(fmt.nbytes(report.twin_memory.training))
+
+    def _bars(self, p) -> None:
+        """The per-layer bars of a parameter count."""
         x = np.arange(len(p.per_layer), dtype=float)
         self.own_bars.setOpts(x=x, height=np.array([lp.own for lp in p.per_layer], dtype=float))
         self.plot.getPlotItem().setXRange(-0.7, max(len(x), 4) - 0.3, padding=0)

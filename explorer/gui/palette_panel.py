@@ -28,6 +28,7 @@ from explorer.gui.design_model import DesignModel
 from explorer.design.model import KINDS
 from explorer.kinds import kind as kind_of
 from explorer.design.diff import describe_change
+from explorer.design.scheme_options import parse_options
 from explorer.design.strategies import SCHEMES, apply_scheme
 
 FAMILIES = (("layers", "Layer sharing"), ("heads", "Heads and K/V"), ("experts", "Mixture of experts"),
@@ -66,20 +67,6 @@ class KindList(QListWidget):
 def scheme_options(name: str) -> str:
     params = inspect.signature(SCHEMES[name].fn).parameters
     return ", ".join(f"{n}={p.default!r}" for n, p in params.items() if n not in ("spec", "layers"))
-
-
-def parse_options(text: str) -> dict:
-    """'blocks=3, slot=ffn' -> {'blocks': 3, 'slot': 'ffn'}; raises SpecError."""
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise SpecError(f"expected KEY=VALUE, got {part!r}", "options")
-        value = value.strip().strip("'\"")
-        low = value.lower()
-        out[key.strip()] = (int(value) if value.lstrip("-").isdigit() else
-                            True if low == "true" else False if low == "false" else value)
-    return out
 
 
 class PalettePanel(QWidget):

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderVi
 
 from explorer import fmt
 from explorer.analysis.planner import plan_grid
-from explorer.errors import ExplorerError
+from explorer.errors import ExplorerError, SpecError
 from explorer.gui import theme
 from explorer.gui.lazy_view import LazyView
 
@@ -50,12 +50,25 @@ class PlannerView(LazyView):
     def refresh(self) -> None:
         if self._spec is None:
             return
+        fields = {"seq": self.seq_spin, "batch": self.micro_spin, "dtype": self.dtype_combo}
         try:
             rows = plan_grid(self._spec, self.gpus_spin.value(), self.micro_spin.value(), self.seq_spin.value(),
                              self.dtype_combo.currentText())
         except ExplorerError as err:
+            # the verdict the report and the Metrics tab give: no setup is planned, and the
+            # field at fault is marked with the reason (never the rows of an earlier shape)
+            self.rows = []
+            self.table.setRowCount(0)
+            path = err.path if isinstance(err, SpecError) else ""
+            for key, widget in fields.items():
+                widget.setStyleSheet(theme.style("invalid_field") if key == path else "")
+            self.summary.setStyleSheet(theme.style("error_label"))
+            self.summary.setText(f"No setup planned: {err}")
             self.message.emit(str(err))
             return
+        for widget in fields.values():
+            widget.setStyleSheet("")
+        self.summary.setStyleSheet("")
         gib = self.gpu_spin.value()
         self.rows = rows
         self.table.setRowCount(len(rows))

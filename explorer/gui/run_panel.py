@@ -13,8 +13,10 @@ one is timed there by cluster/remote_run.py, its samples streamed back to the sa
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import statistics
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,8 @@ from explorer.gui.device_choice import DeviceChoice, join_for_run
 from explorer.gui.workers import (BenchWorker, _TimingWorker, prune_ended, quit_and_wait, reserve_gui_core,
                                   start_in_thread)
 
-MAX_POINTS = 5000
+MAX_POINTS = 5000          # per series on the plot: older passes scroll out
+MAX_SEGMENTS = 50          # design versions kept on the plot (and in its CSV): older ones scroll out
 CSV_HEADER = ("segment", "label", "series", "warmup", "iteration", "ms")
 
 
@@ -72,6 +75,7 @@ class Segment:
 
     label: str
     start_x: int
+    number: int = 1                                      # 1 for the panel's first run, counting on
     design: list[float] = field(default_factory=list)
     twin: list[float] = field(default_factory=list)
     warmup_design: list[tuple[int, float]] = field(default_factory=list)
@@ -91,7 +95,12 @@ class RunPanel(QWidget):
         self._threads: list[QThread] = []
         self._restart_after = False
         self._worker: BenchWorker | None = None
-        self.segments: list[Segment] = []
+        # bounded history (STYLE rule 8): the last MAX_SEGMENTS runs; each series is one plot item
+        # fed by setData from its own deque of points, appended to as samples arrive
+        self.segments: deque[Segment] = deque(maxlen=MAX_SEGMENTS)
+        self._segment_numbers = itertools.count(1)
+        self._points = {name: (deque(maxlen=MAX_POINTS), deque(maxlen=MAX_POINTS))
+                        for name in ("design", "twin", "median", "warmup")}
         self.last_result = None
         self.baseline: tuple[str, float] | None = None      # pinned run: (label, median ms)
         self._built = None                                  # BenchResult copy of the run in progress
@@ -172,7 +181,8 @@ class RunPanel(QWidget):
         self.warmup_scatter = pg.ScatterPlotItem(size=6, brush=theme.brush("warmup"), pen=None)
         self.plot.addItem(self.warmup_scatter)
         self.legend.addItem(self.warmup_scatter, "warm-up")
-        self._boundaries: list[pg.InfiniteLine] = []        # a dotted line where each later segment starts
+        # a dotted line where each later segment starts: at most MAX_SEGMENTS, the oldest reused
+        self._boundaries: deque[pg.InfiniteLine] = deque()
         self.baseline_line = pg.InfiniteLine(angle=0, movable=False,
                                              pen=theme.pen("baseline", 1.5, Qt.PenStyle.DashDotLine),
                                              label="baseline", labelOpts={"position": 0.02,
@@ -256,13 +266,7 @@ class RunPanel(QWidget):
     def start(self) -> None:
         if self._spec is None or self.is_running():
             return
-        segment = Segment(getattr(self, "_pending_label", "v1"), self._x)
-        self.segments.append(segment)
-        if len(self.segments) > 1:
-            boundary = pg.InfiniteLine(segment.start_x - 0.5, angle=90, movable=False,
-                                       pen=theme.pen("neutral", 1, Qt.PenStyle.DotLine))
-            self.plot.addItem(boundary, ignoreBounds=True)
-            self._boundaries.append(boundary)
+        self._begin_segment(getattr(self, "_pending_label", "v1"))
         remote = self.devices.remote()
         if remote is not None:
             worker = RemoteBenchWorker(self._spec, self.config(), remote[1], self.devices.cluster_address)
@@ -298,47 +302,67 @@ class RunPanel(QWidget):
             self._worker = None
         return running
 
+    def _begin_segment(self, label: str) -> Segment:
+        """A new run's segment on the plot, after a gap and a dotted line (the oldest scroll out)."""
+        segment = Segment(label, self._x, next(self._segment_numbers))
+        if self.segments:
+            for name in ("design", "twin", "median"):    # a NaN: the lines never join two runs
+                xs, ys = self._points[name]
+                if xs:
+                    xs.append(segment.start_x - 0.5)
+                    ys.append(math.nan)
+            if len(self._boundaries) >= MAX_SEGMENTS - 1:
+                boundary = self._boundaries.popleft()      # the same item, moved: no item per run
+                boundary.setPos(segment.start_x - 0.5)
+            else:
+                boundary = pg.InfiniteLine(segment.start_x - 0.5, angle=90, movable=False,
+                                           pen=theme.pen("neutral", 1, Qt.PenStyle.DotLine))
+                self.plot.addItem(boundary, ignoreBounds=True)
+            self._boundaries.append(boundary)
+        self.segments.append(segment)
+        return segment
+
     # ------------------------------------------------------------------ samples in
     def on_worker_sample(self, sample) -> None:
         seg = self.segments[-1]
+        x0 = seg.start_x + len(seg.warmup_design)
         if sample.warmup:
             if sample.series == "design":
                 seg.warmup_design.append((self._x, sample.ms))
+                self._append("warmup", self._x, sample.ms)
                 self._x += 1
         elif sample.series == "design":
+            x = x0 + len(seg.design)
             seg.design.append(sample.ms)
+            self._append("design", x, sample.ms)
+            self._append("median", x, statistics.median(seg.design[-10:]))   # of the last 10 passes
             self._x += 1
         else:
+            self._append("twin", x0 + len(seg.twin), sample.ms)
             seg.twin.append(sample.ms)
-        if not self._redraw_timer.isActive():
+        if not self._redraw_timer.isActive():            # at most 20 redraws a second
             self._redraw_timer.start()
 
+    def _append(self, series: str, x: float, y: float) -> None:
+        xs, ys = self._points[series]
+        xs.append(x)
+        ys.append(y)
+
     def _redraw(self) -> None:
-        dx, dy, tx, ty, mx, my, wx, wy = [], [], [], [], [], [], [], []
+        """setData on each series' one item from its bounded buffer; nothing is recreated."""
+        for curve, name in ((self.design_curve, "design"), (self.twin_curve, "twin"),
+                            (self.median_curve, "median")):
+            xs, ys = self._points[name]
+            curve.setData(list(xs), list(ys), connect="finite")
+        wx, wy = self._points["warmup"]
+        self.warmup_scatter.setData(list(wx), list(wy))
         spans = []
         for seg in self.segments:
             x0 = seg.start_x + len(seg.warmup_design)
-            if dx:                                       # a gap: segments are separate runs
-                for xs, ys in ((dx, dy), (tx, ty), (mx, my)):
-                    xs.append(x0 - 0.5)
-                    ys.append(math.nan)
-            dx += range(x0, x0 + len(seg.design))
-            dy += seg.design
-            tx += range(x0, x0 + len(seg.twin))
-            ty += seg.twin
-            for i in range(len(seg.design)):
-                mx.append(x0 + i)
-                my.append(statistics.median(seg.design[max(0, i - 9): i + 1]))
-            for x, y in seg.warmup_design:
-                wx.append(x)
-                wy.append(y)
             spans.append((seg.start_x - 0.5, x0 + max(len(seg.design), len(seg.twin)) - 0.5, seg.label))
-        self.design_curve.setData(dx[-MAX_POINTS:], dy[-MAX_POINTS:], connect="finite")
-        self.twin_curve.setData(tx[-MAX_POINTS:], ty[-MAX_POINTS:], connect="finite")
-        self.median_curve.setData(mx[-MAX_POINTS:], my[-MAX_POINTS:], connect="finite")
-        self.warmup_scatter.setData(wx, wy)
         self.segment_axis.set_spans(spans)
-        self.empty_note.set_empty(not (dy or ty or wy))
+        self.empty_note.set_empty(not any(ys for name, (_xs, ys) in self._points.items()
+                                          if name != "median"))
         if self._built is not None and self.segments:
             seg = self.segments[-1]
             live = dataclasses.replace(self._built, design=dataclasses.replace(self._built.design,
@@ -351,7 +375,8 @@ class RunPanel(QWidget):
         """The samples on the plot as CSV rows, one per timed pass: (segment, label, series, warmup,
         iteration, ms); `iteration` is the plot's x (the twin's pass i sits beside the design's)."""
         rows = []
-        for number, seg in enumerate(self.segments, 1):
+        for seg in self.segments:
+            number = seg.number
             x0 = seg.start_x + len(seg.warmup_design)
             rows += [(number, seg.label, "design", 1, x, ms) for x, ms in seg.warmup_design]
             rows += [(number, seg.label, "design", 0, x0 + i, ms) for i, ms in enumerate(seg.design)]

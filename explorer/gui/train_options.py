@@ -47,6 +47,9 @@ class TrainOptions(QWidget):
             self.scale_spins[name] = QSpinBox(minimum=0, maximum=1 << 20, value=0, specialValueText="keep",
                                               toolTip=f"Scale down: {tip} (keep = as designed); the sharing "
                                                       f"pattern is kept")
+        self.keep_sharing_check = QCheckBox("keep sharing", toolTip="With depth: take the kept trunk layers "
+                                            "across the stack so that its groups keep members (unticked: the "
+                                            "first N, which may drop every group)")
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(6)
@@ -58,6 +61,7 @@ class TrainOptions(QWidget):
         cells = [("steps", self.steps_spin), ("batch", self.batch_spin), ("seq", self.seq_spin),
                  ("lr", self.lr_edit), ("seed", self.seed_spin), ("eval every", self.eval_spin)]
         cells += [(name, spin) for name, spin in self.scale_spins.items()]
+        cells.append(("", self.keep_sharing_check))
         for col, (label, widget) in enumerate(cells):
             grid.addWidget(QLabel(label), 0, col)
             grid.addWidget(widget, 1, col)
@@ -75,7 +79,7 @@ class TrainOptions(QWidget):
         """(`design` scaled down, TrainConfig fields for `device`, notes). Raises SpecError on a bad
         option (checked here without torch; the engine checks again)."""
         from explorer.design.validate import validate
-        from explorer.train.adapt import scale_down
+        from explorer.train.adapt import no_sharing_left, scale_down, sharing_lost
         from explorer.train.data import TASKS
 
         if design is None:
@@ -94,6 +98,8 @@ class TrainOptions(QWidget):
             raise SpecError("no such file or folder (data: stdlib, task:NAME or a path)", "data", data)
         spec, notes = scale_down(design, **self.scale())
         validate(spec)                               # a scaled design that cannot build says so here
+        if sharing_lost(design, spec):               # never a silent comparison of a design with itself
+            notes = notes + (no_sharing_left(self.keep_sharing_check.isChecked(), "'keep sharing'"),)
         options = dict(steps=self.steps_spin.value(), batch=self.batch_spin.value(), seq=self.seq_spin.value(),
                        lr=lr, seed=self.seed_spin.value(), data=data, eval_every=self.eval_spin.value(),
                        twin=self.twin_check.isChecked(), device=device, dtype=self.dtype_combo.currentText())
@@ -101,7 +107,8 @@ class TrainOptions(QWidget):
 
     def scale(self) -> dict:
         """scale_down's keywords: None keeps a dimension as designed."""
-        return {name: (spin.value() or None) for name, spin in self.scale_spins.items()}
+        return {**{name: (spin.value() or None) for name, spin in self.scale_spins.items()},
+                "keep_sharing": self.keep_sharing_check.isChecked()}
 
     def baseline_options(self, baseline, spec) -> tuple[object | None, tuple[str, ...]]:
         """(the pinned `baseline` scaled down as the design is, its notes), or (None, ()) when nothing

@@ -32,6 +32,7 @@ from explorer.gui.train_options import TrainOptions
 from explorer.gui.train_record import RunRecord, readout_lines
 from explorer.gui.train_workers import RemoteTrainWorker, TrainWorker
 from explorer.gui.workers import prune_ended, quit_and_wait, reserve_gui_core, start_in_thread
+from explorer.train.adapt import NO_SHARING_LEFT
 from explorer.train.session import Trained
 
 
@@ -45,6 +46,7 @@ class TrainView(QWidget):
         super().__init__(parent)
         self._spec = None
         self._baseline = None                        # the pinned design, unscaled (see pin())
+        self._warnings: list[str] = []               # "note: no sharing left ..." of the run going on
         self._worker: TrainWorker | None = None
         self._threads: list[QThread] = []
         self.last: Trained | None = None
@@ -206,6 +208,11 @@ class TrainView(QWidget):
         self.plot.show_in_legend(("design",) + (("twin",) if options["twin"] else ())
                                  + (("baseline",) if baseline is not None else ()))
         self.readout.clear()
+        # said before the run, in the status bar and atop the readout while it runs
+        self._warnings = [f"note: {n}" for n in notes if n.startswith(NO_SHARING_LEFT)]
+        if self._warnings:
+            self.readout.setPlainText("\n".join(self._warnings))
+            self.message.emit(self._warnings[0][len("note: "):])
         self._redraw()
         remote = self.devices.remote()
         if remote is not None:
@@ -261,7 +268,7 @@ class TrainView(QWidget):
     def on_worker_evaluated(self, name: str, step: int, loss: float, accuracy) -> None:
         self.record.add_evaluation(name, step, loss, accuracy)
         if self.is_running():
-            self.readout.setPlainText("\n".join(self.record.live_lines(self.form.steps_spin.value())))
+            self.readout.setPlainText("\n".join(self._warnings + self.record.live_lines(self.form.steps_spin.value())))
         if not self._redraw_timer.isActive():
             self._redraw_timer.start()
 

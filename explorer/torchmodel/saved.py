@@ -20,14 +20,26 @@ def lm_heads(model: SharedStack) -> list[str]:
     return [r.layer_id for r in model.runners if r.kind == "lm_head"]
 
 
-def training_loss(model: SharedStack, out: dict[str, torch.Tensor], seed: int = 0) -> torch.Tensor | None:
-    """A standard cross-entropy on every LM head's logits, summed (None when the design has none)."""
-    loss = None
+def loss_targets(model: SharedStack, out: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:
+    """Cross-entropy targets for every LM head's logits in `out`: token ids drawn on the CPU from
+    `seed` (the same ids on every device), flattened (B*T,), on the logits' device."""
     g = torch.Generator(device="cpu").manual_seed(seed)
+    targets = {}
     for name in lm_heads(model):
         logits = out[name]
-        target = torch.randint(0, logits.shape[-1], logits.shape[:-1], generator=g).to(logits.device)
-        part = F.cross_entropy(logits.flatten(0, -2), target.flatten())
+        target = torch.randint(0, logits.shape[-1], logits.shape[:-1], generator=g)
+        targets[name] = target.flatten().to(logits.device)
+    return targets
+
+
+def training_loss(model: SharedStack, out: dict[str, torch.Tensor], seed: int = 0,
+                  targets: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
+    """A standard cross-entropy on every LM head's logits, summed (None when the design has none).
+    `targets`: from loss_targets, made once (a timed step draws nothing); else drawn here."""
+    targets = loss_targets(model, out, seed) if targets is None else targets
+    loss = None
+    for name, target in targets.items():
+        part = F.cross_entropy(out[name].flatten(0, -2), target)
         loss = part if loss is None else loss + part
     return loss
 

@@ -1,7 +1,10 @@
 """Make a design trainable on the data at hand, and small enough for a CPU (pure: no torch).
 
 `scale_down` shrinks width, depth, heads and vocabulary and keeps the sharing pattern (groups
-on removed layers lose those members; a group left with one member is gone). `trainable`
+on removed layers lose those members; a group left with one member is gone; with `keep_sharing`
+the kept layers are taken across the stack so that groups keep members: see `_kept_trunk`).
+`sharing_lost` says when the scaled design has no sharing left, so that it would only be
+compared with itself. `trainable`
 gives a design a byte embedding and an LM head when it lacks them, sets its vocabulary to the
 data's, and picks the objective: next-token prediction for causal designs, masked tokens (15%,
 as BERT) for designs that look ahead, source-to-target for an encoder-decoder. Each change is
@@ -13,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from explorer.design.model import LayerSpec, StackSpec, dims
+from explorer.design.model import LayerSpec, StackSpec, dims, unshared_twin
 from explorer.design.grouping import without_members
 from explorer.errors import SpecError
 from explorer.kinds import kind
@@ -36,10 +39,46 @@ def _scaled(value: int | None, factor: float, multiple: int = 1) -> int | None:
     return max(multiple, int(round(value * factor / multiple)) * multiple)
 
 
+NO_SHARING_LEFT = "no sharing left after scaling: the design equals its twin"
+
+
+def sharing_lost(before: StackSpec, after: StackSpec) -> bool:
+    """Whether scaling `before` down to `after` removed all of its sharing (groups, K/V reuse,
+    GQA): `after` is its own unshared twin while `before` was not."""
+    return unshared_twin(before) is not before and unshared_twin(after) is after
+
+
+def no_sharing_left(keep_sharing: bool, option: str) -> str:
+    """The one line said when `sharing_lost`: what happened, and how to keep the sharing (`option`:
+    the flag or checkbox that asks for it, in the caller's words)."""
+    if keep_sharing:
+        return f"{NO_SHARING_LEFT} (even with {option}: keep more layers)"
+    return (f"{NO_SHARING_LEFT} (its groups were on the dropped layers; {option} maps them onto the kept "
+            f"layers)")
+
+
+def _kept_trunk(trunk: list[LayerSpec], depth: int, spec: StackSpec) -> list[LayerSpec]:
+    """`depth` of the trunk layers, mapping the sharing pattern onto the kept depth: kept layer j
+    stands for the original layers [j L/depth, (j+1) L/depth) and is the first of them that is a
+    group's member (else the first of them); the first trunk layer is always kept (T5's holds the
+    position bias). ALBERT stays all-shared, a cycle stays a cycle, and groups on the top layers
+    keep members on the kept top layers. Layers keep their own options, so shapes still match."""
+    members = {m.layer for g in spec.groups for m in g.members}
+    n = len(trunk)
+    kept = []
+    for j in range(depth):
+        covered = trunk[j * n // depth:(j + 1) * n // depth]
+        chosen = covered[0] if j == 0 else next((x for x in covered if x.id in members), covered[0])
+        kept.append(chosen)
+    return kept
+
+
 def scale_down(spec: StackSpec, width: int | None = None, depth: int | None = None, heads: int | None = None,
-               vocab: int | None = None) -> tuple[StackSpec, tuple[str, ...]]:
+               vocab: int | None = None, keep_sharing: bool = False) -> tuple[StackSpec, tuple[str, ...]]:
     """A smaller design with the same layers' kinds, options and sharing pattern. `depth`: keep the
-    first `depth` Transformer blocks (or other trunk layers) of the stack, in order."""
+    first `depth` Transformer blocks (or other trunk layers) of the stack, in order; with
+    `keep_sharing`, `depth` of them taken across the stack so its groups keep members
+    (`_kept_trunk`)."""
     notes = []
     s = spec.settings
     for name, value in (("width", width), ("depth", depth), ("heads", heads), ("vocab", vocab)):
@@ -54,12 +93,16 @@ def scale_down(spec: StackSpec, width: int | None = None, depth: int | None = No
                    for part in (layers[:start], layers[start:])]
         trunk = [x for part in streams for x in part]
         if any(depth < len(part) for part in streams):
-            dropped = {x.id for part in streams for x in part[depth:]}
+            kept = [x for part in streams for x in
+                    ((_kept_trunk(part, depth, spec) if keep_sharing else part[:depth]) if depth < len(part)
+                     else part)]
+            dropped = {x.id for x in trunk} - {x.id for x in kept}
             layers = tuple(x for x in layers if x.id not in dropped and x.kv_from not in dropped)
             spec = spec.replace(layers=layers)
             groups = without_members(spec.replace(groups=groups), lambda m: m.layer in dropped)
-            kept = len(trunk) - len(dropped)
-            notes.append(f"depth {len(trunk)} -> {kept} trunk layers (groups keep their remaining members)")
+            notes.append(f"depth {len(trunk)} -> {len(kept)} trunk layers, taken across the stack to keep its "
+                         f"sharing: {', '.join(x.id for x in kept)}" if keep_sharing else
+                         f"depth {len(trunk)} -> {len(kept)} trunk layers (groups keep their remaining members)")
     changes = {}
     if heads is not None and heads != s.n_heads:
         kv = s.n_kv_heads

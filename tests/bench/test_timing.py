@@ -245,8 +245,8 @@ def test_the_timed_train_step_is_a_cross_entropy_on_the_lm_heads(monkeypatch):
     real = timing.training_loss
     losses = []
 
-    def spy(model, out, seed=0):
-        loss = real(model, out, seed)
+    def spy(model, out, seed=0, targets=None):
+        loss = real(model, out, seed, targets)
         losses.append(loss)
         return loss
 
@@ -298,3 +298,32 @@ def test_cuda_train_run_measures_saved_bytes_and_the_step_peak_and_hands_memory_
     gc.collect()
     torch.cuda.empty_cache()
     assert torch.cuda.memory_allocated() == allocated
+
+
+def test_the_timed_train_step_makes_no_targets(monkeypatch):
+    """The loss targets are made once, on the model's device, before the timed loop: no step draws
+    them (a CPU draw and a host-to-device copy inside the timed region)."""
+    import torch.nn.functional as F
+
+    from explorer.torchmodel import saved
+
+    events = []
+    real_randint, real_cross_entropy = torch.randint, F.cross_entropy
+
+    def randint(*args, **kwargs):
+        events.append(("randint", None))
+        return real_randint(*args, **kwargs)
+
+    def cross_entropy(logits, target, *args, **kwargs):
+        events.append(("loss", target))                 # kept alive: identities stay distinct
+        return real_cross_entropy(logits, target, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "randint", randint)
+    monkeypatch.setattr(saved.F, "cross_entropy", cross_entropy)
+    config = BenchConfig(batch=2, seq=8, iters=3, warmup=1, mode="train")
+    run_bench(LM, config, on_sample=lambda s: events.append(("sample", s.index)))
+    first_sample = events.index(("sample", 0))
+    assert ("randint", None) not in events[first_sample:]           # nothing drawn once timing runs
+    timed = [target for what, target in events if what == "loss"][-(config.warmup + config.iters):]
+    assert all(target is timed[0] for target in timed)               # one target tensor, every step
+    assert timed[0].device.type == "cpu" and timed[0].shape == (2 * 8,)
