@@ -4,4 +4,5 @@ import sys
 
 from explorer.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":          # a worker process spawned from `python -m explorer` imports this module too
+    sys.exit(main())
