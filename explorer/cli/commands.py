@@ -177,10 +177,14 @@ def cmd_train(args) -> int:
         result = train(spec, config, baseline, progress=progress, keep_models=models if args.save else None)
     result.notes = tuple(scaled) + result.notes
     if args.save and not result.error:
+        from explorer.design import yaml_io
+
         for name, model in models.items():
+            # the design as trained (scaled down, an LM head added...) beside its checkpoint, which stores it too
             path = Path(args.save) / f"{name}.safetensors"
             result.checkpoints[name] = (str(path), save_checkpoint(model, path, {"design": spec.name,
                                                                                "series": name}))
+            yaml_io.save(model.design_spec, Path(args.save) / f"{name}.yaml")
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

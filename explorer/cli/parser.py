@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "batches")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
-    p.add_argument("--save", metavar="DIR", help="write design.safetensors (and twin.safetensors) to DIR")
+    p.add_argument("--save", metavar="DIR", help="write design.safetensors and design.yaml, the design as "
+                   "trained (and twin.*, baseline.*) to DIR")
     p.add_argument("--json", action="store_true")
     scale = p.add_argument_group("scale down (keeps the sharing pattern)")
     scale.add_argument("--width", type=int, help="d_model (FFN and embedding widths scale alike)")
