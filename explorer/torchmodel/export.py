@@ -23,6 +23,7 @@ from explorer.torchmodel.modules import Chunks
 from explorer.torchmodel.runtime import LayerConfig, init_kind
 from explorer.torchmodel.stack import ParamStore, layer_configs
 from explorer.errors import SpecError
+from explorer.fileio import write_atomic
 from explorer.design import yaml_io
 from explorer.design.model import StackSpec
 from explorer.design.slots import layer_tensors
@@ -147,6 +148,6 @@ def export_source(spec: StackSpec) -> str:
 def export_file(spec: StackSpec, path: str | Path) -> None:
     text = export_source(spec)
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_atomic(path, text)
     except OSError as err:
         raise SpecError(f"cannot write file ({err.strerror or err})", source=str(path)) from None

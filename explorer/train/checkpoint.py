@@ -26,6 +26,7 @@ from explorer.design import yaml_io
 from explorer.design.diff import first_difference
 from explorer.design.model import StackSpec
 from explorer.errors import SpecError
+from explorer.fileio import write_atomic
 
 DESIGN_KEY = "explorer.design"          # the metadata entry holding the design's YAML
 VERSION_KEY = "explorer.version"
@@ -33,7 +34,8 @@ VERSION_KEY = "explorer.version"
 
 def save_checkpoint(model: torch.nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None,
                     spec: StackSpec | None = None) -> int:
-    """Write the model's distinct parameters to `path` (atomically); returns the file's bytes.
+    """Write the model's distinct parameters to `path` (atomically; an existing file keeps its mode, a new
+    one follows the umask); returns the file's bytes.
     `spec`: the design the model was built from (default: the one `build_model` recorded on it),
     stored in the metadata with the project's version."""
     tensors = {name: p.detach().to("cpu").contiguous() for name, p in model.named_parameters()}
@@ -43,13 +45,10 @@ def save_checkpoint(model: torch.nn.Module, path: str | os.PathLike, metadata: d
         meta[DESIGN_KEY] = yaml_io.dumps(spec)
         meta[VERSION_KEY] = __version__
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
     try:
-        save_file(tensors, str(partial), metadata=meta)
-        os.replace(partial, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, lambda tmp: save_file(tensors, tmp, metadata=meta))
     except OSError as err:
-        partial.unlink(missing_ok=True)
         raise SpecError(f"cannot write checkpoint ({err.strerror or err})", source=str(path)) from None
     return target.stat().st_size
 
