@@ -158,6 +158,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from explorer.cli.progress import TrainProgress
     from explorer.train.adapt import scale_down
     from explorer.train.checkpoint import save_checkpoint
     from explorer.train.engine import TrainConfig, train
@@ -172,9 +173,14 @@ def cmd_train(args) -> int:
         config = TrainConfig(steps=args.steps, batch=args.batch, seq=args.seq, lr=args.lr, seed=args.seed,
                              data=args.data, eval_every=args.eval_every, eval_batches=args.eval_batches,
                              twin=args.twin, device=args.device, dtype=args.dtype)
-        progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+        progress = None if args.json else TrainProgress()
         models: dict = {}
-        result = train(spec, config, baseline, progress=progress, keep_models=models if args.save else None)
+        try:
+            result = train(spec, config, baseline, on_step=progress and progress.on_step,
+                           progress=progress and progress.say, keep_models=models if args.save else None)
+        finally:
+            if progress is not None:
+                progress.close()
     result.notes = tuple(scaled) + result.notes
     if args.save and not result.error:
         from explorer.design import yaml_io

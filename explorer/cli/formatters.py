@@ -221,6 +221,27 @@ def bench_run_line(result) -> str:
 
 
 # ---------------------------------------------------------------- training
+def equal_time_lines(result) -> list[str]:
+    """The validation loss of every series at the training time the quickest took in all; a series
+    with no evaluation within that time shows "-" and a line saying why."""
+    equal = result.equal_time_val()
+    quickest = min(result.series, key=lambda n: result.series[n].seconds)
+    budget = result.series[quickest].seconds
+    lines = [f"validation loss at equal training time ({budget:.2f} s, {quickest}'s whole run): "
+             + ", ".join(f"{n} {'-' if v is None else format(v, '.3f')}" for n, v in equal.items())]
+    for name, value in equal.items():
+        if value is not None:
+            continue
+        series, first = result.series[name], result.series[name].first_val_seconds()
+        if first is None:
+            why = series.diverged or "it was never evaluated"
+        else:
+            why = (f"its first validation (step {first[0]}) came after {first[1]:.2f} s of training; "
+                   f"validate more often (--eval-every) for a figure")
+        lines.append(f"  {name} -: no validation within {budget:.2f} s: {why}")
+    return lines
+
+
 def train_readout_lines(result) -> list[str]:
     """`explorer train` and the Train tab: per series the final and best validation loss (and task
     accuracy), the train/validation gap, tokens/s and unique parameters; then the validation loss
@@ -249,9 +270,7 @@ def train_readout_lines(result) -> list[str]:
         if s.diverged:
             lines.append(f"{'':10}  {s.diverged}")
     if len(result.series) > 1:
-        equal = result.equal_time_val()
-        lines.append("validation loss at equal training time: "
-                     + ", ".join(f"{n} {num(v)}" for n, v in equal.items()))
+        lines += equal_time_lines(result)
     for name, (path, size) in result.checkpoints.items():
         lines.append(f"checkpoint {name}: {path} ({nbytes(size)})")
     lines += [f"note: {n}" for n in result.notes]
