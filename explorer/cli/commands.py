@@ -393,7 +393,7 @@ def cmd_plan(args) -> int:
                            "fits": r.fits(args.gpu_gib)} for r in rows], indent=2))
         return 0
     print("\n".join(formatters.plan_lines(spec.name, rows, args.gpus, args.gpu_gib, args.micro_batch, args.seq,
-                                           args.dtype, report.memory.activations_training_exact)))
+                                           args.dtype, report.memory.activations_training_note)))
     return 0
 
 

@@ -58,7 +58,7 @@ def report_lines(report, verification=None) -> list[str]:
                  f"{nbytes(report.twin_memory.activations_training):>18}  saved for backward, with the LM loss "
                  f"(as torch's {'CUDA' if report.device == 'cuda' else 'CPU'} kernels save it; "
                  f"{'--device cpu' if report.device == 'cuda' else '--device cuda'} for the other: docs/memory.md)"
-                 + ("" if m.activations_training_exact else "; at least: cuDNN's LSTM/GRU reserve space is its own"))
+                 + ("" if m.activations_training_exact else f"; {m.activations_training_note}"))
     if p.per_group:
         lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
         for g in p.per_group:
@@ -111,9 +111,9 @@ def table_lines(header: list[str], rows: list[list]) -> list[str]:
 
 
 def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int, seq: int, dtype: str,
-               exact: bool = True) -> list[str]:
-    """`explorer plan`: memory per GPU (GiB) of each parallel setup, and whether it fits (`exact`
-    False: the activations leave cuDNN's RNN reserve out)."""
+               note: str = "") -> list[str]:
+    """`explorer plan`: memory per GPU (GiB) of each parallel setup, and whether it fits (`note`: why the
+    activations are not exact, e.g. cuDNN's RNN reserve left out; "" when they are)."""
     gib = 1 << 30
     lines = [f"{spec_name}: {count(gpus, 'GPU')} of {gpu_gib:g} GiB, micro-batch {micro_batch} x seq {seq}, {dtype}",
              f"{'setup':30}{'weights':>10}{'grads':>10}{'optim':>10}{'activ':>10}{'total GiB':>11}  fits"]
@@ -121,7 +121,7 @@ def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int
         lines.append(f"{r.setup.label:30}{r.weights / gib:>10.2f}{r.gradients / gib:>10.2f}{r.optimizer / gib:>10.2f}"
                      f"{r.activations / gib:>10.2f}{r.total / gib:>11.2f}  {'yes' if r.fits(gpu_gib) else 'no'}")
     lines.append("activ: saved for backward as torch's CUDA kernels save it (docs/memory.md)"
-                 + ("" if exact else "; at least: cuDNN's LSTM/GRU reserve space is its own"))
+                 + (f"; {note}" if note else ""))
     return lines
 
 
