@@ -48,14 +48,14 @@ def torch_note(device: str = "cpu") -> str:
     wanted = exact_range(device)
     where = "CUDA" if _device(device) == "cuda" else "CPU"
     if version is None:
-        return f"an estimate: no torch is installed here to check (exact for torch{wanted}'s {where} kernels)"
+        return f"an estimate: no torch is installed here to check (exact for the {where} kernels of torch {wanted})"
     match = _RELEASE.match(version)
     release = (int(match.group(1)), int(match.group(2))) if match else None
     low, high = EXACT_TORCH[_device(device)]
     if release is not None and low <= release <= high:
         return ""
-    return f"an estimate: torch {version} is installed, and the saving rules are exact for torch{wanted}'s " \
-           f"{where} kernels (docs/memory.md)"
+    return f"an estimate: torch {version} is installed, and the saving rules are exact for the {where} kernels " \
+           f"of torch {wanted} (docs/memory.md)"
 
 
 def _device(device: str) -> str:
