@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from explorer import bundled
+from explorer.fileio import write_atomic
 from explorer.errors import ExplorerError
 
 DESKTOP_FILE = "sharing-explorer.desktop"
@@ -61,7 +62,7 @@ def install_desktop_entry(data_home: Path | None = None) -> list[Path]:
     try:
         text = with_exec(entry_source.read_text(encoding="utf-8"), exec_command())
         entry.parent.mkdir(parents=True, exist_ok=True)
-        entry.write_text(text, encoding="utf-8")
+        write_atomic(entry, text)
         icon.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(icon_source, icon)
     except OSError as err:

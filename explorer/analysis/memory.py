@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from explorer.analysis import torch_version
 from explorer.analysis.params import DTYPE_BYTES, ParamCount
 from explorer.design.model import StackSpec, dims
 from explorer.design.sharing import EMPTY_PLAN, SharingPlan
@@ -38,7 +39,9 @@ class MemoryEstimate:
     optimizer: int                # Adam m and v in fp32, plus an fp32 master copy for 16-bit weights
     activations_training: int     # saved for backward in a training step (with the LM loss), no checkpointing
     kept_caches: int = 0          # what the built model keeps between passes in inference (assembled weights)
-    activations_training_exact: bool = True    # False: a kernel's private buffer is left out (cuDNN's RNN)
+    activations_training_exact: bool = True    # False: see the note (a cuDNN buffer left out, another torch)
+    activations_training_note: str = ""        # why the figure is not exact, in words ("" when it is)
+    activations_training_at_least: bool = False   # not exact but a lower bound (only a kernel's buffer left out)
 
     @property
     def inference(self) -> int:
@@ -188,8 +191,22 @@ def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, d
         optimizer=params.unique * (8 + master),
         activations_training=training_activation_bytes(spec, batch, seq, dtype, target_seq, plan, device=device),
         kept_caches=kept_cache_elements(spec, plan, seq) * b,
-        activations_training_exact=training_activations_exact(spec, device),
+        **_training_exactness(spec, device),
     )
+
+
+RNN_RESERVE_NOTE = "at least: cuDNN's LSTM/GRU reserve space is its own"
+
+
+def _training_exactness(spec: StackSpec, device: str) -> dict:
+    """The MemoryEstimate fields that say whether the training activations are exact: every layer's
+    saves known on `device` (cuDNN's RNN reserve space is not: the figure is then a lower bound),
+    and the installed torch one whose kernels the rules follow (else an estimate)."""
+    kernels = training_activations_exact(spec, device)
+    other_torch = torch_version.torch_note(device)
+    notes = ([] if kernels else [RNN_RESERVE_NOTE]) + ([other_torch] if other_torch else [])
+    return {"activations_training_exact": not notes, "activations_training_note": "; ".join(notes),
+            "activations_training_at_least": not kernels and not other_torch}
 
 
 def training_activations_exact(spec: StackSpec, device: str = "cpu") -> bool:

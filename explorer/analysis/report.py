@@ -84,7 +84,8 @@ class Report:
                     "gradients": m.gradients,
                     "optimizer": m.optimizer,
                     "activations": m.activations_training,          # saved for backward, with the LM loss
-                    "activations_exact": m.activations_training_exact,  # False: cuDNN's RNN reserve left out
+                    "activations_exact": m.activations_training_exact,  # False: see activations_note
+                    "activations_note": m.activations_training_note,    # a cuDNN buffer left out, another torch
                     "total": m.training,
                 },
                 "unshared_inference_total": self.twin_memory.inference,

@@ -146,6 +146,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from explorer.cli.progress import TrainProgress
     from explorer.train.adapt import no_sharing_left, scale_down, sharing_lost
     from explorer.train.checkpoint import save_checkpoint
     from explorer.train.engine import TrainConfig, train
@@ -166,15 +167,24 @@ def cmd_train(args) -> int:
         config = TrainConfig(steps=args.steps, batch=args.batch, seq=args.seq, lr=args.lr, seed=args.seed,
                              data=args.data, eval_every=args.eval_every, eval_batches=args.eval_batches,
                              twin=args.twin, device=args.device, dtype=args.dtype)
-        progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+        progress = None if args.json else TrainProgress()
         models: dict = {}
-        result = train(spec, config, baseline, progress=progress, keep_models=models if args.save else None)
+        try:
+            result = train(spec, config, baseline, on_step=progress and progress.on_step,
+                           progress=progress and progress.say, keep_models=models if args.save else None)
+        finally:
+            if progress is not None:
+                progress.close()
     result.notes = tuple(scaled) + result.notes
     if args.save and not result.error:
+        from explorer.design import yaml_io
+
         for name, model in models.items():
+            # the design as trained (scaled down, an LM head added...) beside its checkpoint, which stores it too
             path = Path(args.save) / f"{name}.safetensors"
             result.checkpoints[name] = (str(path), save_checkpoint(model, path, {"design": spec.name,
                                                                                "series": name}))
+            yaml_io.save(model.design_spec, Path(args.save) / f"{name}.yaml")
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -377,7 +387,7 @@ def cmd_plan(args) -> int:
                            "fits": r.fits(args.gpu_gib)} for r in rows], indent=2))
         return 0
     print("\n".join(formatters.plan_lines(spec.name, rows, args.gpus, args.gpu_gib, args.micro_batch, args.seq,
-                                           args.dtype, report.memory.activations_training_exact)))
+                                           args.dtype, report.memory.activations_training_note)))
     return 0
 
 

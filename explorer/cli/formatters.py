@@ -58,7 +58,7 @@ def report_lines(report, verification=None) -> list[str]:
                  f"{nbytes(report.twin_memory.activations_training):>18}  saved for backward, with the LM loss "
                  f"(as torch's {'CUDA' if report.device == 'cuda' else 'CPU'} kernels save it; "
                  f"{'--device cpu' if report.device == 'cuda' else '--device cuda'} for the other: docs/memory.md)"
-                 + ("" if m.activations_training_exact else "; at least: cuDNN's LSTM/GRU reserve space is its own"))
+                 + ("" if m.activations_training_exact else f"; {m.activations_training_note}"))
     if p.per_group:
         lines += ["", f"{'sharing group':24}{'members':>10}{'each':>16}{'saved':>18}"]
         for g in p.per_group:
@@ -111,9 +111,9 @@ def table_lines(header: list[str], rows: list[list]) -> list[str]:
 
 
 def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int, seq: int, dtype: str,
-               exact: bool = True) -> list[str]:
-    """`explorer plan`: memory per GPU (GiB) of each parallel setup, and whether it fits (`exact`
-    False: the activations leave cuDNN's RNN reserve out)."""
+               note: str = "") -> list[str]:
+    """`explorer plan`: memory per GPU (GiB) of each parallel setup, and whether it fits (`note`: why the
+    activations are not exact, e.g. cuDNN's RNN reserve left out; "" when they are)."""
     gib = 1 << 30
     lines = [f"{spec_name}: {count(gpus, 'GPU')} of {gpu_gib:g} GiB, micro-batch {micro_batch} x seq {seq}, {dtype}",
              f"{'setup':30}{'weights':>10}{'grads':>10}{'optim':>10}{'activ':>10}{'total GiB':>11}  fits"]
@@ -121,7 +121,7 @@ def plan_lines(spec_name: str, rows, gpus: int, gpu_gib: float, micro_batch: int
         lines.append(f"{r.setup.label:30}{r.weights / gib:>10.2f}{r.gradients / gib:>10.2f}{r.optimizer / gib:>10.2f}"
                      f"{r.activations / gib:>10.2f}{r.total / gib:>11.2f}  {'yes' if r.fits(gpu_gib) else 'no'}")
     lines.append("activ: saved for backward as torch's CUDA kernels save it (docs/memory.md)"
-                 + ("" if exact else "; at least: cuDNN's LSTM/GRU reserve space is its own"))
+                 + (f"; {note}" if note else ""))
     return lines
 
 
@@ -221,6 +221,27 @@ def bench_run_line(result) -> str:
 
 
 # ---------------------------------------------------------------- training
+def equal_time_lines(result) -> list[str]:
+    """The validation loss of every series at the training time the quickest took in all; a series
+    with no evaluation within that time shows "-" and a line saying why."""
+    equal = result.equal_time_val()
+    quickest = min(result.series, key=lambda n: result.series[n].seconds)
+    budget = result.series[quickest].seconds
+    lines = [f"validation loss at equal training time ({budget:.2f} s, {quickest}'s whole run): "
+             + ", ".join(f"{n} {'-' if v is None else format(v, '.3f')}" for n, v in equal.items())]
+    for name, value in equal.items():
+        if value is not None:
+            continue
+        series, first = result.series[name], result.series[name].first_val_seconds()
+        if first is None:
+            why = series.diverged or "it was never evaluated"
+        else:
+            why = (f"its first validation (step {first[0]}) came after {first[1]:.2f} s of training; "
+                   f"validate more often (--eval-every) for a figure")
+        lines.append(f"  {name} -: no validation within {budget:.2f} s: {why}")
+    return lines
+
+
 def train_readout_lines(result) -> list[str]:
     """`explorer train` and the Train tab: per series the final and best validation loss (and task
     accuracy), the train/validation gap, tokens/s and unique parameters; then the validation loss
@@ -249,9 +270,7 @@ def train_readout_lines(result) -> list[str]:
         if s.diverged:
             lines.append(f"{'':10}  {s.diverged}")
     if len(result.series) > 1:
-        equal = result.equal_time_val()
-        lines.append("validation loss at equal training time: "
-                     + ", ".join(f"{n} {num(v)}" for n, v in equal.items()))
+        lines += equal_time_lines(result)
     for name, (path, size) in result.checkpoints.items():
         lines.append(f"checkpoint {name}: {path} ({nbytes(size)})")
     lines += [f"note: {n}" for n in result.notes]

@@ -7,6 +7,13 @@ import argparse
 COMMANDS = ("report", "compare", "apply", "import-hf", "bench", "train", "sweep", "plan", "export", "schemes",
             "presets", "desktop-entry")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
+USAGE = "explorer [PRESET.yaml] [--screenshot OUT.png]\n       explorer COMMAND [OPTIONS]"
+APP_FORM = """Without a command, explorer opens the app:
+  explorer [PRESET.yaml] [--screenshot OUT.png]
+    PRESET.yaml              a design file to open (default: a built-in design)
+    --screenshot OUT.png     render the window at 1440x900 to a PNG and exit
+
+explorer COMMAND --help describes each command."""
 
 
 def add_run_shape(p: argparse.ArgumentParser, from_file: bool = False) -> None:
@@ -22,8 +29,9 @@ def add_run_shape(p: argparse.ArgumentParser, from_file: bool = False) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="explorer", description="Sharing Explorer: design cross-layer "
-                                     "parameter sharing and measure it. Without a command, opens the app.")
+    parser = argparse.ArgumentParser(prog="explorer", usage=USAGE, description="Sharing Explorer: design "
+                                     "cross-layer parameter sharing and measure it.", epilog=APP_FORM,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("report", help="exact parameters, FLOPs and memory of a preset")
     p.add_argument("preset")
@@ -71,31 +79,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("train", help="train the design (with --twin beside its unshared twin) on data that needs "
                        "no download; losses, speed, checkpoints")
-    p.add_argument("preset")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--seq", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default="stdlib", help="stdlib (the Python standard library's sources, default), "
-                   "a text file or folder, or task:copy|reverse|sort|add")
-    p.add_argument("--eval-every", type=int, default=50, help="validation every N steps (and at the end)")
-    p.add_argument("--eval-batches", type=int, default=4)
-    p.add_argument("--twin", action="store_true", help="train the unshared twin beside it on the same batches")
+    p.add_argument("preset", help="a design file, or a bundled preset's name")
+    p.add_argument("--steps", type=int, default=200, help="optimizer steps (default 200)")
+    p.add_argument("--batch", type=int, default=8, help="sequences per step (default 8)")
+    p.add_argument("--seq", type=int, default=64, help="tokens per sequence (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 0.001)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default 0)")
+    p.add_argument("--data", default="stdlib", help="stdlib (the Python standard library's sources), a text file "
+                   "or folder, or task:copy|reverse|sort|add (default stdlib)")
+    p.add_argument("--eval-every", type=int, default=50, help="validation every N steps, and at the end "
+                   "(default 50)")
+    p.add_argument("--eval-batches", type=int, default=4, help="validation batches per evaluation (default 4)")
+    p.add_argument("--twin", action="store_true", help="also train the unshared twin on the same batches "
+                   "(default: off)")
     p.add_argument("--baseline", metavar="PRESET", help="also train this design (scaled down alike) on the same "
-                   "batches")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
-    p.add_argument("--save", metavar="DIR", help="write design.safetensors (and twin.safetensors) to DIR")
-    p.add_argument("--json", action="store_true")
+                   "batches (default: none)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="weights and activations (default fp32)")
+    p.add_argument("--save", metavar="DIR", help="write design.safetensors and design.yaml, the design as "
+                   "trained (and twin.*, baseline.*) to DIR (default: nothing is saved)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON, without progress "
+                   "(default: a readout)")
     scale = p.add_argument_group("scale down (keeps the sharing pattern)")
-    scale.add_argument("--width", type=int, help="d_model (FFN and embedding widths scale alike)")
-    scale.add_argument("--depth", type=int, help="keep the first N trunk layers")
-    scale.add_argument("--heads", type=int)
-    scale.add_argument("--vocab", type=int)
+    scale.add_argument("--width", type=int, help="d_model; FFN and embedding widths scale alike (default: the "
+                       "design's)")
+    scale.add_argument("--depth", type=int, help="keep the first N trunk layers (default: all)")
+    scale.add_argument("--heads", type=int, help="attention heads; K/V heads scale alike (default: the design's)")
+    scale.add_argument("--vocab", type=int, help="vocabulary size; the data's own vocabulary replaces it for "
+                       "training (default: the design's)")
     scale.add_argument("--keep-sharing", action="store_true",
                        help="with --depth: take the kept trunk layers across the stack so that its groups keep "
-                       "members (default: the first N, which may drop every group)")
+                       "members (default: off, the first N, which may drop every group)")
     p = sub.add_parser("sweep", help="sweep sequence length, depth or schemes (with --train-steps, train each "
                        "scheme on the same batches: the quality frontier)")
     p.add_argument("preset")

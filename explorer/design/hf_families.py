@@ -44,7 +44,9 @@ class Config:
         return SpecError(message, key, self.source)
 
     def get(self, key: str, default=_REQUIRED, aliases: tuple[str, ...] = ()):
-        for name in (key, *aliases):
+        """`aliases`: the config class's attribute_map names of `key`; as in transformers, an alias the
+        file sets (not null) is applied after the field and wins."""
+        for name in (*aliases, key):
             if name in self.data and self.data[name] is not None:
                 return name, self.data[name]
         if default is _REQUIRED:
@@ -186,9 +188,10 @@ def gpt2(cfg: Config) -> Trunk:
 def llama(cfg: Config, model_type: str = "llama") -> Trunk:
     """The LLaMA family: RMSNorm pre-LN, gated MLP, rotary, GQA, final norm.
 
-    Biases: LLaMA and Mistral follow attention_bias (all four projections) and mlp_bias;
-    Gemma attention_bias only; Qwen2's q/k/v always have one and o never, Qwen2-MoE's q/k/v
-    follow qkv_bias; Mixtral has none. Gemma's embedding scale and (1 + w) norms are
+    Biases, as each transformers model class builds them: LLaMA follows attention_bias (all
+    four projections) and mlp_bias; Gemma attention_bias only; Qwen2's q/k/v always have one
+    and o never, Qwen2-MoE's q/k/v follow qkv_bias; Mistral and Mixtral have none (their
+    classes ignore attention_bias and mlp_bias). Gemma's embedding scale and (1 + w) norms are
     element-wise, the same tensors as LLaMA's. Mixtral and Qwen2-MoE put a mixture of
     experts in place of the MLP (see `_moe_layers`)."""
     act, eps, max_positions, head_dim = _DECODER_DEFAULTS.get(model_type, _LLAMA_DEFAULTS)
@@ -237,7 +240,7 @@ def _biases(cfg: Config, model_type: str) -> tuple[bool, bool | None, bool]:
         return True, False, False
     if model_type == "qwen2_moe":
         return cfg.bool("qkv_bias", True), False, False
-    if model_type == "mixtral":
+    if model_type in ("mistral", "mixtral"):
         return False, None, False
     return cfg.bool("attention_bias", False), None, model_type != "gemma" and cfg.bool("mlp_bias", False)
 

@@ -32,9 +32,7 @@ def _int(cfg, key: str, *args, **kwargs) -> int:
     """An integer setting, read from its attribute_map alias (hidden_size for d_model, ...) when the file
     has one, as transformers does."""
     alias = _ALIASES.get(key)
-    if alias is not None and cfg.data.get(alias) is not None:
-        key = alias
-    return cfg.int(key, *args, **kwargs)
+    return cfg.int(key, *args, aliases=(alias,) if alias else (), **kwargs)
 
 
 def _activation(cfg, model_type: str = "t5") -> tuple[str, bool]:

@@ -133,7 +133,9 @@ def problems(spec: StackSpec) -> list[SpecError]:
             out.append(SpecError(f"layer id '{layer.id}' is used by stack[{ids[layer.id]}] too", f"{where}.id"))
         else:
             ids[layer.id] = i
-        out += _layer_problems(spec, layer, i, ids)
+        seen = {(e.path, e.message) for e in out}
+        out += [e for e in _layer_problems(spec, layer, i, ids)          # a model problem once, not per layer
+                if not (e.path.startswith("model.") and (e.path, e.message) in seen)]
         if layer.kind == "embedding" and has_trunk and not layer.target:
             out.append(SpecError("an embedding must be the first layer of the stack (or, with target: true, "
                                  "start the decoder)", f"{where}.kind"))
@@ -199,11 +201,25 @@ class _Stream:
         return []
 
 
+def _key_path(layer: LayerSpec, s: ModelSettings, where: str, key: str) -> str:
+    """Where a layer's problem with `key` is fixed: the layer's own key when it overrides it, the model's
+    when it inherits it (d_model 510 with n_heads 8 set under model: is model.n_heads); a head width
+    neither sets comes from d_model / n_heads."""
+    if key not in LAYER_OVERRIDES or getattr(layer, key) is not None:
+        return f"{where}.{key}"
+    if getattr(s, key) is not None:
+        return f"model.{key}"
+    if key == "head_dim":
+        return f"{where}.n_heads" if layer.n_heads is not None else "model.n_heads"
+    return f"{where}.{key}"
+
+
 def _layer_problems(spec: StackSpec, layer: LayerSpec, i: int, earlier: dict[str, int]) -> list[SpecError]:
     where = f"stack[{i}]"
     # the cache key carries the value types: 32.0 == 32 and True == 1, so equal specs may differ in validity
     types = layer.value_types()
-    out = [SpecError(message, f"{where}.{key}") for key, message in _own_problems(layer, spec.settings, types)]
+    out = [SpecError(message, _key_path(layer, spec.settings, where, key))
+           for key, message in _own_problems(layer, spec.settings, types)]
     if not out and kind(layer.kind).has_heads and layer.kv_from is not None:
         out += _kv_problems(spec, layer, dims(layer, spec.settings), i, earlier)
     return out

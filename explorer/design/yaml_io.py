@@ -12,13 +12,13 @@ import difflib
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import yaml
 
 from explorer.bundled import is_bundled
 from explorer.errors import SpecError
+from explorer.fileio import write_atomic
 from explorer.design.model import (
     KIND_FIELDS,
     KINDS,
@@ -342,32 +342,19 @@ def dumps(spec: StackSpec) -> str:
 
 
 def save(spec: StackSpec, path: str | os.PathLike) -> None:
-    """Write atomically: a temp file in the same folder, flushed, then renamed over `path`."""
+    """Write atomically (explorer.fileio.write_atomic: a temp file in the same folder, flushed, renamed over
+    `path`); an existing file keeps its mode, a new one follows the umask."""
     target = Path(path)
     if is_bundled(target):
         raise SpecError("is a bundled preset, which is never overwritten; save the design under another name",
                         source=str(path))
     text = dumps(spec)
     try:
-        _write_atomic(target, text)
+        write_atomic(target, text)
     except OSError as err:
         raise SpecError(f"cannot write file ({err.strerror or err}); the design is unchanged in memory",
                         source=str(path)) from None
 
 
-def _write_atomic(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 

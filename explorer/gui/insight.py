@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from explorer.errors import ExplorerError
+from explorer.fileio import write_atomic
 from explorer.gui import commands
 from explorer.gui.compare_view import CompareView
 from explorer.gui.planner_view import PlannerView
@@ -97,7 +98,7 @@ class Insight(QObject):
         text = {".json": lambda: json.dumps(report.to_json(), indent=2) + "\n", ".csv": lambda: to_csv(report),
                 ".md": lambda: to_markdown(report)}.get(suffix, lambda: to_markdown(report))()
         try:
-            Path(path).write_text(text, encoding="utf-8")
+            write_atomic(path, text)
         except OSError as err:
             self.window.show_message(f"{path}: cannot write ({err.strerror or err})")
             return False

@@ -45,7 +45,8 @@ class MetricsPanel(QWidget):
                                        "keeps (weights assembled from shared head slices) for one batch"),
             ("training", "Training", "Weights + gradients + Adam state + the activations autograd saves for "
                                      "backward (exact, with a cross-entropy on every LM head's logits, as the "
-                                     "chosen device's kernels save them; ≥: cuDNN's RNN reserve left out)"),
+                                     "chosen device's kernels save them; ≥: cuDNN's RNN reserve left out; ≈: an "
+                                     "estimate, the installed torch is not one the rules are exact for)"),
             ("kv_cache", "KV cache", "Decoding cache for the whole sequence (causal designs)"),
             ("twin_training", "Unshared train", "Training memory of the unshared twin"),
         ], shape=True))
@@ -215,7 +216,11 @@ class MetricsPanel(QWidget):
             share = f.by_component.get(c, 0) / f.forward if f.forward else 0.0
             v[c].setText(f"{fmt.count(f.by_component.get(c, 0))}  {share:5.1%}")
         v["inference"].setText(fmt.nbytes(m.inference))
-        v["training"].setText(("" if m.activations_training_exact else "≥ ") + fmt.nbytes(m.training))
+        mark = "" if m.activations_training_exact else "≥ " if m.activations_training_at_least else "≈ "
+        v["training"].setText(mark + fmt.nbytes(m.training))
+        tip = self.tips["training"]
+        v["training"].setToolTip(tip + (f"\n\nThis figure: {m.activations_training_note}"
+                                        if m.activations_training_note else ""))
         v["kv_cache"].setText(fmt.nbytes(m.kv_cache))
         v["twin_training"].setText(fmt.nbytes(report.twin_memory.training))
 

@@ -4,6 +4,7 @@ tested functions)."""
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QPushButton, QWidget
 
 from explorer.errors import ExplorerError
+from explorer.fileio import write_atomic
 
 
 def export_plot(plot: pg.PlotWidget, path: str | Path, width: int = 1200) -> Path:
@@ -57,10 +59,11 @@ def export_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]
     """Write `rows` under `header` as CSV (floats in full precision, as Python prints them)."""
     path = Path(path)
     try:
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(header)
-            writer.writerows(rows)
+        out = io.StringIO(newline="")
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+        write_atomic(path, out.getvalue())
     except OSError as err:
         raise ExplorerError(f"{path}: cannot write ({err.strerror or err})") from None
     return path

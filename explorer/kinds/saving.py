@@ -3,8 +3,10 @@
 Each kind's `saved(d, f)` lists the tensors its forward pass keeps for backward, built from
 these rules; the analysis adds them up, counting a storage that several layers save once
 (a tag names it: the hidden state entering a layer, the rotary tables, K/V another layer
-reuses, the encoder's output). The rules are those of torch 2.13's CPU kernels; where its CUDA
-kernels differ (attention, norms, cuDNN's RNN) `Flow.cuda` selects theirs (docs/memory.md):
+reuses, the encoder's output). The rules are those of torch 2.13's CPU kernels (measured exact
+under 2.13 and 2.14); where its CUDA kernels differ (attention, norms, cuDNN's RNN) `Flow.cuda`
+selects theirs (docs/memory.md). Which releases the figure is exact for, and the label outside
+them: explorer/analysis/torch_version.py.
 
 - linear `F.linear(x, W)`: x (the weight is a parameter); a weight assembled from chunks
   (head sharing) is a new tensor each forward, so it is saved too.

@@ -23,6 +23,8 @@ from explorer.torchmodel.modules import Chunks
 from explorer.torchmodel.runtime import LayerConfig, init_kind
 from explorer.torchmodel.stack import ParamStore, layer_configs
 from explorer.errors import SpecError
+from explorer.fileio import write_atomic
+from explorer.design import yaml_io
 from explorer.design.model import StackSpec
 from explorer.design.slots import layer_tensors
 from explorer.design.validate import validate
@@ -86,7 +88,9 @@ def build_model(device="cpu", dtype=torch.float32, seed: int = 0) -> SharedStack
         _chunks, axis, keys = entry
         return Chunks(axis, [param(k) for k in keys])
 
-    return assemble(D_MODEL, LAYERS, get, device, dtype)
+    model = assemble(D_MODEL, LAYERS, get, device, dtype)
+    model.design_yaml = DESIGN_YAML       # a checkpoint of another design is refused on load
+    return model
 
 
 if __name__ == "__main__":
@@ -132,7 +136,8 @@ def export_source(spec: StackSpec) -> str:
               f"MAX_SEQ = {_max_seq(configs)}  # the longest input a learned position table takes (None: any)\n"
               f"PARAMS = {pprint.pformat(store.table, width=110, sort_dicts=False)}\n"
               f"TENSORS = {pprint.pformat(tensors, width=110, sort_dicts=False)}\n"
-              f"LAYERS = {pprint.pformat(configs, width=110, sort_dicts=False)}\n")
+              f"LAYERS = {pprint.pformat(configs, width=110, sort_dicts=False)}\n"
+              f"DESIGN_YAML = {yaml_io.dumps(spec)!r}  # the design, as explorer writes it\n")
     load_torch_halves()
     halves = "".join("\n\n" + _body(importlib.import_module(name)) for name in torch_halves())
     runtime = _body(runtime_source).replace("import torch\nfrom torch import nn\n", "")
@@ -143,6 +148,6 @@ def export_source(spec: StackSpec) -> str:
 def export_file(spec: StackSpec, path: str | Path) -> None:
     text = export_source(spec)
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_atomic(path, text)
     except OSError as err:
         raise SpecError(f"cannot write file ({err.strerror or err})", source=str(path)) from None

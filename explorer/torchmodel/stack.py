@@ -134,8 +134,10 @@ def build_model(spec: StackSpec, device: str | torch.device = "cpu", dtype: str 
     def get(i: int, name: str):
         return store.get(ids[i], tensors[i][name])
 
-    return assemble(spec.settings.d_model, layer_configs(spec, plan), get, torch_device,
-                    TORCH_DTYPES[dtype], on_layer)
+    model = assemble(spec.settings.d_model, layer_configs(spec, plan), get, torch_device,
+                     TORCH_DTYPES[dtype], on_layer)
+    model.design_spec = spec              # what a checkpoint stores and checks on load
+    return model
 
 
 def build_twin(spec: StackSpec, device: str | torch.device = "cpu", dtype: str = "fp32", seed: int = 0) -> SharedStack:

@@ -107,6 +107,13 @@ class Series:
                 best = values[i]
         return best
 
+    def first_val_seconds(self) -> tuple[int, float] | None:
+        """(step, training seconds up to it) of the first evaluation, or None when there was none."""
+        if not self.val_loss:
+            return None
+        step = self.val_loss[0][0]
+        return step, sum(self.step_seconds[:step])
+
     def to_json(self) -> dict:
         return {"params": self.params, "params_added_for_training": self.params_added,
                 "train_loss": self.train_loss, "val_loss": [v for _s, v in self.val_loss],

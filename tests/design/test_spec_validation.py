@@ -129,10 +129,10 @@ def test_head_range_misaligned_with_gqa_groups():
 
 
 @pytest.mark.parametrize("spec, path, fragments", [
-    (with_settings(n_heads=3), "stack[0].n_heads", ["d_model 16", "n_heads 3"]),
+    (with_settings(n_heads=3), "model.n_heads", ["d_model 16", "n_heads 3"]),
     (with_layer(1, n_heads=3), "stack[1].n_heads", ["d_model 16", "n_heads 3"]),
-    (with_settings(n_kv_heads=3), "stack[0].n_kv_heads", ["n_kv_heads 3", "n_heads 4"]),
-    (with_settings(n_kv_heads=8), "stack[0].n_kv_heads", ["n_kv_heads 8", "n_heads 4"]),
+    (with_settings(n_kv_heads=3), "model.n_kv_heads", ["n_kv_heads 3", "n_heads 4"]),
+    (with_settings(n_kv_heads=8), "model.n_kv_heads", ["n_kv_heads 8", "n_heads 4"]),
     (with_layer(2, n_kv_heads=3), "stack[2].n_kv_heads", ["n_kv_heads 3"]),
     (with_settings(d_model=0), "model.d_model", ["at least 1", "0"]),
     (with_settings(d_ff=-4), "model.d_ff", ["at least 1", "-4"]),
@@ -161,7 +161,7 @@ def test_head_range_misaligned_with_gqa_groups():
     (with_layer(0, id="bad id"), "stack[0].id", ["'bad id'"]),
     (with_layer(0, kind="blok"), "stack[0].kind", ["'blok'"]),
     (with_layer(0, kernel_size=5), "stack[0].kernel_size", ["block layer has no setting 'kernel_size'"]),
-    (with_settings(positional="rotary", head_dim=3), "stack[0].head_dim", ["even head_dim", "3"]),
+    (with_settings(positional="rotary", head_dim=3), "model.head_dim", ["even head_dim", "3"]),
     (dataclasses.replace(BASE, layers=BASE.layers + (BASE.layers[0],)), "stack[3].id", ["'b0'", "stack[0]"]),
     (dataclasses.replace(BASE, layers=BASE.layers + (LayerSpec("e", "embedding"),)), "stack[3].kind",
      ["embedding must be the first"]),

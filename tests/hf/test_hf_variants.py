@@ -36,7 +36,9 @@ from explorer.cli.entry import main
 
 T = transformers
 T5_TYPES = {"t5": "T5", "mt5": "MT5", "umt5": "UMT5"}
-PREFIX = {**T5_TYPES, "gemma": "Gemma", "mixtral": "Mixtral", "qwen2_moe": "Qwen2Moe"}
+PREFIX = {**T5_TYPES, "gemma": "Gemma", "mixtral": "Mixtral", "qwen2_moe": "Qwen2Moe", "bert": "Bert",
+          "albert": "Albert", "roberta": "Roberta", "gpt2": "GPT2", "llama": "Llama", "mistral": "Mistral",
+          "qwen2": "Qwen2"}
 
 # ---------------------------------------------------------------- published config.json files (full size)
 
@@ -250,6 +252,45 @@ VARIANTS = {
 SDPA = ("mixtral", "qwen2-moe", "gemma-attention-bias", "t5", "t5-v1_1", "mt5", "umt5")
 
 
+# ---------------------------------------------------------------- keys a family's model class ignores
+
+# Each family's config with every key its transformers model class does not read for what it builds set
+# to a value that would add or change tensors elsewhere: biases only some families build, and an
+# attribute_map field beside its alias (transformers applies the alias last: GPT-2's n_layer under
+# num_hidden_layers, Mixtral's num_local_experts under num_experts, T5's d_model under hidden_size).
+_DECODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "intermediate_size": 48, "vocab_size": 101, "pad_token_id": 0}
+_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48,
+            "max_position_embeddings": 20, "vocab_size": 101, "pad_token_id": 0, "num_labels": 3}
+_BIASES = {"attention_bias": True, "mlp_bias": True, "qkv_bias": True}
+IGNORED_KEYS = {
+    "bert": {**_ENCODER, **_BIASES, "model_type": "bert", "architectures": ["BertForMaskedLM"]},
+    "albert": {**_ENCODER, **_BIASES, "model_type": "albert", "embedding_size": 16,
+               "architectures": ["AlbertForMaskedLM"]},
+    "roberta": {**_ENCODER, **_BIASES, "model_type": "roberta", "pad_token_id": 1,
+                "architectures": ["RobertaForMaskedLM"]},
+    "gpt2": {**_BIASES, "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": 101,
+             "n_embd": 48, "hidden_size": 32, "n_head": 3, "num_attention_heads": 4, "n_layer": 3,
+             "num_hidden_layers": 2, "n_positions": 40, "max_position_embeddings": 20},
+    "llama": {**_DECODER, "model_type": "llama", "architectures": ["LlamaForCausalLM"], "qkv_bias": True},
+    # the issue's case: Mistral with both biases set builds none (ours had 77,312 where it has 76,352)
+    "mistral": {**_DECODER, **_BIASES, "model_type": "mistral", "architectures": ["MistralForCausalLM"]},
+    "qwen2": {**_DECODER, "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "attention_bias": False,
+              "mlp_bias": True, "qkv_bias": False},
+    "gemma": {**_DECODER, "model_type": "gemma", "architectures": ["GemmaForCausalLM"], "head_dim": 8,
+              "mlp_bias": True, "qkv_bias": True},
+    "mixtral": {**_DECODER, **_BIASES, "model_type": "mixtral", "architectures": ["MixtralForCausalLM"],
+                "num_local_experts": 3, "num_experts": 4, "num_experts_per_tok": 2},
+    "qwen2_moe": {**_DECODER, "model_type": "qwen2_moe", "architectures": ["Qwen2MoeForCausalLM"],
+                  "attention_bias": True, "mlp_bias": True, "num_experts": 3, "num_experts_per_tok": 2,
+                  "moe_intermediate_size": 24, "shared_expert_intermediate_size": 40},
+    **{t: {**_BIASES, "model_type": t, "architectures": [f"{p}ForConditionalGeneration"], "d_model": 48,
+           "hidden_size": 32, "num_heads": 2, "num_attention_heads": 4, "d_kv": 16, "head_dim": 8,
+           "num_layers": 2, "d_ff": 48, "vocab_size": 101, "relative_attention_num_buckets": 8,
+           "tie_word_embeddings": True} for t, p in T5_TYPES.items()},
+}
+
+
 # ---------------------------------------------------------------- the comparison
 
 
@@ -317,6 +358,13 @@ def _compare(tmp_path, data: dict, with_head: bool, batch: int, seq: int, target
 def test_variant_matches_transformers(tmp_path, name, with_head):
     """--verify (our own model built on meta) runs on the model with its head, which holds the base model."""
     _compare(tmp_path, VARIANTS[name], with_head, 2, 8, 5, verify=with_head)
+
+
+@pytest.mark.parametrize("with_head", [False, True], ids=["base", "head"])
+@pytest.mark.parametrize("model_type", sorted(IGNORED_KEYS))
+def test_keys_the_model_class_ignores_add_nothing(tmp_path, model_type, with_head):
+    """Parameters and forward FLOPs equal transformers' model where the file sets keys its class ignores."""
+    _compare(tmp_path, IGNORED_KEYS[model_type], with_head, 2, 6, 4, verify=False)
 
 
 @pytest.mark.parametrize("model_type,architecture", [

@@ -81,9 +81,10 @@ def test_the_kernel_follows_the_head_width(head_dim, device):
 
 def assert_close(measured: int, memory) -> None:
     """Within 2% of the figure; where the figure says it leaves a kernel's private buffer out
-    (cuDNN's RNN reserve), at least the figure."""
+    (cuDNN's RNN reserve), at least the figure (under a torch outside the rules' range: within 2%
+    all the same, which is what widening the range would take)."""
     figure = memory.activations_training
-    if memory.activations_training_exact:
+    if not memory.activations_training_at_least:
         assert measured == pytest.approx(figure, rel=0.02), (measured, figure)
     else:
         assert measured >= 0.98 * figure, (measured, figure)

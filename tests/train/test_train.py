@@ -217,6 +217,83 @@ def test_checkpoints_store_shared_tensors_once_and_load_back(tmp_path):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all" * 8, "truncated"],
+                         ids=["empty", "junk", "truncated"])
+def test_unreadable_checkpoint_is_one_line_naming_the_file(tmp_path, content):
+    spec = tiny(n=1)
+    model = build_model(spec)
+    path = tmp_path / "design.safetensors"
+    save_checkpoint(model, path)
+    path.write_bytes(path.read_bytes()[:-40] if content == "truncated" else content)
+    with pytest.raises(SpecError) as info:
+        load_checkpoint(model, path)
+    assert "\n" not in str(info.value) and str(info.value).startswith(f"{path}: ")
+
+
+def _heads_model(n_heads: int, override: int | None = None):
+    spec = tiny(n=2, n_heads=n_heads)
+    if override is not None:
+        spec = spec.replace(layers=tuple(dataclasses.replace(x, n_heads=override) if x.id == "b1" else x
+                                         for x in spec.layers))
+    return spec, build_model(spec, seed=3)
+
+
+def test_checkpoint_of_another_design_with_the_same_shapes_is_refused(tmp_path):
+    """4 and 8 heads at width 32 have the same tensors; the stored design tells them apart."""
+    spec4, model4 = _heads_model(4)
+    path = tmp_path / "design.safetensors"
+    save_checkpoint(model4, path)
+    _spec8, model8 = _heads_model(8)
+    with pytest.raises(SpecError) as info:
+        load_checkpoint(model8, path)
+    line = str(info.value)
+    assert "\n" not in line and str(path) in line and "model.n_heads" in line and "4" in line and "8" in line
+    _spec, overridden = _heads_model(4, override=2)
+    with pytest.raises(SpecError) as info:
+        load_checkpoint(overridden, path)
+    assert "'b1'" in str(info.value) and "n_heads" in str(info.value)
+    fresh = build_model(spec4, seed=9)                       # the same design loads
+    load_checkpoint(fresh, path)
+    assert all(torch.equal(a, b) for a, b in zip(model4.parameters(), fresh.parameters()))
+    # the standalone export knows its design too
+    module_path = tmp_path / "model8.py"
+    module_path.write_text(export_source(_spec8))
+    module_spec = importlib.util.spec_from_file_location("exported8", module_path)
+    exported = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(exported)
+    with pytest.raises(SpecError) as info:
+        load_checkpoint(exported.build_model(), path)
+    assert "model.n_heads" in str(info.value)
+
+
+def test_checkpoint_stores_its_design_and_version(tmp_path):
+    from safetensors import safe_open
+
+    from explorer import __version__
+
+    spec, model = _heads_model(4)
+    path = tmp_path / "design.safetensors"
+    save_checkpoint(model, path, {"series": "design"})
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata()
+    assert yaml_io.parse_text(meta["explorer.design"]) == spec and meta["explorer.version"] == __version__
+    assert meta["series"] == "design"
+
+
+def test_checkpoint_without_a_stored_design_loads_by_shapes(tmp_path):
+    """A file written before the design was stored (no metadata) still loads, and shapes are checked."""
+    from safetensors.torch import save_file
+
+    spec, model = _heads_model(4)
+    path = tmp_path / "old.safetensors"
+    save_file({n: p.detach().contiguous() for n, p in model.named_parameters()}, str(path))
+    _spec8, model8 = _heads_model(8)
+    load_checkpoint(model8, path)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), model8.parameters()))
+    with pytest.raises(SpecError):
+        load_checkpoint(build_model(tiny(n=2, d_model=64)), path)
+
+
 # ---------------------------------------------------------------- the command line
 
 def test_cli_json(tmp_path):
@@ -231,6 +308,9 @@ def test_cli_json(tmp_path):
         s = data[name]
         assert len(s["train_loss"]) == 6 and len(s["val_loss"]) == 2 and s["params"] > 0 and s["tokens_per_s"] > 0
         assert s["checkpoint"]["bytes"] == (tmp_path / "ck" / f"{name}.safetensors").stat().st_size
+        # the design as trained lies beside its checkpoint and loads it
+        trained = yaml_io.load(tmp_path / "ck" / f"{name}.yaml")
+        load_checkpoint(build_model(trained), tmp_path / "ck" / f"{name}.safetensors")
     assert data["design"]["params"] < data["twin"]["params"]
     assert data["data"]["source"].startswith("stdlib") and data["data"]["train_bytes"] > 0
     bad = subprocess.run([sys.executable, "-m", "explorer", "train", str(preset), "--data", "task:juggle"],
