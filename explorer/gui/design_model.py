@@ -152,8 +152,7 @@ class DesignModel(QObject):
         if shape == self.run_shape:
             return
         after = self._spec.replace(run=None if shape == DEFAULT_RUN else shape)
-        text = f"Run shape {batch} × {seq} {dtype}" + (" (CUDA kernels)" if shape.device == "cuda" else "")
-        self.undo_stack.push(commands.SetField(self, self._spec, after, text, target=("run", "shape")))
+        self.undo_stack.push(commands.SetRunShape(self, self._spec, after, DEFAULT_RUN))
         if self.report_error:
             self.message.emit(self.report_error)
 

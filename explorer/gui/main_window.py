@@ -222,6 +222,9 @@ class MainWindow(QMainWindow):
                      "Cards at their normal size")
         for action in (self.undo_action, self.redo_action):
             self.addAction(action)
+        from explorer.gui.undo_keys import UndoRouter
+
+        self.undo_router = UndoRouter(self, self.model, self.undo_action, self.redo_action)   # from any field
         self.stack_view.context_actions = [("", self.duplicate_action), ("", self.delete_action), ("", None),
                                            ("", self.unshare_action)]
         self.fill_recent_menu()
