@@ -51,6 +51,8 @@ class Document(QObject):
         self.ask_open_path: Callable[[], str | None] = self._open_dialog
         self.ask_save_path: Callable[[], str | None] = self._save_dialog
         self.ask_recover: Callable[[Path], bool] = self._recover_dialog
+        self.show_error: Callable[[str, str], QMessageBox] = self._error_box         # (title, one line)
+        self.error_box: QMessageBox | None = None
         self.autosave_file = autosave_path()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
@@ -130,6 +132,7 @@ class Document(QObject):
             spec = yaml_io.load(path)
         except ExplorerError as err:
             self.model.message.emit(str(err))
+            self.show_error("Cannot open the design", str(err))
             return False
         self.model.reset(spec)
         self.set_file(path, template=as_template)
@@ -237,6 +240,17 @@ class Document(QObject):
         answer = box.exec()
         return {QMessageBox.StandardButton.Save: "save",
                 QMessageBox.StandardButton.Discard: "discard"}.get(QMessageBox.StandardButton(answer), "cancel")
+
+    def _error_box(self, title: str, line: str) -> QMessageBox:
+        """The error in a window-modal box opened without a nested event loop (`open`, not
+        `exec`): nothing waits on it, a test included. One box, showing the latest error."""
+        if self.error_box is None:
+            self.error_box = QMessageBox(QMessageBox.Icon.Warning, title, "", QMessageBox.StandardButton.Ok,
+                                         self.window)
+        self.error_box.setWindowTitle(title)
+        self.error_box.setText(line)
+        self.error_box.open()
+        return self.error_box
 
     def _open_dialog(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open design", "", "Designs (*.yaml *.yml)")

@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         self.on_train_spec_changed()
         self._add_import_export_actions()
         self._add_cluster_actions()
+        from explorer.gui.help_menu import HelpMenu
+
+        self.help_menu = HelpMenu(self)
         self.document.recent_changed.connect(self.fill_recent_menu)
         self.document.update_title()
         self.on_model_report_changed()
