@@ -40,6 +40,7 @@ def autosave_path() -> Path:
 
 class Document(QObject):
     recent_changed = Signal()
+    replaced = Signal(str)        # another design replaced the document: the name the old one had ("my.yaml")
 
     def __init__(self, model: DesignModel, window: QWidget) -> None:
         super().__init__(window)
@@ -116,8 +117,10 @@ class Document(QObject):
     def new(self, spec: StackSpec | None = None) -> bool:
         if not self.maybe_save():
             return False
+        previous = self.display_name
         self.model.reset(spec or builtin_design())
         self.set_file(None)
+        self.replaced.emit(previous)
         return True
 
     def open(self, path: str | Path | None = None, as_template: bool = False) -> bool:
@@ -134,8 +137,10 @@ class Document(QObject):
             self.model.message.emit(str(err))
             self.show_error("Cannot open the design", str(err))
             return False
+        previous = self.display_name
         self.model.reset(spec)
         self.set_file(path, template=as_template)
+        self.replaced.emit(previous)
         if self.path is not None:
             self.add_recent(str(self.path.resolve()))
         what = f"preset {self.based_on}, as an untitled design" if self.based_on else Path(path).name
@@ -224,9 +229,11 @@ class Document(QObject):
         except ExplorerError as err:
             self.model.message.emit(f"cannot recover: {err}")
             return False
+        previous = self.display_name
         self.model.reset(spec)
         self.set_file(None)
         self.model.undo_stack.resetClean()   # recovered work is unsaved
+        self.replaced.emit(previous)
         self.model.message.emit("Recovered the design autosaved before the last session ended")
         return True
 

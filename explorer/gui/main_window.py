@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
 
         self.help_menu = HelpMenu(self)
         self.document.recent_changed.connect(self.fill_recent_menu)
+        self.document.replaced.connect(self.on_document_replaced)
         self.document.update_title()
         self.on_model_report_changed()
 
@@ -335,6 +336,12 @@ class MainWindow(QMainWindow):
             self.bottom_tabs.blockSignals(False)
             placeholder.deleteLater()
         return self.run_panel
+
+    def on_document_replaced(self, previous: str) -> None:
+        """Runs on show in the Train and Timing tabs say they came from the design opened before."""
+        self.train_view.label_runs_from(previous)
+        if self.run_panel is not None:
+            self.run_panel.label_runs_from(previous)
 
     def on_train_spec_changed(self) -> None:
         if self.model.report is not None:                   # only valid designs train
