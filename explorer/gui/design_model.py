@@ -40,6 +40,7 @@ class DesignModel(QObject):
     report_changed = Signal()        # the report changed (spec or run shape)
     selection_changed = Signal()
     message = Signal(str)            # one line for the status bar
+    preview = Signal(str)            # a passing line (what a drop here would do): the status bar, not the log
 
     def __init__(self, spec: StackSpec, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -160,9 +160,10 @@ class Document(QObject):
         path = Path(path)
         if path.suffix not in (".yaml", ".yml"):
             path = path.with_suffix(".yaml")
-        if is_bundled(path):
-            self.model.message.emit(f"{path.name} is a bundled preset, which is never overwritten; "
-                                    "choose another name")
+        if is_bundled(path):                 # the dialog refuses these; a path given another way is refused here
+            from explorer.gui.save_dialog import bundled_refusal
+
+            self.model.message.emit(bundled_refusal(path))
             return False
         spec = self.model.spec
         if spec.name == self.model.opened_name and spec.name != path.stem:   # not renamed by the user
@@ -264,9 +265,9 @@ class Document(QObject):
         return path or None
 
     def _save_dialog(self) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save design as", f"{self.model.spec.name}.yaml",
-                                              "Designs (*.yaml *.yml)")
-        return path or None
+        from explorer.gui.save_dialog import ask_save_path
+
+        return ask_save_path(self.window, f"{self.model.spec.name}.yaml")     # refuses a bundled preset itself
 
     def _recover_dialog(self, path: Path) -> bool:
         answer = QMessageBox.question(self.window, "Recover design",

@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
         self._make_actions()
         self.model.message.connect(self.show_message)
+        self.model.preview.connect(lambda text: self.show_message(text, keep=False))
         self.model.report_changed.connect(self.on_model_report_changed)
         from explorer.gui.insight import Insight
 
@@ -121,15 +122,18 @@ class MainWindow(QMainWindow):
             self.run_panel.set_cluster_devices(devices)
         self.train_view.set_cluster_devices(devices)
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, keep: bool = True) -> None:
         """One line in the status bar, however long or multi-line the message. A line too long
-        for the bar is whole in its tooltip and in View > Recent messages."""
+        for the bar is whole in its tooltip and in View > Recent messages (which keeps results:
+        `keep` False for a passing preview, such as what a drop under the cursor would do)."""
         line = " ".join(str(text).split())
         if not line:
             self.statusBar().clearMessage()
             return
         self.statusBar().showMessage(line, STATUS_MS)
         self.statusBar().setToolTip(line)
+        if not keep:
+            return
         self.messages.append(f"{time.strftime('%H:%M:%S')}  {line}")
         if self._messages_dialog is not None and self._messages_dialog.isVisible():
             self._messages_dialog.findChild(QPlainTextEdit).appendPlainText(self.messages[-1])
