@@ -1,7 +1,8 @@
-"""Files the package ships: the bundled presets and the app's resources (pure, no torch or Qt).
+"""Files the package ships: the bundled presets, the app's resources and the docs (the user guide
+of Help > User guide) (pure, no torch or Qt).
 
 In a wheel they are package data under `explorer/bundled/` (pyproject maps the top-level
-`presets/` and `resources/` folders there) and are found with `importlib.resources`; in a
+`presets/`, `resources/` and `docs/` folders there) and are found with `importlib.resources`; in a
 source checkout or an editable install they are those top-level folders themselves.
 """
 
@@ -16,7 +17,7 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 @cache
 def folder(name: str) -> Path | None:
-    """The shipped folder `name` ("presets" or "resources"), or None when it is missing."""
+    """The shipped folder `name` ("presets", "resources" or "docs"), or None when it is missing."""
     packaged = resources.files("explorer") / "bundled" / name
     if isinstance(packaged, Path) and packaged.is_dir():
         return packaged

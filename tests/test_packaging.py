@@ -26,12 +26,13 @@ def test_every_package_in_the_tree_is_listed_in_pyproject():
     tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "explorer").rglob("__init__.py")}
     listed = listed_packages()
     assert tree <= listed, f"add to pyproject.toml's packages: {sorted(tree - listed)}"
-    assert {"explorer.bundled.presets", "explorer.bundled.resources"} <= listed
+    assert {"explorer.bundled.presets", "explorer.bundled.resources", "explorer.bundled.docs"} <= listed
 
 
 def test_source_checkout_finds_its_top_level_folders():
     assert bundled.presets_dir() == ROOT / "presets"
     assert bundled.folder("resources") == ROOT / "resources"
+    assert bundled.folder("docs") == ROOT / "docs"                    # Help > User guide
     assert bundled.is_bundled(ROOT / "presets" / "bert-base.yaml")
     assert not bundled.is_bundled(ROOT / "README.md")
 
@@ -54,6 +55,8 @@ def test_wheel_carries_every_preset_and_resource(wheel):
     for resource in (ROOT / "resources").rglob("*"):
         if resource.is_file():
             assert f"explorer/bundled/resources/{resource.relative_to(ROOT / 'resources').as_posix()}" in names
+    for doc in [*(ROOT / "docs").glob("*.md"), *(ROOT / "docs" / "screenshots").glob("*.png")]:
+        assert f"explorer/bundled/docs/{doc.relative_to(ROOT / 'docs').as_posix()}" in names   # the user guide
 
 
 @pytest.mark.slow

@@ -98,6 +98,7 @@ def make_window(preset_path: str | None = None):
     # opens as an untitled design based on it, so Save never writes a shipped file
     window = MainWindow(spec, path)
     window.document.update_title()
+    window.startup_message = message             # run() also shows it in a box, once the window is up
     if message:
         window.show_message(message)
     return window
@@ -145,5 +146,7 @@ def run(preset_path: str | None, screenshot: str | None) -> int:
         return 0
     window.resize(*SCREENSHOT_SIZE)
     window.show()
+    if window.startup_message:                   # the file named on the command line is broken
+        window.document.show_error("Cannot open the design", window.startup_message)
     window.document.offer_recovery()
     return app.exec()

@@ -52,3 +52,32 @@ class SetField(SpecCommand):
         if self.after == self.before:
             self.setObsolete(True)
         return True
+
+
+def run_shape_change(before, after) -> str:
+    """'Run shape (batch 1 → 4, bf16 → fp32)': what changed between two RunShapes."""
+    changes = [f"{name} {getattr(before, name)} → {getattr(after, name)}" for name in ("batch", "seq")
+               if getattr(before, name) != getattr(after, name)]
+    if before.dtype != after.dtype:
+        changes.append(f"{before.dtype} → {after.dtype}")
+    if before.device != after.device:
+        changes.append(f"{before.device.upper()} kernels → {after.device.upper()} kernels")
+    return f"Run shape ({', '.join(changes)})" if changes else "Run shape"
+
+
+class SetRunShape(SetField):
+    """The run shape: spin-box steps merge, and the text names the whole change ('batch 1 → 4')."""
+
+    def __init__(self, model: DesignModel, before: StackSpec, after: StackSpec, default) -> None:
+        self.default = default                       # the RunShape of a design with no `run:`
+        super().__init__(model, before, after, "", target=("run", "shape"))
+        self._name()
+
+    def _name(self) -> None:
+        self.setText(run_shape_change(self.before.run or self.default, self.after.run or self.default))
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        merged = super().mergeWith(other)
+        if merged:
+            self._name()
+        return merged

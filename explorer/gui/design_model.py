@@ -42,6 +42,7 @@ class DesignModel(QObject):
     report_changed = Signal()        # the report changed (spec or run shape)
     selection_changed = Signal()
     message = Signal(str)            # one line for the status bar
+    preview = Signal(str)            # a passing line (what a drop here would do): the status bar, not the log
 
     def __init__(self, spec: StackSpec, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -155,8 +156,7 @@ class DesignModel(QObject):
         if shape == self.run_shape:
             return
         after = self._spec.replace(run=None if shape == DEFAULT_RUN else shape)
-        text = f"Run shape {batch} × {seq} {dtype}" + (" (CUDA kernels)" if shape.device == "cuda" else "")
-        self.undo_stack.push(commands.SetField(self, self._spec, after, text, target=("run", "shape")))
+        self.undo_stack.push(commands.SetRunShape(self, self._spec, after, DEFAULT_RUN))
         if self.report_error:
             self.message.emit(self.report_error)
 

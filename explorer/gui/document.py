@@ -40,6 +40,7 @@ def autosave_path() -> Path:
 
 class Document(QObject):
     recent_changed = Signal()
+    replaced = Signal(str)        # another design replaced the document: the name the old one had ("my.yaml")
 
     def __init__(self, model: DesignModel, window: QWidget) -> None:
         super().__init__(window)
@@ -51,6 +52,8 @@ class Document(QObject):
         self.ask_open_path: Callable[[], str | None] = self._open_dialog
         self.ask_save_path: Callable[[], str | None] = self._save_dialog
         self.ask_recover: Callable[[Path], bool] = self._recover_dialog
+        self.show_error: Callable[[str, str], QMessageBox] = self._error_box         # (title, one line)
+        self.error_box: QMessageBox | None = None
         self.autosave_file = autosave_path()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
@@ -114,8 +117,10 @@ class Document(QObject):
     def new(self, spec: StackSpec | None = None) -> bool:
         if not self.maybe_save():
             return False
+        previous = self.display_name
         self.model.reset(spec or builtin_design())
         self.set_file(None)
+        self.replaced.emit(previous)
         return True
 
     def open(self, path: str | Path | None = None, as_template: bool = False) -> bool:
@@ -130,9 +135,12 @@ class Document(QObject):
             spec = yaml_io.load(path)
         except ExplorerError as err:
             self.model.message.emit(str(err))
+            self.show_error("Cannot open the design", str(err))
             return False
+        previous = self.display_name
         self.model.reset(spec)
         self.set_file(path, template=as_template)
+        self.replaced.emit(previous)
         if self.path is not None:
             self.add_recent(str(self.path.resolve()))
         what = f"preset {self.based_on}, as an untitled design" if self.based_on else Path(path).name
@@ -152,9 +160,10 @@ class Document(QObject):
         path = Path(path)
         if path.suffix not in (".yaml", ".yml"):
             path = path.with_suffix(".yaml")
-        if is_bundled(path):
-            self.model.message.emit(f"{path.name} is a bundled preset, which is never overwritten; "
-                                    "choose another name")
+        if is_bundled(path):                 # the dialog refuses these; a path given another way is refused here
+            from explorer.gui.save_dialog import bundled_refusal
+
+            self.model.message.emit(bundled_refusal(path))
             return False
         spec = self.model.spec
         if spec.name == self.model.opened_name and spec.name != path.stem:   # not renamed by the user
@@ -221,9 +230,11 @@ class Document(QObject):
         except ExplorerError as err:
             self.model.message.emit(f"cannot recover: {err}")
             return False
+        previous = self.display_name
         self.model.reset(spec)
         self.set_file(None)
         self.model.undo_stack.resetClean()   # recovered work is unsaved
+        self.replaced.emit(previous)
         self.model.message.emit("Recovered the design autosaved before the last session ended")
         return True
 
@@ -238,14 +249,25 @@ class Document(QObject):
         return {QMessageBox.StandardButton.Save: "save",
                 QMessageBox.StandardButton.Discard: "discard"}.get(QMessageBox.StandardButton(answer), "cancel")
 
+    def _error_box(self, title: str, line: str) -> QMessageBox:
+        """The error in a window-modal box opened without a nested event loop (`open`, not
+        `exec`): nothing waits on it, a test included. One box, showing the latest error."""
+        if self.error_box is None:
+            self.error_box = QMessageBox(QMessageBox.Icon.Warning, title, "", QMessageBox.StandardButton.Ok,
+                                         self.window)
+        self.error_box.setWindowTitle(title)
+        self.error_box.setText(line)
+        self.error_box.open()
+        return self.error_box
+
     def _open_dialog(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open design", "", "Designs (*.yaml *.yml)")
         return path or None
 
     def _save_dialog(self) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save design as", f"{self.model.spec.name}.yaml",
-                                              "Designs (*.yaml *.yml)")
-        return path or None
+        from explorer.gui.save_dialog import ask_save_path
+
+        return ask_save_path(self.window, f"{self.model.spec.name}.yaml")     # refuses a bundled preset itself
 
     def _recover_dialog(self, path: Path) -> bool:
         answer = QMessageBox.question(self.window, "Recover design",

@@ -28,8 +28,8 @@ from explorer.analysis.structure import structural_entries
 from explorer.errors import SpecError
 from explorer import fmt
 from explorer.design import edits
-from explorer.gui import commands, mime, theme
-from explorer.gui.design_model import DesignModel
+from explorer.gui import commands, drop_words, mime, theme
+from explorer.gui.design_model import DesignModel, one_line
 
 STRUCTURAL_ROLE = Qt.ItemDataRole.UserRole + 1      # rows for GQA, cross-layer K/V, ...: not groups
 
@@ -122,14 +122,31 @@ class GroupTree(QTreeWidget):
             return lambda s: edits.new_group(s, members)
         return lambda s: edits.join_group(s, group, members)
 
+    def refusal(self, data, group: str | None) -> str:
+        """Why dropping `data` on `group` (None: empty space) would be refused, in words ('' if it would not)."""
+        spec, members = self.model.spec, mime.read_members(data)
+        words = (drop_words.join_refusal(spec, members, group) if group is not None
+                 else drop_words.new_group_refusal(spec, members))
+        if words:
+            return words
+        try:
+            reason = self.model.check(self.change_for(data, group)(spec))
+        except SpecError as err:
+            reason = one_line(err)
+        return drop_words.reword(spec, reason)
+
     def accept_drop(self, data, group: str | None) -> bool:
         """Join `group` (None: form a new group) with the members the drag carries."""
         change = self.change_for(data, group)
         if change is None:
             self.model.message.emit("only layers, slots and heads can join a group")
             return False
+        reason = self.refusal(data, group)
+        if reason:
+            self.model.message.emit(f"cannot {'join ' + group if group else 'form a new group'}: {reason}")
+            return False
         members = mime.read_members(data)
-        who = ", ".join(map(str, members))
+        who = drop_words.names(members)
         if group is None:
             ok = self.model.edit(commands.SpecCommand, f"New group from {who}", change)
             if ok:
@@ -180,10 +197,7 @@ class GroupTree(QTreeWidget):
         if change is None:
             event.ignore()
             return
-        try:
-            reason = self.model.check(change(self.model.spec))
-        except SpecError as err:
-            reason = str(err)
+        reason = self.refusal(event.mimeData(), group)
         self._set_hover(group, not reason)
         self.parent().set_hint(group, reason)
         event.acceptProposedAction()

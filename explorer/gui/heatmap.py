@@ -42,6 +42,7 @@ class Heatmap(QWidget):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = title
+        self.source = ""                  # the design file it came from, once another is open
         self.bottom_axis, self.left_axis = LayerAxis("bottom"), LayerAxis("left")
         self.plot = pg.PlotWidget(background=None, axisItems={"bottom": self.bottom_axis, "left": self.left_axis})
         self.plot.setTitle(title, color=theme.color("plot_label"), size="9pt")
@@ -77,9 +78,18 @@ class Heatmap(QWidget):
         self.bottom_axis.set_ids(ids)
         self.left_axis.set_ids(ids)
         self.note.set_empty(n == 0)
-        mean = mean_off_diagonal(matrix) if n else None
-        self.plot.setTitle(self.title + ("" if mean is None else f" · mean {mean:.2f}"),
-                           color=theme.color("plot_label"), size="9pt")
+        self._title()
+
+    def _title(self) -> None:
+        mean = mean_off_diagonal(self.matrix.tolist()) if len(self.ids) else None
+        title = (f"from {self.source} · " if self.source else "") + self.title
+        title += "" if mean is None else f" · mean {mean:.2f}"
+        self.plot.setTitle(title, color=theme.color("plot_label"), size="9pt")
+
+    def set_source(self, source: str) -> None:
+        """Label the heatmap with the design file it came from ("" : the design now open)."""
+        self.source = source
+        self._title()
 
     def clear(self) -> None:
         self.set_matrix([], [])

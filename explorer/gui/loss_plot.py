@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGraphicsSimpleTextItem
 
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, LegendRow, PlainAxis
@@ -31,6 +32,22 @@ class LossPlot(pg.PlotWidget):
                                               symbolPen=pg.mkPen(theme.color("text"), width=1),
                                               name=f"{name} validation")
         self.show_in_legend(("design", "twin"))
+        # "from my.yaml" once another design is open: in the plot's top-right corner (the title
+        # row above is the legend's)
+        self.source_note = QGraphicsSimpleTextItem("", self.getPlotItem().vb)
+        self.source_note.setBrush(theme.brush("plot_label"))
+        self.source_note.setVisible(False)
+        self.getPlotItem().vb.sigResized.connect(self._place_source_note)
+
+    def set_source(self, source: str) -> None:
+        """Label the curves with the design file they came from ("": the design now open)."""
+        self.source_note.setText(f"from {source}" if source else "")
+        self.source_note.setVisible(bool(source))
+        self._place_source_note()
+
+    def _place_source_note(self, *_args) -> None:
+        box, text = self.getPlotItem().vb.boundingRect(), self.source_note.boundingRect()
+        self.source_note.setPos(box.right() - text.width() - 6, box.top() + 4)
 
     def show_in_legend(self, names) -> None:
         """The legend lists the training and validation curves of `names` (the series of this run):

@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
         self._make_actions()
         self.model.message.connect(self.show_message)
+        self.model.preview.connect(lambda text: self.show_message(text, keep=False))
         self.model.report_changed.connect(self.on_model_report_changed)
         from explorer.gui.insight import Insight
 
@@ -104,7 +105,11 @@ class MainWindow(QMainWindow):
         self.on_train_spec_changed()
         self._add_import_export_actions()
         self._add_cluster_actions()
+        from explorer.gui.help_menu import HelpMenu
+
+        self.help_menu = HelpMenu(self)
         self.document.recent_changed.connect(self.fill_recent_menu)
+        self.document.replaced.connect(self.on_document_replaced)
         self.document.update_title()
         self.on_model_report_changed()
 
@@ -117,15 +122,18 @@ class MainWindow(QMainWindow):
             self.run_panel.set_cluster_devices(devices)
         self.train_view.set_cluster_devices(devices)
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, keep: bool = True) -> None:
         """One line in the status bar, however long or multi-line the message. A line too long
-        for the bar is whole in its tooltip and in View > Recent messages."""
+        for the bar is whole in its tooltip and in View > Recent messages (which keeps results:
+        `keep` False for a passing preview, such as what a drop under the cursor would do)."""
         line = " ".join(str(text).split())
         if not line:
             self.statusBar().clearMessage()
             return
         self.statusBar().showMessage(line, STATUS_MS)
         self.statusBar().setToolTip(line)
+        if not keep:
+            return
         self.messages.append(f"{time.strftime('%H:%M:%S')}  {line}")
         if self._messages_dialog is not None and self._messages_dialog.isVisible():
             self._messages_dialog.findChild(QPlainTextEdit).appendPlainText(self.messages[-1])
@@ -228,6 +236,9 @@ class MainWindow(QMainWindow):
                      "Cards at their normal size")
         for action in (self.undo_action, self.redo_action):
             self.addAction(action)
+        from explorer.gui.undo_keys import UndoRouter
+
+        self.undo_router = UndoRouter(self, self.model, self.undo_action, self.redo_action)   # from any field
         self.stack_view.context_actions = [("", self.duplicate_action), ("", self.delete_action), ("", None),
                                            ("", self.unshare_action)]
         self.fill_recent_menu()
@@ -335,6 +346,12 @@ class MainWindow(QMainWindow):
             self.bottom_tabs.blockSignals(False)
             placeholder.deleteLater()
         return self.run_panel
+
+    def on_document_replaced(self, previous: str) -> None:
+        """Runs on show in the Train and Timing tabs say they came from the design opened before."""
+        self.train_view.label_runs_from(previous)
+        if self.run_panel is not None:
+            self.run_panel.label_runs_from(previous)
 
     def on_train_spec_changed(self) -> None:
         if self.model.report is not None:                   # only valid designs train

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, Q
 from explorer.cli.formatters import bench_readout_lines
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
+from explorer.gui.run_source import SourcedLabel
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
 from explorer.gui.device_choice import DeviceChoice, join_for_run
 from explorer.gui.workers import (BenchWorker, _TimingWorker, prune_ended, quit_and_wait, reserve_gui_core,
@@ -79,6 +80,7 @@ class Segment:
     design: list[float] = field(default_factory=list)
     twin: list[float] = field(default_factory=list)
     warmup_design: list[tuple[int, float]] = field(default_factory=list)
+    source: str = ""                  # the design file it timed, once another was opened
 
 
 class RunPanel(QWidget):
@@ -192,7 +194,7 @@ class RunPanel(QWidget):
         self.plot.addItem(self.baseline_line, ignoreBounds=True)
 
         self.status_label = QLabel("idle", toolTip="What the worker is doing")
-        self.readout = QLabel(textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
+        self.readout = SourcedLabel(textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse,
                               toolTip="Statistics exclude warm-up iterations")
         self.readout.setWordWrap(True)
         info = QFormLayout()
@@ -250,6 +252,17 @@ class RunPanel(QWidget):
             self._restart_after = False
             QTimer.singleShot(0, self.start)
 
+    def label_runs_from(self, source: str) -> None:
+        """Another design was opened: the segments timed so far, and the readout, say which file
+        they came from ("my.yaml"); the next run's segment is the design now open."""
+        for seg in self.segments:
+            if not seg.source:
+                seg.source = source
+                seg.label = f"{seg.label} · from {source}"
+        if self.segments and not self.readout.source:
+            self.readout.set_source(source)
+        self._redraw()
+
     # ------------------------------------------------------------------ run
     def config(self):
         from explorer.bench.config import BenchConfig
@@ -266,6 +279,7 @@ class RunPanel(QWidget):
     def start(self) -> None:
         if self._spec is None or self.is_running():
             return
+        self.readout.set_source("")                   # this run is of the design now open
         self._begin_segment(getattr(self, "_pending_label", "v1"))
         remote = self.devices.remote()
         if remote is not None:

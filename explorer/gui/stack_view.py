@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QDrag, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QApplication, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QMenu
 
 from explorer.errors import SpecError
 from explorer.design import edits
-from explorer.gui import commands, mime, theme
+from explorer.gui import commands, drop_words, mime, theme
 from explorer.gui.card_layout import ATTENTION, CARD_GAP, CARD_HEIGHT, card_infos
-from explorer.gui.design_model import DesignModel
+from explorer.gui.design_model import DesignModel, one_line
 from explorer.gui.layer_card import LayerCard
 from explorer.design.model import BLOCK, Member, Slot
 
@@ -25,6 +25,7 @@ PITCH = CARD_HEIGHT + CARD_GAP
 MARGIN = 10.0
 ZOOM_STEP, MIN_ZOOM, MAX_ZOOM = 1.15, 0.04, 2.0      # 0.04: a 160-layer stack fits a 500 px view
 MAX_CARD_WIDTH = 2400.0       # zoomed far out, cards stop widening (their chip pixmaps stay small)
+MAX_DRAG_IMAGE_WIDTH = 360    # px: the image a drag carries
 EDGE_STRIP = 10.0        # a card's top and bottom strips count as "between cards" for a card drop
 
 
@@ -213,11 +214,14 @@ class StackView(QGraphicsView):
             return None
         key = (tuple(sources), target)
         if key not in self._check_cache:
-            try:
-                after = self._slot_change(sources, target)(self.model.spec)
-                self._check_cache[key] = self.model.check(after)
-            except SpecError as err:
-                self._check_cache[key] = str(err)
+            spec = self.model.spec
+            reason = drop_words.share_refusal(spec, sources, target)       # a different kind, in words
+            if not reason:
+                try:
+                    reason = self.model.check(self._slot_change(sources, target)(spec))
+                except SpecError as err:
+                    reason = one_line(err)
+            self._check_cache[key] = drop_words.reword(spec, reason)
         return DropTarget(member=target, reason=self._check_cache[key])
 
     def accept_drop(self, data, target: DropTarget | None) -> bool:
@@ -240,10 +244,11 @@ class StackView(QGraphicsView):
             sources = [Member(i) for i in layer_ids]
         if sources and target.member is not None:
             if target.reason:
-                self.model.message.emit(target.reason)
+                self.model.message.emit(f"cannot share {drop_words.names(sources)} with "
+                                        f"{drop_words.name(target.member)}: {target.reason}")
                 return False
             sources = [s for s in sources if s.layer != target.member.layer]
-            what = f"{', '.join(map(str, sources))} with {target.member}"
+            what = f"{drop_words.names(sources)} with {drop_words.name(target.member)}"
             return self.model.edit(commands.SpecCommand, f"Share {what}", self._slot_change(sources, target.member))
         return False
 
@@ -283,7 +288,7 @@ class StackView(QGraphicsView):
             return
         if target != self._last_target:            # say once per target what a release would do
             self._last_target = target
-            self.model.message.emit(self.describe_drop(event.mimeData(), target))
+            self.model.preview.emit(self.describe_drop(event.mimeData(), target))
         event.acceptProposedAction()
 
     def describe_drop(self, data, target: DropTarget) -> str:
@@ -294,7 +299,7 @@ class StackView(QGraphicsView):
         if target.member is not None:
             sources = ", ".join(layers or ()) or ", ".join(str(m) for m in mime.read_slots(data) or ())
             other = " · drop between cards, or hold Shift, to move instead" if layers else ""
-            return f"release to share {sources} with {target.member}{other}"
+            return f"release to share {sources} with {drop_words.name(target.member)}{other}"
         if layers is not None:
             return (f"release to move {', '.join(layers)} to position {target.gap} · "
                     "drop on a card's middle to share its block instead")
@@ -305,7 +310,7 @@ class StackView(QGraphicsView):
         # warn "drag leave received before drag enter"
         self._show_hint(None)
         if self._last_target is not None:
-            self.model.message.emit("")          # the "release to ..." line is stale once the drag leaves
+            self.model.preview.emit("")          # the "release to ..." line is stale once the drag leaves
         self._last_target = None
         event.accept()
 
@@ -463,6 +468,13 @@ class StackView(QGraphicsView):
             return mime.layers_mime(ordered)
         return mime.slot_mime([Member(lid, slot) for lid in selection])
 
+    def drag_hot_spot(self, pixmap: QPixmap) -> QPoint:
+        """Where the cursor holds the drag image: below its middle, a card's height away, so the
+        image floats above the card under the cursor and never covers a drop's "✕ refused" or
+        "share here", the Groups panel's hint or the status bar, which are all at or below it."""
+        size = pixmap.deviceIndependentSize()
+        return QPoint(round(size.width() / 2), round(size.height() + CARD_HEIGHT * self.zoom() + 8))
+
     def start_drag(self, layer_id: str, slot: Slot | str | None) -> None:
         slot = None if slot is None else Slot.parse(slot)
         drag = self.drag_class(self)
@@ -478,5 +490,8 @@ class StackView(QGraphicsView):
         painter = QPainter(pixmap)
         self.scene().render(painter, QRectF(pixmap.rect()), rect)
         painter.end()
+        if pixmap.width() > MAX_DRAG_IMAGE_WIDTH:           # a whole card: a smaller image covers less
+            pixmap = pixmap.scaledToWidth(MAX_DRAG_IMAGE_WIDTH, Qt.TransformationMode.SmoothTransformation)
         drag.setPixmap(pixmap)
+        drag.setHotSpot(self.drag_hot_spot(pixmap))
         drag.exec(Qt.DropAction.MoveAction | Qt.DropAction.CopyAction | Qt.DropAction.LinkAction)

@@ -28,6 +28,7 @@ from explorer.gui import theme
 from explorer.gui.device_choice import DeviceChoice
 from explorer.gui.heatmap import Heatmap
 from explorer.gui.loss_plot import X_AXES, LossPlot
+from explorer.gui.run_source import SourcedText
 from explorer.gui.train_options import TrainOptions
 from explorer.gui.train_record import RunRecord, readout_lines
 from explorer.gui.train_workers import RemoteTrainWorker, TrainWorker
@@ -51,6 +52,7 @@ class TrainView(QWidget):
         self._threads: list[QThread] = []
         self.last: Trained | None = None
         self.record = RunRecord()
+        self.shown_from = ""                         # the design file the run on show came from, once another opened
         self._build_ui()
         self._redraw_timer = QTimer(self, interval=50, singleShot=True, timeout=self._redraw)
         self.devices = DeviceChoice(self.form.device_combo, self)
@@ -118,7 +120,7 @@ class TrainView(QWidget):
                          "baseline": Heatmap("baseline: layer CKA")}
         self.heatmaps["baseline"].setVisible(False)
 
-        self.readout = QPlainTextEdit(readOnly=True, toolTip="The same readout `explorer train` prints")
+        self.readout = SourcedText(readOnly=True, toolTip="The same readout `explorer train` prints")
         self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.readout.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.readout.setPlaceholderText("validation loss, gap and tokens/s show here at each evaluation; "
@@ -180,6 +182,17 @@ class TrainView(QWidget):
         self.pin_button.setText("Pin design as baseline")
         self.unpin_button.setEnabled(False)
 
+    def label_runs_from(self, source: str) -> None:
+        """Another design was opened: the curves, heatmaps and readout on show say they came from
+        `source` ("my.yaml") until the next Start ("" clears the label)."""
+        if source and (self.shown_from or not (self.record.train or self.is_running())):
+            return                                   # already labelled, or nothing on show
+        self.shown_from = source
+        self.plot.set_source(source)
+        for heatmap in self.heatmaps.values():
+            heatmap.set_source(source)
+        self.readout.set_source(source)
+
     # ------------------------------------------------------------------ run
     def options(self) -> tuple[object, dict, tuple[str, ...]]:
         """(the spec to train, TrainConfig fields, notes) from the controls (TrainOptions.options)."""
@@ -201,6 +214,7 @@ class TrainView(QWidget):
         reserve_gui_core()
         self.record.reset(float(options["batch"] * options["seq"] * (2 if any(x.target for x in spec.layers) else 1)))
         self.last = None
+        self.label_runs_from("")                     # this run is of the design now open
         for heatmap in self.heatmaps.values():
             heatmap.clear()
         self.heatmaps["twin"].setVisible(options["twin"])

@@ -127,7 +127,7 @@ def test_card_dropped_on_a_card_shares_and_shift_drop_moves(make_window, qtbot):
     record = real_drag(qtbot, window, card_name(window, "block1"), [card_middle(window, "block3")],
                        probe=lambda: window.stack_view.cards[4].hint)
     assert record.seen_by_hover[-1] == (Slot("block"), True)                  # the whole card lights up
-    assert any("release to share block1 with block3:block" in m and "Shift" in m for m in record.messages)
+    assert any("release to share block1 with block3 · " in m and "Shift" in m for m in record.messages)
     (g,) = window.model.spec.groups
     assert set(g.members) == {Member("block1", "block"), Member("block3", "block")}
     ids = [layer.id for layer in window.model.spec.layers]

@@ -105,6 +105,9 @@ class RecordedDrag:
     def setPixmap(self, pixmap) -> None:
         self.pixmap = pixmap
 
+    def setHotSpot(self, point) -> None:
+        self.hot_spot = point
+
     def exec(self, *_actions):
         return Qt.DropAction.IgnoreAction
 
