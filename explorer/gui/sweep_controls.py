@@ -75,7 +75,7 @@ class SchemeRunControls(QWidget):
         return "trained" if self.train_check.isChecked() else "timed" if self.time_check.isChecked() else "analysis"
 
     def train_config(self):
-        from explorer.train.engine import TrainConfig
+        from explorer.train.results import TrainConfig
 
         steps = self.train_steps.value()
         return TrainConfig(steps=steps, batch=self.train_batch.value(), seq=self.train_seq.value(),
