@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import yaml
 
 from explorer.bundled import is_bundled, presets_dir
+from explorer.design.safe_yaml import LOADER
 
 PRESETS_DIR = presets_dir()
 DEFAULT_PRESET = "bert-base.yaml"
@@ -20,16 +22,21 @@ def preset_paths() -> list[Path]:
 
 
 def bundled_presets() -> list[tuple[Path, str]]:
-    """(path, one-line description) of every bundled preset."""
+    """(path, one-line description) of every bundled preset (read once: the shipped files do not change)."""
+    return list(_bundled_presets())
+
+
+@cache
+def _bundled_presets() -> tuple[tuple[Path, str], ...]:
     out = []
     for path in preset_paths():
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)  # noqa: S506 - the C safe loader
             description = str(data.get("description", "")) if isinstance(data, dict) else ""
         except (OSError, yaml.YAMLError):
             description = "(unreadable)"
         out.append((path, description))
-    return out
+    return tuple(out)
 
 
 def default_preset() -> Path | None:
