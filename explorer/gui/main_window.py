@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QPlainTextEdit, QTab
 
 from explorer import fmt
 from explorer.design import edits
-from explorer.gui import commands
+from explorer.gui import commands, focus_order
 from explorer.gui.design_model import DesignModel
 from explorer.gui.document import Document
 from explorer.gui.graph_view import GraphView
@@ -60,9 +60,10 @@ class MainWindow(QMainWindow):
                                           "unshared twin")
         self.bottom_tabs.currentChanged.connect(self.on_bottom_tabs_current_changed)
         self.tabs.setMinimumHeight(MIN_STACK_HEIGHT)
-        self.setCentralWidget(self.tabs)
-        # the panels are docks: moved, resized, closed and restored (View > Reset layout)
+        # the panels are docks: moved, resized, closed and restored (View > Reset layout). Tab
+        # follows the order they join the window: palette, the stack, groups, inspector, bottom tabs
         self.dock_layout = DockLayout(self, {"palette": ("Palette", self.palette_panel),
+                                             "central": ("", self.tabs),
                                              "groups": ("Groups", self.groups_panel),
                                              "inspector": ("Inspector", self.inspector),
                                              "bottom": ("Metrics and runs", self.bottom_tabs)})
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.document.update_title()
         self.on_model_report_changed()
         self.dock_layout.restore()
+        focus_order.no_tab_traps(self)
 
     # ------------------------------------------------------------------ messages
 

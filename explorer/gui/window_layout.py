@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTabWidget, QWidget
 
 from explorer.gui.document import app_settings
+from explorer.gui.focus_order import no_tab_traps
 from explorer.gui.plot_size import keep_plots_readable
 
 LAYOUT_VERSION = 1                   # bump when the docks change: an older saved state is then ignored
@@ -37,6 +38,7 @@ class ScrollingTabs(QTabWidget):
 
     def _wrap(self, page: QWidget) -> QScrollArea:
         keep_plots_readable(page)
+        no_tab_traps(page)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -91,13 +93,17 @@ def default_sizes(width: int, height: int) -> dict[str, int]:
 
 
 class DockLayout(QObject):
-    """The docks of `window` and their layout: defaults, save, restore, reset."""
+    """The docks of `window` and their layout: defaults, save, restore, reset. `panels` maps a
+    dock's name to its title and widget, in Tab order; "central" is the window's central widget."""
 
     def __init__(self, window: QMainWindow, panels: dict[str, tuple[str, QWidget]]) -> None:
         super().__init__(window)
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         for name, (title, widget) in panels.items():
+            if name == "central":                 # the window's middle, in its place in the focus chain
+                window.setCentralWidget(widget)
+                continue
             dock = QDockWidget(title, window)
             dock.setObjectName(f"dock-{name}")               # saveState names docks by objectName
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
