@@ -80,6 +80,8 @@ def main() -> None:
 
 
 def still_shots() -> None:
+    shoot(window_on("albert-base"), "main-window")      # as `explorer albert-base --screenshot` draws it
+
     w = window_on("tutorial-unshared")
     show_tab(w, "Sweeps")
     w.insight.sweeps.tabs.setCurrentIndex(0)

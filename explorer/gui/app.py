@@ -7,7 +7,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -32,6 +32,22 @@ def collect_garbage_on_gui_thread(app: QApplication) -> None:
         app._explorer_gc = GarbageCollector(interval=1.0)
 
 
+def quiet_offscreen_dock_warnings() -> None:
+    """The offscreen platform (screenshots, tests) warns at each dock widget it lays out that it
+    "does not support propagateSizeHints()": nothing is wrong, so that one line is dropped."""
+    previous = None
+
+    def handler(mode, context, message) -> None:
+        if "does not support propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            print(message, file=sys.stderr)
+
+    previous = qInstallMessageHandler(handler)
+
+
 def application() -> QApplication:
     """The QApplication (made once): high-DPI aware, following the system palette."""
     app = QApplication.instance()
@@ -41,6 +57,8 @@ def application() -> QApplication:
         QCoreApplication.setApplicationName("Sharing Explorer")
         QGuiApplication.setDesktopFileName("sharing-explorer")   # Wayland: the .desktop entry and its icon
         app = QApplication(sys.argv[:1])  # native style and the system palette (light or dark)
+        if QGuiApplication.platformName() == "offscreen":
+            quiet_offscreen_dock_warnings()
     if app.windowIcon().isNull():
         app.setWindowIcon(theme.app_icon())
     collect_garbage_on_gui_thread(app)
@@ -109,6 +127,7 @@ def render_screenshot(window, out: str) -> bool:
     window.resize(*SCREENSHOT_SIZE)
     window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     window.show()
+    window.dock_layout.reset()          # the default layout, whatever this user saved
     app = QApplication.instance()
     for _ in range(3):
         app.processEvents()
@@ -124,6 +143,15 @@ def render_screenshot(window, out: str) -> bool:
     image = window.grab()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     return image.save(str(out), "PNG")
+
+
+def first_size(window) -> tuple[int, int]:
+    """1440x900, or the screen's free area where that is smaller (a 1280x720 laptop)."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return SCREENSHOT_SIZE
+    free = screen.availableGeometry()                 # the frame's title bar and borders come on top
+    return min(SCREENSHOT_SIZE[0], free.width() - 16), min(SCREENSHOT_SIZE[1], free.height() - 48)
 
 
 def run(preset_path: str | None, screenshot: str | None) -> int:
@@ -144,7 +172,8 @@ def run(preset_path: str | None, screenshot: str | None) -> int:
             print(f"error: cannot write screenshot {screenshot}", file=sys.stderr)
             return 2
         return 0
-    window.resize(*SCREENSHOT_SIZE)
+    if not window.dock_layout.restored:          # else the size and place the user left it at
+        window.resize(*first_size(window))
     window.show()
     if window.startup_message:                   # the file named on the command line is broken
         window.document.show_error("Cannot open the design", window.startup_message)

@@ -54,9 +54,13 @@ class GroupTree(QTreeWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)   # the name only: see rename_current
         header = self.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # names whole (a narrow panel scrolls sideways rather than cut "attention.q-group" short);
+        # the figures' column takes what is left
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
         self._hover: tuple[str | None, bool] | None = None     # (group or None = new group, valid)
 
     def paintEvent(self, event) -> None:

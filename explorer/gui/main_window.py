@@ -1,4 +1,5 @@
-"""The main window: palette | stack and graph | groups and inspector, metrics below."""
+"""The main window: the stack (and graph) in the middle; palette, groups, inspector and the
+bottom tabs (metrics, timing, ...) around it as docks (window_layout.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QGroupBox, QLabel, QMainWindow, QPlainTextEdit, QSplitter, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QPlainTextEdit, QTabWidget, QVBoxLayout
 
 from explorer import fmt
 from explorer.design import edits
-from explorer.gui import commands
+from explorer.gui import commands, focus_order
 from explorer.gui.design_model import DesignModel
 from explorer.gui.document import Document
 from explorer.gui.graph_view import GraphView
@@ -22,20 +22,12 @@ from explorer.gui.inspector import Inspector
 from explorer.gui.metrics_panel import MetricsPanel
 from explorer.gui.palette_panel import PalettePanel
 from explorer.gui.stack_view import StackView
+from explorer.gui.window_layout import MIN_STACK_HEIGHT, DockLayout, ScrollingTabs
 from explorer.presets import bundled_presets
 from explorer.design.model import StackSpec
 
 STATUS_MS = 10000
 MAX_MESSAGES = 200
-
-
-def boxed(title: str, widget: QWidget, tip: str = "") -> QGroupBox:
-    box = QGroupBox(title)
-    box.setToolTip(tip)
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(4, 6, 4, 4)
-    layout.addWidget(widget)
-    return box
 
 
 class MainWindow(QMainWindow):
@@ -58,17 +50,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.graph_view, "Graph")
         self.tabs.setTabToolTip(0, "Layers as cards, colored by sharing group")
         self.tabs.setTabToolTip(1, "Layers and their (shared) tensors as a graph")
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(boxed("Groups", self.groups_panel))
-        right.addWidget(boxed("Inspector", self.inspector))
-        right.setSizes([300, 420])
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(boxed("Palette", self.palette_panel))
-        top.addWidget(self.tabs)
-        top.addWidget(right)
-        top.setStretchFactor(1, 1)
-        top.setSizes([230, 870, 340])
-        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs = ScrollingTabs()          # its pages scroll rather than squeeze their plots
         self.bottom_tabs.addTab(self.metrics, "Metrics")
         self.run_panel = None               # made when its tab is first shown (it loads torch)
         self.bottom_tabs.addTab(QLabel("Time the real model on a device: open this tab to load the runner."),
@@ -77,12 +59,15 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.setTabToolTip(1, "Build the design in torch and stream forward-pass times, beside the "
                                           "unshared twin")
         self.bottom_tabs.currentChanged.connect(self.on_bottom_tabs_current_changed)
-        self.outer_splitter = outer = QSplitter(Qt.Orientation.Vertical)
-        outer.addWidget(top)
-        outer.addWidget(self.bottom_tabs)
-        outer.setStretchFactor(0, 1)
-        outer.setSizes([660, 220])
-        self.setCentralWidget(outer)
+        self.tabs.setMinimumHeight(MIN_STACK_HEIGHT)
+        # the panels are docks: moved, resized, closed and restored (View > Reset layout). Tab
+        # follows the order they join the window: palette, the stack, groups, inspector, bottom tabs
+        self.dock_layout = DockLayout(self, {"palette": ("Palette", self.palette_panel),
+                                             "central": ("", self.tabs),
+                                             "groups": ("Groups", self.groups_panel),
+                                             "inspector": ("Inspector", self.inspector),
+                                             "bottom": ("Metrics and runs", self.bottom_tabs)})
+        self.docks = self.dock_layout.docks
         self.status_label = QLabel()
         self.status_label.setMinimumWidth(420)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -112,6 +97,8 @@ class MainWindow(QMainWindow):
         self.document.replaced.connect(self.on_document_replaced)
         self.document.update_title()
         self.on_model_report_changed()
+        self.dock_layout.restore()
+        focus_order.no_tab_traps(self)
 
     # ------------------------------------------------------------------ messages
 
@@ -221,8 +208,9 @@ class MainWindow(QMainWindow):
         self._action(edit_menu, "Select &all layers", self.select_all, QKeySequence.StandardKey.SelectAll,
                      "Select every layer of the stack")
         view_menu = bar.addMenu("&View")
-        self._action(view_menu, "&Stack", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1", "Show the stack")
-        self._action(view_menu, "&Graph", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2", "Show the design graph")
+        self._action(view_menu, "&Stack", lambda: self.show_central(0), "Ctrl+1",
+                     "Show the stack and give it the keyboard (arrows move, Shift+arrows select)")
+        self._action(view_menu, "&Graph", lambda: self.show_central(1), "Ctrl+2", "Show the design graph")
         self._action(view_menu, "Recent &messages…", self.show_recent_messages, "Ctrl+Shift+M",
                      "Every status-bar message of this session, whole")
         view_menu.addSeparator()
@@ -234,6 +222,11 @@ class MainWindow(QMainWindow):
                      "Zoom so every layer is in view")
         self._action(view_menu, "Actual si&ze", lambda: self.stack_view.set_zoom(1.0), "Ctrl+Shift+0",
                      "Cards at their normal size")
+        view_menu.addSeparator()
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        self._action(view_menu, "&Reset layout", self.dock_layout.reset, None,
+                     "Put every panel back in its place, at its default size")
         for action in (self.undo_action, self.redo_action):
             self.addAction(action)
         from explorer.gui.undo_keys import UndoRouter
@@ -320,11 +313,11 @@ class MainWindow(QMainWindow):
     def on_bottom_tabs_current_changed(self, index: int) -> None:
         if index == 1 and self.run_panel is None:
             self.ensure_run_panel()
-        total = sum(self.outer_splitter.sizes())
-        bottom = 220 if index == 0 else 380            # plots and tables need room to be read
-        if self.bottom_tabs.widget(index) is getattr(self, "train_view", None):
-            bottom = 520                               # controls, curves and heatmaps, and the readout
-        self.outer_splitter.setSizes([max(total - bottom, 200), bottom])
+
+    def show_central(self, index: int) -> None:
+        """The Stack (0) or Graph (1) tab, with the keyboard focus."""
+        self.tabs.setCurrentIndex(index)
+        self.tabs.widget(index).setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def ensure_run_panel(self):
         """The timing panel (explorer.gui.run_panel), created on first use and fed every design."""
@@ -384,6 +377,7 @@ class MainWindow(QMainWindow):
         if not self.document.maybe_save():
             event.ignore()
             return
+        self.dock_layout.save()
         self.document.discard_autosave()
         from explorer.jobs.local import pool
 
@@ -395,6 +389,8 @@ class MainWindow(QMainWindow):
             # rather than destroy a running thread (which would abort the process)
             self._closing_after = running
             self.centralWidget().setEnabled(False)
+            for dock in self.docks.values():
+                dock.widget().setEnabled(False)
             self.show_message("Closing when the pass in progress ends (Stop was sent)")
             for thread in running:
                 thread.finished.connect(self.close)

@@ -17,6 +17,13 @@ from explorer.design.model import RUN_DTYPES
 
 DTYPES = RUN_DTYPES
 COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
+# the longest text a value shows: a count in the trillions, a saving, FLOPs with a share, memory
+WIDEST_VALUES = ("8,888,888,888,888", "888.88×  (−888.88 G)", "888.88 T  88.8%", "888.88 TFLOP", "≥ 1,888.88 TiB")
+
+
+def value_width(metrics) -> int:
+    """Pixels a value label needs for any of WIDEST_VALUES in its font, and a little room."""
+    return max(metrics.horizontalAdvance(text) for text in WIDEST_VALUES) + 6
 
 
 class MetricsPanel(QWidget):
@@ -102,7 +109,8 @@ class MetricsPanel(QWidget):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setToolTip(tip)
             value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            value.setFixedWidth(118)          # a fixed width: new numbers never re-layout the window
+            # a fixed width, wide enough for the longest figure: new numbers never re-layout the window
+            value.setFixedWidth(value_width(value.fontMetrics()))
             name = QLabel(label)
             name.setToolTip(tip)
             grid.addRow(name, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -55,7 +56,16 @@ class KindList(QListWidget):
             item.setToolTip(f"{kind_of(kind).tip or kind}.\nDrag into the stack, or double-click to insert "
                             f"above the selected layer.")
             self.addItem(item)
-        self.setFixedHeight((metrics.height() + 7) * 6 + 6)
+        self.fit_rows(2)
+
+    def fit_rows(self, columns: int) -> None:
+        """As tall as the rows of kinds `columns` to a row need: none hidden, none scrolled to."""
+        rows = math.ceil(self.count() / max(columns, 1))
+        self.setFixedHeight(rows * self.gridSize().height() + 2 * self.frameWidth() + 4)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_rows(self.viewport().width() // self.gridSize().width())
 
     def mimeTypes(self) -> list[str]:
         return [mime.KIND_MIME]
@@ -76,7 +86,10 @@ class PalettePanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.ask_options: Callable[[str, str], str | None] = self._ask_options_dialog
-        outer = QVBoxLayout(self)
+        # one scrolling column: kinds, scope and every scheme family. Never wider than its view, so
+        # Tab onto a button scrolls only up or down (sideways it would cut the titles' first letters)
+        content = QWidget()
+        outer = QVBoxLayout(content)
         outer.setContentsMargins(4, 4, 4, 4)
         kinds_box = QGroupBox("Layers")
         QVBoxLayout(kinds_box).addWidget(kinds := KindList())
@@ -94,10 +107,8 @@ class PalettePanel(QWidget):
             group.addButton(b)
             scope_layout.addWidget(b)
         outer.addWidget(scope_box)
-        schemes = QWidget()
-        schemes_layout = QVBoxLayout(schemes)
-        schemes_layout.setContentsMargins(0, 0, 0, 0)
         self.buttons: dict[str, QPushButton] = {}
+        self.family_boxes: dict[str, QGroupBox] = {}
         for family, title in FAMILIES:
             box = QGroupBox(title)
             layout = QVBoxLayout(box)
@@ -116,14 +127,20 @@ class PalettePanel(QWidget):
                 button.customContextMenuRequested.connect(lambda _p, n=scheme.name, b=button: self._menu(n, b))
                 layout.addWidget(button)
                 self.buttons[scheme.name] = button
-            schemes_layout.addWidget(box)
-        schemes_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(schemes)
+            outer.addWidget(box)
+            self.family_boxes[family] = box
+        outer.addStretch(1)
+        self.scroll = scroll = QScrollArea()
+        scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        outer.addWidget(scroll, 1)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        scroll.setMinimumWidth(content.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + 2 * scroll.frameWidth())
+        panel = QVBoxLayout(self)
+        panel.setContentsMargins(0, 0, 0, 0)
+        panel.addWidget(scroll)
         kinds.itemDoubleClicked.connect(self.on_kinds_item_double_clicked)
 
     def on_kinds_item_double_clicked(self, item: QListWidgetItem) -> None:

@@ -19,6 +19,7 @@ from explorer.gui import commands, drop_words, mime, theme
 from explorer.gui.card_layout import ATTENTION, CARD_GAP, CARD_HEIGHT, card_infos
 from explorer.gui.design_model import DesignModel, one_line
 from explorer.gui.layer_card import LayerCard
+from explorer.gui.stack_keys import CardKeyboard
 from explorer.design.model import BLOCK, Member, Slot
 
 PITCH = CARD_HEIGHT + CARD_GAP
@@ -38,7 +39,7 @@ class DropTarget:
     reason: str = ""          # why a drop here would be refused ('' = it is fine)
 
 
-class StackView(QGraphicsView):
+class StackView(CardKeyboard, QGraphicsView):
     def __init__(self, model: DesignModel, parent=None) -> None:
         super().__init__(parent)
         self.model = model
@@ -58,6 +59,7 @@ class StackView(QGraphicsView):
         self._insert_line.setZValue(10)
         self._insert_line.hide()
         self.scene().addItem(self._insert_line)
+        self.init_keyboard()
         self._press: tuple[QPointF, str, str | None] | None = None
         self._anchor: str | None = None
         self._hint_card: LayerCard | None = None
@@ -129,6 +131,7 @@ class StackView(QGraphicsView):
             card.setPos(MARGIN, MARGIN + (n - 1 - info.index) * PITCH)
             card.update()
         self.scene().setSceneRect(QRectF(0, 0, width + 2 * MARGIN, max(n, 1) * PITCH + 2 * MARGIN))
+        self._place_current_frame()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -336,6 +339,7 @@ class StackView(QGraphicsView):
             return
         chip = card.chip_at(card.mapFromScene(pos))
         layer_id = card.info.layer.id
+        self.set_current(layer_id, scroll=False)         # it is under the mouse: no scrolling mid-press
         self._press = (event.position(), layer_id, chip.slot if chip else None)
         selected = list(self.model.selected_layers)
         mods = event.modifiers()
@@ -362,23 +366,18 @@ class StackView(QGraphicsView):
             menu.exec(event.globalPos())
 
     def open_menu_for_selection(self) -> None:
-        """The menu key (or Shift+F10): the first selected card's menu, at that card."""
+        """The menu key (or Shift+F10): the current card's menu when it is selected, else the
+        first selected card's, at that card."""
         selected = [c for c in self.cards if c.info.layer.id in self.model.selected_layers]
         if not selected:
-            self.model.message.emit("select a layer first (click it, or Ctrl+A for all)")
+            self.model.message.emit("select a layer first (arrows or Space, a click, or Ctrl+A for all)")
             return
-        self.ensureVisible(selected[0].sceneBoundingRect())
-        scene_pos = selected[0].mapToScene(QPointF(60, CARD_HEIGHT / 2))
+        card = next((c for c in selected if c.info.layer.id == self.current), selected[0])
+        self.ensureVisible(card.sceneBoundingRect())
+        scene_pos = card.mapToScene(QPointF(60, CARD_HEIGHT / 2))
         menu = self.context_menu(scene_pos)
         if menu is not None:
             menu.exec(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Menu or (event.key() == Qt.Key.Key_F10
-                                              and event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
-            self.open_menu_for_selection()
-            return
-        super().keyPressEvent(event)
 
     def context_menu(self, scene_pos: QPointF) -> QMenu | None:
         """Every drag's keyboard and menu equivalent, for the card or chip at `scene_pos`:

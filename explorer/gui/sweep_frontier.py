@@ -6,7 +6,7 @@ says which scheme was chosen."""
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSizeF, Qt, Signal
 from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QTableWidgetItem, QWidget
 
 from explorer.gui import theme
@@ -19,6 +19,8 @@ TIMED_COLUMNS = ["scheme", "unique params", "median ms", "forward FLOPs", "where
 AXES = {"trained": ("validation loss (final)", "unique parameters (trained, scaled down)"),     # (left, bottom)
         "timed": ("median forward ms (measured)", "unique parameters"),
         "analysis": ("forward FLOPs", "unique parameters")}
+POINT_SIZE = 11                         # px: the scatter's markers
+MARKER_RADIUS = POINT_SIZE / 2 + 1      # px a label keeps clear of any point's centre
 
 
 def frontier_data(mode: str, scheme_points: list, trained_runs: list, trained_where: dict[str, str],
@@ -50,6 +52,18 @@ def frontier_data(mode: str, scheme_points: list, trained_runs: list, trained_wh
     return xy, rows, [p.scheme for p in scheme_points]
 
 
+def label_places(point: tuple[float, float], size: QSizeF, margin: float = 0.0) -> list[QRectF]:
+    """Where a label of `size` (its text inside a blank `margin`) may go beside a point, in view
+    pixels (y down), nearest first: right, above, left, below, then the four corners; its text
+    clear of the point's marker."""
+    px, py = point
+    w, h, r = size.width(), size.height(), MARKER_RADIUS - margin
+    return [QRectF(px + r, py - h / 2, w, h), QRectF(px - w / 2, py - r - h, w, h),
+            QRectF(px - r - w, py - h / 2, w, h), QRectF(px - w / 2, py + r, w, h),
+            QRectF(px + r * 0.7, py - r * 0.7 - h, w, h), QRectF(px - r * 0.7 - w, py - r * 0.7 - h, w, h),
+            QRectF(px + r * 0.7, py + r * 0.7, w, h), QRectF(px - r * 0.7 - w, py + r * 0.7, w, h)]
+
+
 class FrontierView(QSplitter):
     """The frontier plot beside its table; `chosen(scheme)` on a click or a row's double-click."""
 
@@ -66,7 +80,7 @@ class FrontierView(QSplitter):
         self.frontier_plot.setLabel("bottom", "unique parameters")
         self.frontier_plot.setLabel("left", "forward FLOPs")
         self.frontier_scatter = pg.ScatterPlotItem(
-            size=11, hoverable=True, hoverSize=15,
+            size=POINT_SIZE, hoverable=True, hoverSize=15,
             tip=lambda x, y, data: f"{data}\n{x:,.0f} parameters\n" + (
                 f"validation loss {y:.4f}" if self.mode == "trained" else f"median {y:.3f} ms"
                 if self.mode == "timed" else f"{y:,.0f} FLOPs")
@@ -131,21 +145,29 @@ class FrontierView(QSplitter):
         view = self.frontier_plot.getPlotItem().vb
         (x0, x1), (y0, y1) = view.viewRange()
         width, height = (view.width(), view.height()) if view.width() > 50 else (600.0, 300.0)
+        points = [((x - x0) / (x1 - x0) * width, (y1 - y) / (y1 - y0) * height) for _n, x, y in self._frontier_xy]
+        # no label covers a point's marker (its text may: its blank margin may not) or another label
+        markers = [QRectF(px - MARKER_RADIUS, py - MARKER_RADIUS, 2 * MARKER_RADIUS, 2 * MARKER_RADIUS)
+                   for px, py in points]
         placed: list[QRectF] = []
-        for name, x, y in sorted(self._frontier_xy, key=lambda p: p[0] not in ("current", "none")):
-            # in pixels: the label goes right of and above its point, or left / below where the
-            # view's edge is too close; a label that would overlap an earlier one shows on hover only
-            px, py = (x - x0) / (x1 - x0) * width, (y1 - y) / (y1 - y0) * height
-            label = pg.TextItem(name, color=theme.color("plot_label"))
-            size = label.textItem.boundingRect().size()
-            right, up = px + size.width() <= width, py - size.height() >= 0
-            rect = QRectF(px if right else px - size.width(), py - size.height() if up else py,
-                          size.width(), size.height())
-            if any(rect.intersects(other) for other in placed):
+        inside = QRectF(0, 0, width, height)
+        order = sorted(range(len(points)), key=lambda i: self._frontier_xy[i][0] not in ("current", "none"))
+        for i in order:
+            name = self._frontier_xy[i][0]
+            label = pg.TextItem(name, color=theme.color("plot_label"), anchor=(0.0, 0.0))
+            margin = label.textItem.document().documentMargin()
+            places = [r for r in label_places(points[i], label.textItem.boundingRect().size(), margin)
+                      if inside.contains(r) and not any(r.intersects(p) for p in placed)]
+            clear = [r for r in places if not any(r.adjusted(margin, margin, -margin, -margin).intersects(m)
+                                                  for m in markers)]
+            if clear:
+                rect = clear[0]
+            elif places and name in ("current", "none"):   # the design itself is always named
+                rect = places[0]
+            else:                          # no free place near its point: the name shows on hover
                 continue
             placed.append(rect)
-            label.setAnchor((0.0 if right else 1.0, 1.0 if up else 0.0))
-            label.setPos(x, y)
+            label.setPos(x0 + rect.left() / width * (x1 - x0), y1 - rect.top() / height * (y1 - y0))
             self.frontier_plot.addItem(label, ignoreBounds=True)
             self._frontier_labels.append(label)
 

@@ -75,21 +75,31 @@ def no_ray_address(qapp):
     cluster_settings.set_ray_address("")
 
 
+@pytest.fixture(autouse=True)
+def default_window_layout(qapp):
+    """Every test's first window opens with the default dock layout: a window an earlier test
+    closed saved its own (gui/window_layout.py), which a later window would restore."""
+    from explorer.gui import window_layout
+
+    window_layout.clear_saved_layout()
+    yield
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path):
-    """A real main window on a design; dialogs answer without blocking."""
+    """A real main window on a design (1440x900 unless `size` says); dialogs answer without blocking."""
     from explorer.gui.main_window import MainWindow
 
     windows = []
 
-    def make(spec=None, path=None):
+    def make(spec=None, path=None, size=(1440, 900)):
         from explorer.design.edits import builtin_design
 
         window = MainWindow(spec or builtin_design(), path)
         window.document.ask_save = lambda: "discard"
         window.document.ask_recover = lambda _p: False
         window.document.autosave_file = tmp_path / "autosave" / "autosave.yaml"
-        window.resize(1440, 900)
+        window.resize(*size)
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)

@@ -108,10 +108,13 @@ def test_chip_dropped_on_empty_group_space_forms_a_group(make_window, qtbot):
 
 
 def test_card_dropped_between_cards_moves_it(make_window, qtbot):
-    window = make_window(builtin_design(6))          # start and target in sight together
+    window = make_window(builtin_design(6))
     view = window.stack_view
+    view.centerOn(view.gap_point(4))                 # start and target in sight together
+    start = card_name(window, "block0")
     target = scene_to_window(window, view, view.gap_point(6))
-    real_drag(qtbot, window, card_name(window, "block0"), [target])
+    assert card_name(window, "block0") == start      # seeing the target did not scroll the start away
+    real_drag(qtbot, window, start, [target])
     ids = [layer.id for layer in window.model.spec.layers]
     assert ids[:6] == ["embedding", "block1", "block2", "block3", "block4", "block0"]
 
