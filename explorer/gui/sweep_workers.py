@@ -1,16 +1,16 @@
-"""The Sweeps tab's workers (torch and Ray are imported in their threads; they never touch a
-widget), the CUDA devices they may use, and stopping them when the window closes."""
+"""The Sweeps tab's workers (jobs in the worker process, or Ray tasks; they never touch a widget),
+the CUDA devices they may use, and stopping them when the window closes."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QThread, Signal
 
-from explorer.gui.workers import _TimingWorker, quit_and_wait
+from explorer.gui.workers import _TimingWorker, design_yaml, quit_and_wait, run_job
 
 
 class SchemeTrainWorker(_TimingWorker):
-    """Trains every scheme on the (scaled) design, one after another; stop() ends the run in
-    progress and skips the rest. torch is imported here, in the worker's thread."""
+    """Trains every scheme on the (scaled) design, one after another, in the worker process; stop()
+    ends the run in progress and skips the rest."""
 
     run_done = Signal(object)       # train.sweep.SchemeRun, in order
     progress = Signal(str)
@@ -22,10 +22,13 @@ class SchemeTrainWorker(_TimingWorker):
         self.spec, self.config, self.only = spec, config, only
 
     def work(self) -> None:
-        from explorer.train.sweep import train_schemes
+        from explorer.jobs.body import train_sweep_payload
 
-        self.finished.emit(train_schemes(self.spec, self.config, only=self.only, on_run=self.run_done.emit,
-                                         progress=self.progress.emit, should_stop=self._stop.is_set))
+        options = {f: getattr(self.config, f) for f in self.config.__dataclass_fields__}
+        payload = train_sweep_payload(design_yaml(self.spec), options, self.only, self.spec.name)
+        outcome = run_job(payload, {"run": self.run_done.emit, "progress": self.progress.emit}, self._stop.is_set)
+        if outcome["result"] is not None:
+            self.finished.emit(outcome["result"])
 
 
 class PointSweepWorker(_TimingWorker):
@@ -45,9 +48,14 @@ class PointSweepWorker(_TimingWorker):
     def work(self) -> None:
         from explorer.cluster import ray_backend
 
-        if not self.address:
-            self.finished.emit(ray_backend.run_local(self.points, on_row=self.row_done.emit,
-                                                     should_stop=self._stop.is_set))
+        if not self.address:            # in the worker process, one point after another
+            from explorer.jobs.body import points_payload
+
+            device = next((p.payload().get("options", {}).get("device", "cpu") for p in self.points), "cpu")
+            outcome = run_job(points_payload([p.payload() for p in self.points], device=device),
+                              {"row": self.row_done.emit}, self._stop.is_set)
+            if outcome["result"] is not None:
+                self.finished.emit(outcome["result"])
             return
         from explorer.gui.cluster_settings import connect, local_cpus
 

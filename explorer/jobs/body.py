@@ -19,7 +19,7 @@ from typing import Callable
 
 from explorer import __version__
 
-KINDS = ("bench", "seq", "train", "export", "devices")
+KINDS = ("bench", "seq", "train", "export", "devices", "points", "train-sweep")
 
 
 def _first_line(err: BaseException) -> str:
@@ -32,7 +32,8 @@ def describe(payload: dict) -> str:
     kind = payload.get("kind", "")
     if kind == "devices":
         return "listing this machine's devices"
-    verb = {"bench": "timing", "seq": "timing", "train": "training", "export": "exporting"}.get(kind, "running")
+    verb = {"bench": "timing", "seq": "timing", "train": "training", "export": "exporting", "points": "sweeping",
+            "train-sweep": "training the schemes of"}.get(kind, "running")
     return f"{verb} {payload.get('name') or 'the design'}"
 
 
@@ -102,9 +103,11 @@ class JobBody:
                 from explorer.bench.devices import device_labels
 
                 return {"result": device_labels(), "where": here()}
+            if kind == "points":
+                return {"result": self._points(payload), "where": here()}
             spec = yaml_io.parse_text(payload["design_yaml"])          # validated again here
             try:
-                result = getattr(self, f"_{kind}")(spec, payload)
+                result = getattr(self, f"_{kind.replace('-', '_')}")(spec, payload)
             except ExplorerError as err:
                 return {"error": _first_line(err)}
         except Exception as err:          # a bug or a torch failure: one line, not a traceback
@@ -143,6 +146,32 @@ class JobBody:
 
         export_file(spec, payload["path"])
         return payload["path"]
+
+    def _points(self, payload: dict) -> list[dict]:
+        """Sweep points (cluster/points.py payloads, each carrying its design) one after another: a
+        "row" event each; those not reached before a stop say so."""
+        from explorer.cluster.points import run_point
+
+        rows = []
+        for point in payload["points"]:
+            if self.stopping():
+                rows.append({"label": point.get("label", "?"), "where": "", "version": "",
+                             "error": "stopped before it started"})
+                continue
+            row = run_point(point)
+            row["where"] = f"local ({row['where']})"
+            rows.append(row)
+            self._push("row", row)
+        return rows
+
+    def _train_sweep(self, spec, payload: dict):
+        """Every scheme trained on the (scaled) design: a "run" event per SchemeRun; a SchemeSweep."""
+        from explorer.train.results import TrainConfig
+        from explorer.train.sweep import train_schemes
+
+        return train_schemes(spec, TrainConfig(**payload["options"]), only=payload.get("only"),
+                             on_run=lambda run: self._push("run", run),
+                             progress=lambda line: self._push("progress", line), should_stop=self.stopping)
 
     def _train(self, spec, payload: dict):
         """A Trained (train/session.py)."""
@@ -183,3 +212,16 @@ def export_payload(design_yaml: str, path: str, name: str = "", version: str = _
 def devices_payload(version: str = __version__) -> dict:
     """List the worker machine's devices: [(device, label)]."""
     return {"kind": "devices", "version": version}
+
+
+def points_payload(points: list[dict], name: str = "", device: str = "cpu", version: str = __version__) -> dict:
+    """Sweep points (cluster/points.py Point.payload() dicts) run one after another on `device`."""
+    return {"kind": "points", "points": list(points), "config": {"device": device}, "name": name,
+            "version": version}
+
+
+def train_sweep_payload(design_yaml: str, options: dict, only: list[str] | None = None, name: str = "",
+                        version: str = __version__) -> dict:
+    """Train every scheme of the design (options: TrainConfig fields)."""
+    return {"kind": "train-sweep", "design_yaml": design_yaml, "options": dict(options), "only": only,
+            "name": name, "version": version}

@@ -1,5 +1,6 @@
-"""The window's process never imports torch (issue 23): a Timing run with its twin, a Train run and
-a model export, started with the tabs' own buttons, run in the worker process. Checked in a child
+"""The window's process never imports torch (issue 23): a Timing run with its twin, a Train run, the
+Sweeps tab's timed schemes and a model export, started with the tabs' own buttons, run in the
+worker process. Checked in a child
 process of its own, since this test process imports torch for other tests."""
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ SCRIPT = textwrap.dedent("""
     QTest.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     assert wait_for(trained, 240), "no training result"
     assert len(trained.at(0)[0].result.series["design"].train_loss) == 2
+
+    sweeps = window.insight.sweeps                       # the Sweeps tab's timed schemes
+    window.bottom_tabs.setCurrentWidget(sweeps)
+    sweeps.tabs.setCurrentIndex(2)
+    sweeps.schemes.controls.time_iters.setValue(2)
+    sweeps.schemes.controls.time_seq.setValue(8)
+    sweeps.schemes.controls.only_edit.setText("albert,cycle")
+    timed = QSignalSpy(sweeps.points_finished)
+    QTest.mouseClick(sweeps.schemes.controls.time_button, Qt.MouseButton.LeftButton)
+    assert wait_for(timed, 240), "no sweep result"
+    rows = {r["label"]: r for r in sweeps.schemes.timed_rows}
+    assert rows["albert"]["median_ms"] > 0 and rows["albert"]["where"].startswith("local")
 
     exported = QSignalSpy(window.insight.export_done)
     assert window.insight.export_model(sys.argv[1])
