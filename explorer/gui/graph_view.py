@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 from explorer import fmt
 from explorer.gui import theme
 from explorer.gui.design_model import DesignModel
-from explorer.design.graph import design_graph
 
 ROW = 30.0
 OWN_X, OWN_W = 0.0, 120.0
@@ -43,6 +42,8 @@ class GraphView(QGraphicsView):
             self.refresh()
 
     def refresh(self) -> None:
+        from explorer.design.graph import design_graph       # networkx loads when the tab is first shown
+
         self._stale = False
         scene = self.scene()
         scene.clear()
