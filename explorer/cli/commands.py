@@ -10,7 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from explorer.cli import formatters
+from explorer import readouts as formatters
 from explorer.errors import BenchError, BuildError, SpecError
 
 

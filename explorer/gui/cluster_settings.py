@@ -14,7 +14,7 @@ from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
                                QWidget)
 
-from explorer.gui.workers import _TimingWorker, start_in_thread
+from explorer.gui.workers import JobWorker, start_in_thread
 
 SETTINGS_KEY = "cluster/ray_address"
 TEST_TIMEOUT_S = 15.0
@@ -117,7 +117,7 @@ def describe(devices: list[dict]) -> str:
     return f"{len(devices)} node{'s' * (len(devices) != 1)}, {cpus} CPUs, {gpus} GPUs: {nodes}"
 
 
-class ConnectWorker(_TimingWorker):
+class ConnectWorker(JobWorker):
     """Connects to the address and lists the cluster's devices, off the GUI thread."""
 
     done = Signal(list)              # ray_backend.devices(ray)

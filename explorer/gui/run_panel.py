@@ -25,13 +25,13 @@ from PySide6.QtCore import Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from explorer.cli.formatters import bench_readout_lines
+from explorer.readouts import bench_readout_lines
 from explorer.gui import theme
 from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, PlainAxis
 from explorer.gui.run_source import SourcedLabel
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
 from explorer.gui.device_choice import DeviceChoice, join_for_run
-from explorer.gui.workers import (BenchWorker, _TimingWorker, prune_ended, quit_and_wait, reserve_gui_core,
+from explorer.gui.workers import (BenchWorker, JobWorker, prune_ended, quit_and_wait, reserve_gui_core,
                                   start_in_thread)
 
 MAX_POINTS = 5000          # per series on the plot: older passes scroll out
@@ -39,7 +39,7 @@ MAX_SEGMENTS = 50          # design versions kept on the plot (and in its CSV): 
 CSV_HEADER = ("segment", "label", "series", "warmup", "iteration", "ms")
 
 
-class RemoteBenchWorker(_TimingWorker):
+class RemoteBenchWorker(JobWorker):
     """Times one design on the cluster (cluster/remote_run.py), with BenchWorker's signals:
     samples, progress and the built report streamed back; Stop is honoured within one iteration."""
 
@@ -446,5 +446,5 @@ class RunPanel(QWidget):
     @staticmethod
     def describe(result, baseline: tuple[str, float] | None = None) -> str:
         """The readout: timing (live or final), counts checked against the analysis, memory, device;
-        the same lines `explorer bench` prints (cli/formatters.py)."""
+        the same lines `explorer bench` prints (explorer/readouts.py)."""
         return "\n".join(bench_readout_lines(result, baseline))

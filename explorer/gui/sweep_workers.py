@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QThread, Signal
 
-from explorer.gui.workers import _TimingWorker, design_yaml, quit_and_wait, run_job
+from explorer.gui.workers import JobWorker, design_yaml, quit_and_wait, run_job
 
 
-class SchemeTrainWorker(_TimingWorker):
+class SchemeTrainWorker(JobWorker):
     """Trains every scheme on the (scaled) design, one after another, in the worker process; stop()
     ends the run in progress and skips the rest."""
 
@@ -31,7 +31,7 @@ class SchemeTrainWorker(_TimingWorker):
             self.finished.emit(outcome["result"])
 
 
-class PointSweepWorker(_TimingWorker):
+class PointSweepWorker(JobWorker):
     """Runs sweep points (explorer/cluster/points.py) on the Ray cluster at `address`, one task
     each, or in this process when `address` is empty; `row_done(row)` as each finishes, then
     `finished(rows)` in the points' order (Stop: the rest say they were stopped)."""

@@ -1,5 +1,5 @@
 """What a Train tab run has streamed in (steps, evaluations, accuracy per series) and the readout
-made of it: live at each evaluation, then `explorer train`'s (cli/formatters.py) plus the
+made of it: live at each evaluation, then `explorer train`'s (explorer/readouts.py) plus the
 validation loss at equal steps when the run ends. Plain Python: no Qt, no torch."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from itertools import accumulate
 
-from explorer.cli.formatters import train_readout_lines
+from explorer.readouts import train_readout_lines
 from explorer.train.curves import generalization_gap
 
 SERIES = ("design", "twin", "baseline")          # theme roles of the same names color them

@@ -6,10 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 
 from explorer.gui.device_choice import join_for_run
-from explorer.gui.workers import _TimingWorker, design_yaml, run_job
+from explorer.gui.workers import JobWorker, design_yaml, run_job
 
 
-class TrainWorker(_TimingWorker):
+class TrainWorker(JobWorker):
     """Runs train_and_compare (train, then the CKA of the trained models). Never touches a widget."""
 
     step = Signal(str, int, float, float)           # series, step, training loss, training seconds so far

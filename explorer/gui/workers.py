@@ -18,9 +18,11 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-class _TimingWorker(QObject):
-    """Runs `work()` in its QThread. stop() (from any thread) is seen at the work's next check;
-    an ExplorerError reaches `failed` as its own line, anything else as `{failure}: Type: text`."""
+class JobWorker(QObject):
+    """The base of the window's workers: `work()` runs in its QThread (start_in_thread), handing a
+    job to the worker process (run_job) or a call to a cluster. stop() (from any thread) is seen at
+    the work's next check; an ExplorerError reaches `failed` as its own line, anything else as
+    `{failure}: Type: text`."""
 
     failed = Signal(str)            # one line, ready for the status bar
     failure = "work failed"
@@ -64,7 +66,7 @@ def design_yaml(spec) -> str:
     return yaml_io.dumps(spec)
 
 
-class BenchWorker(_TimingWorker):
+class BenchWorker(JobWorker):
     """Builds and times one design (and its twin) in a worker process. Stop() is honoured between
     iterations."""
 
@@ -91,7 +93,7 @@ class BenchWorker(_TimingWorker):
             self.finished.emit(outcome["result"])
 
 
-class SeqTimingWorker(_TimingWorker):
+class SeqTimingWorker(JobWorker):
     """Times the design at each sequence length (median of a few passes per point), in a worker process."""
 
     point = Signal(int, float)      # seq, median ms
@@ -111,7 +113,7 @@ class SeqTimingWorker(_TimingWorker):
         self.finished.emit()
 
 
-class ExportWorker(_TimingWorker):
+class ExportWorker(JobWorker):
     """Writes the design's standalone model.py in a worker process: `done(path)` or `failed(line)`."""
 
     done = Signal(object)

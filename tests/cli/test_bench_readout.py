@@ -1,4 +1,4 @@
-"""The timing readout: one formatter (cli/formatters.py) for `explorer bench` and the Timing tab."""
+"""The timing readout: one formatter (explorer/readouts.py) for `explorer bench` and the Timing tab."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from explorer.bench.config import BenchConfig
 from explorer.bench.results import BenchResult, SeriesResult
 from explorer.cli import main
-from explorer.cli.formatters import bench_readout_lines
+from explorer.readouts import bench_readout_lines
 
 
 def result(device: str = "cpu", device_name: str = "CPU (2 cores, 2 torch threads)", twin: bool = True,
@@ -116,7 +116,7 @@ def test_explorer_bench_prints_the_run_panels_readout(capsys, monkeypatch):
 
 
 def test_the_formatters_and_results_load_without_torch_or_qt():
-    code = ("import sys; import explorer.cli, explorer.cli.formatters, explorer.bench.results, "
+    code = ("import sys; import explorer.cli, explorer.readouts, explorer.bench.results, "
             "explorer.bench.devices, explorer.bench.process_memory; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'pyqtgraph')); "
             "assert not bad, bad")

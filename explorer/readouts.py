@@ -1,4 +1,4 @@
-"""Text of the command line's answers, and of the app's timing readout (gui/run_panel.py).
+"""Text of the command line's answers and of the app's readouts (Timing and Train tabs): below both.
 
 Pure: strings from reports and results, no torch and no Qt, so `explorer report` and the
 GUI thread import it at once. The timing readout is one function, `bench_readout_lines`,
