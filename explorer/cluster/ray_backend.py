@@ -25,7 +25,8 @@ class ClusterError(ExplorerError):
     """Ray is missing, or the cluster cannot be reached."""
 
 
-def _ray():
+def ray_module():
+    """The ray module; ClusterError in one line when Ray is not installed."""
     try:
         import ray
     except ImportError:
@@ -44,7 +45,7 @@ def connect(address: str = "local", num_cpus: int | None = None, timeout_s: floa
     races it (seen as a hung or aborted process). So an address is first checked from outside:
     a TCP connection to its port, then a child process that joins the cluster and is killed if
     it takes too long. This process initialises Ray only for an address that answered."""
-    ray = _ray()
+    ray = ray_module()
     if ray.is_initialized():
         return ray
     if address in ("local", ""):                           # started here, from the calling (main) thread
