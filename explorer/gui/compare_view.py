@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -16,16 +16,16 @@ from explorer.analysis import analyze
 from explorer.analysis.export_report import report_rows
 from explorer.errors import ExplorerError
 from explorer.gui import theme
+from explorer.gui.lazy_view import LazyView
 from explorer.presets import bundled_presets
 from explorer.design import yaml_io
 
 
-class CompareView(QWidget):
-    message = Signal(str)
+class CompareView(LazyView):
+    """Recomputes only while shown (LazyView): an edit costs a hidden Compare tab nothing."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._spec = None
         self.baseline = None
         self.baseline_label = "none"
         self.measured: dict = {}          # StackSpec -> median ms, from the run panel
@@ -59,15 +59,9 @@ class CompareView(QWidget):
     def set_spec(self, spec, batch: int | None = None, seq: int | None = None, dtype: str | None = None,
                  device: str | None = None) -> None:
         """The design A and its run shape; `device`: whose kernels the training activations follow."""
-        self._spec = spec
         self.batch, self.seq, self.dtype = batch or self.batch, seq or self.seq, dtype or self.dtype
         self.device = device or self.device
-        if self.isVisible():          # hidden tabs refresh when shown: edits stay fast
-            self.refresh()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.refresh()
+        super().set_spec(spec)
 
     def set_baseline(self, spec, label: str) -> None:
         self.baseline = spec
