@@ -50,6 +50,7 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_wheel_carries_every_preset_and_resource(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
+    assert "explorer/py.typed" in names                               # the package says it is typed (PEP 561)
     for preset in (ROOT / "presets").glob("*.yaml"):
         assert f"explorer/bundled/presets/{preset.name}" in names
     for resource in (ROOT / "resources").rglob("*"):

@@ -42,7 +42,9 @@ def layer_flops(d: LayerDims, batch: int, seq: int, memory: int = 0) -> tuple[tu
     each kind's module says what its layer computes. `memory`: the encoder output's length, for
     kinds that read it (cross-attention)."""
     k = kind(d.kind)
-    by_component, elementwise = k.flops(d, batch, seq, memory=memory) if k.reads_memory else k.flops(d, batch, seq)
+    # a kind that reads_memory (the cross-attention block) takes memory=, which LayerKind.flops does not declare
+    by_component, elementwise = (k.flops(d, batch, seq, memory=memory)  # type: ignore[call-arg]
+                                 if k.reads_memory else k.flops(d, batch, seq))
     f = dict.fromkeys(COMPONENTS, 0)
     f.update(by_component)
     return tuple(f.items()), elementwise

@@ -59,9 +59,9 @@ def _per_layer(spec: StackSpec, batch: int, seq: int, target_seq: int | None = N
         d = dims(layer, spec.settings)
         k = kind(d.kind)
         n = batch * length
-        if k.reads_memory:
-            live, keep = k.working_set(d, n, batch, memory=memory)
-            cache = k.kv_cache(d, n, memory=batch * memory)
+        if k.reads_memory:           # such a kind (cross-attention) takes memory=, which LayerKind does not declare
+            live, keep = k.working_set(d, n, batch, memory=memory)  # type: ignore[call-arg]
+            cache = k.kv_cache(d, n, memory=batch * memory)  # type: ignore[call-arg]
         else:
             (live, keep), cache = k.working_set(d, n, batch), k.kv_cache(d, n)
         yield layer, d, n, live, keep, cache

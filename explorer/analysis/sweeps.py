@@ -14,7 +14,7 @@ from fractions import Fraction
 from explorer.analysis.flops import count_flops
 from explorer.analysis.report import analyze
 from explorer.errors import ExplorerError, SpecError
-from explorer.design.model import StackSpec
+from explorer.design.model import LayerSpec, StackSpec
 from explorer.design.strategies import SCHEMES, apply_scheme
 from explorer.kinds import kind
 
@@ -74,7 +74,8 @@ def with_depth(spec: StackSpec, n_blocks: int) -> StackSpec:
     first = spec.layers.index(template)
     last = spec.layers.index(blocks[-1])
     taken = {layer.id for layer in spec.layers} - {b.id for b in blocks}
-    new_blocks, k = [], 0
+    new_blocks: list[LayerSpec] = []
+    k = 0
     while len(new_blocks) < n_blocks:
         lid = f"block{k}"
         k += 1

@@ -41,7 +41,7 @@ def design_graph(spec: StackSpec, plan: SharingPlan | None = None, detail: str =
             claimed = sum(c.piece.numel for c in claims)
             if detail == "tensor":
                 for c in claims:
-                    node = ("shared", c.group, c.index)
+                    node: tuple[str | int, ...] = ("shared", c.group, c.index)     # a graph node: ("own", ...) too
                     if node not in g:
                         grp = plan.groups[c.group]
                         g.add_node(node, kind="tensor", label=f"{grp.name}/{c.rel}", group=grp.name,

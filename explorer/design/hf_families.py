@@ -6,9 +6,11 @@ mixtures of experts (Mixtral, Qwen2-MoE). Every problem is one SpecError naming 
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from explorer.errors import SpecError
 from explorer.design.model import MAX_DIM, MAX_LAYERS, MAX_POSITIONS, MAX_VOCAB, LayerSpec, ModelSettings
@@ -88,14 +90,14 @@ class Config:
             raise self.error(f"activation {value!r} has no counterpart here (known: {', '.join(table)})", key)
         return table[value]
 
-    def indices(self, key: str) -> frozenset[int]:
+    def indices(self, key: str) -> frozenset[builtins.int]:   # builtins: `int` here is the method above
         """A list of layer indices (absent or null: none)."""
         name, value = self.get(key, [])
         if not isinstance(value, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in value):
             raise self.error(f"expected a list of layer indices, got {show(value)}", name)
         return frozenset(value)
 
-    def num_labels(self) -> int:
+    def num_labels(self) -> builtins.int:
         if self.data.get("id2label") is not None:
             labels = self.data["id2label"]
             if not isinstance(labels, dict) or not labels:
@@ -245,7 +247,7 @@ def _biases(cfg: Config, model_type: str) -> tuple[bool, bool | None, bool]:
     return cfg.bool("attention_bias", False), None, model_type != "gemma" and cfg.bool("mlp_bias", False)
 
 
-def _moe_layers(cfg: Config, model_type: str, n_layers: int, d_ff: int) -> tuple[LayerSpec, ...]:
+def _moe_layers(cfg: Config, model_type: str, n_layers: int, d_ff: int | None) -> tuple[LayerSpec, ...]:
     """The decoder layers: every one a mixture of experts in Mixtral; in Qwen2-MoE layer i is one
     iff i is not in mlp_only_layers, num_experts > 0 and (i + 1) % decoder_sparse_step == 0, the
     others a dense MLP of intermediate_size; elsewhere dense blocks."""
@@ -264,7 +266,7 @@ def _moe_layers(cfg: Config, model_type: str, n_layers: int, d_ff: int) -> tuple
     top_k = cfg.int("num_experts_per_tok", maximum=MAX_EXPERTS)
     if top_k > experts:
         raise cfg.error(f"{top_k} is more than the {experts} experts of {experts_key}", "num_experts_per_tok")
-    moe = {"n_experts": experts, "top_k": top_k}
+    moe: dict[str, Any] = {"n_experts": experts, "top_k": top_k}      # LayerSpec's keyword arguments
     if model_type == "qwen2_moe":
         expert_ff = cfg.int("moe_intermediate_size", maximum=MAX_DIM * 8)
         shared = cfg.int("shared_expert_intermediate_size", minimum=0, maximum=MAX_DIM * 8)

@@ -223,15 +223,18 @@ class Slot:
     @property
     def width(self) -> int:
         """How many heads or experts (0 for any other slot)."""
-        return max(self.hi - self.lo, 0) if self.is_range else 0
+        lo, hi = self.lo, self.hi
+        return max(hi - lo, 0) if lo is not None and hi is not None else 0
 
     def covers_head(self, i: int) -> bool:
-        return self.is_heads and self.lo <= i < self.hi
+        lo, hi = self.lo, self.hi
+        return self.is_heads and lo is not None and hi is not None and lo <= i < hi
 
     def covers(self, other: "Slot") -> bool:
         """Whether this range takes in all of `other`'s (same family: heads or experts)."""
-        return (self.is_range and other.is_range and other.name == self.name
-                and self.lo <= other.lo and other.hi <= self.hi)
+        lo, hi, olo, ohi = self.lo, self.hi, other.lo, other.hi
+        return (lo is not None and hi is not None and olo is not None and ohi is not None
+                and other.name == self.name and lo <= olo and ohi <= hi)
 
     def starting_at(self, lo: int) -> "Slot":
         """The same number of heads (experts) from index `lo`."""
@@ -239,7 +242,8 @@ class Slot:
 
     def heads(self) -> tuple["Slot", ...]:
         """One single-index slot per head (expert) of the range."""
-        return tuple(Slot(self.name, i, i + 1) for i in range(self.lo, self.hi)) if self.is_range else ()
+        lo, hi = self.lo, self.hi
+        return tuple(Slot(self.name, i, i + 1) for i in range(lo, hi)) if lo is not None and hi is not None else ()
 
     def __str__(self) -> str:
         return f"{self.name}[{self.lo}:{self.hi}]" if self.is_range else self.name
@@ -249,7 +253,7 @@ BLOCK = Slot("block")
 """The whole layer."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Member:
     """One shared slot: `slot` of layer `layer` (explorer/design/slots.py resolves it to tensors).
     The slot may be given as text ("ffn", "heads[0:2]"); it is held as a `Slot`."""
@@ -257,9 +261,9 @@ class Member:
     layer: str
     slot: Slot = BLOCK
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.slot, Slot):
-            object.__setattr__(self, "slot", Slot.parse(self.slot))
+    def __init__(self, layer: str, slot: Slot | str = BLOCK) -> None:
+        object.__setattr__(self, "layer", layer)
+        object.__setattr__(self, "slot", Slot.parse(slot))
 
     def __str__(self) -> str:
         return f"{self.layer}:{self.slot}"

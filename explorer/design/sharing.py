@@ -145,7 +145,7 @@ def _resolve_group(gi: int, group: SharingGroup, member_layers: tuple[LayerSpec,
             sig = slot_signature(layer, settings, member.slot)
         except SlotError as err:
             raise SpecError(f"{member}: {err}", f"members[{mi}]") from None
-        if first_sig is None:
+        if first_member is None:                         # (set together with first_sig)
             first_sig, first_member = sig, member
             numel = sum(p.numel for _r, p in pieces)
         elif sig != first_sig:

@@ -84,10 +84,11 @@ def slot_pieces(layer: LayerSpec, settings: ModelSettings, slot: Slot) -> tuple[
 def pieces_of(d: LayerDims, slot: Slot) -> tuple[tuple[str, Piece], ...]:
     """slot_pieces for any layer with these effective settings (cached per distinct layer shape)."""
     tensors = tensors_of(d)
+    lo, hi = slot.lo or 0, slot.hi or 0             # a range's bounds (both set for heads[i:j], experts[i:j])
     if slot.is_heads:
-        return _head_pieces(d, slot.lo, slot.hi)
+        return _head_pieces(d, lo, hi)
     if slot.is_experts:
-        return _expert_pieces(d, slot.lo, slot.hi)
+        return _expert_pieces(d, lo, hi)
     prefixes = None if slot.is_range else kind(d.kind).slots.get(slot.name)
     if prefixes is None:
         known = ", ".join(slot_names(d.kind) + (("heads[i:j]",) if has_heads(d.kind) else ())

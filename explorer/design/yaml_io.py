@@ -13,6 +13,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -287,7 +288,7 @@ def to_dict(spec: StackSpec) -> dict:
     stack = []
     defaults = {key: LayerSpec.__dataclass_fields__[key].default for key in LAYER_OVERRIDES + LAYER_OPTIONS}
     for layer in spec.layers:
-        entry = {"id": layer.id, "kind": layer.kind}
+        entry: dict[str, Any] = {"id": layer.id, "kind": layer.kind}
         for key in LAYER_OVERRIDES + LAYER_OPTIONS:
             value = getattr(layer, key)
             if value != defaults[key]:
@@ -300,7 +301,7 @@ def to_dict(spec: StackSpec) -> dict:
             entry["color"] = g.color
         entry["members"] = [f"{m.layer}:{m.slot}" for m in g.members]
         groups.append(entry)
-    out = {"format_version": FORMAT_VERSION, "name": spec.name, "description": spec.description,
+    out: dict[str, Any] = {"format_version": FORMAT_VERSION, "name": spec.name, "description": spec.description,
            "model": model, "stack": stack}
     if groups:
         out["groups"] = groups

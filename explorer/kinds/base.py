@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                        # explorer.design.model imports the registry, which imports this
+    from explorer.design.model import LayerDims
+    from explorer.kinds.saving import Flow, Saved
 
 COMPONENTS = ("attention", "ffn", "embedding", "head", "other")
 OUTSIDE_BLOCK = ("lora", "position_bias")
@@ -55,56 +60,56 @@ class LayerKind:
     reads_memory: bool = False                       # reads the encoder's output (cross-attention)
     transforms_hidden: bool = True                   # False: reads the hidden state, leaves it (heads)
 
-    def tensors(self, d) -> list[TensorSpec]:
+    def tensors(self, d: LayerDims) -> list[TensorSpec]:
         """Every parameter tensor of a layer with settings `d`, nothing shared."""
         return []
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+    def flops(self, d: LayerDims, batch: int, seq: int) -> tuple[dict[str, int], int]:
         """(matmul FLOPs by component, element-wise op estimate) of one forward pass."""
         return {}, 0
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+    def working_set(self, d: LayerDims, n: int, batch: int) -> tuple[int, int]:
         """(peak live elements in inference, elements saved for backward) for n = batch x seq tokens."""
         return n * 3 * d.d_model, n * 2 * d.d_model
 
-    def kv_cache(self, d, n: int) -> int:
+    def kv_cache(self, d: LayerDims, n: int) -> int:
         """Elements of the decoding K/V cache this layer keeps for n tokens (0: none)."""
         return 0
 
-    def looks_ahead(self, d) -> bool:
+    def looks_ahead(self, d: LayerDims) -> bool:
         """Whether a position's output reads later positions (bidirectional attention, a centred
         convolution): such a design trains on masked tokens, not the next one."""
         return self.has_heads and not d.causal
 
-    def kept_cache(self, d, seq: int) -> int:
+    def kept_cache(self, d: LayerDims, seq: int) -> int:
         """Elements the built layer keeps between inference passes of length `seq` (0: none)."""
         return 0
 
-    def saved(self, d, f) -> list:
+    def saved(self, d: LayerDims, f: Flow) -> list[Saved]:
         """What its forward pass keeps for backward in a training step (explorer/kinds/saving.py):
         by default its input, as a d -> d map that reads it once does."""
         from explorer.kinds.saving import Saved
 
         return [Saved(f.n * d.d_model, "act", f.h)]
 
-    def saved_exact(self, d, f) -> bool:
+    def saved_exact(self, d: LayerDims, f: Flow) -> bool:
         """Whether `saved` is all its forward keeps on this device (False: a kernel's private buffer
         of unknown size, such as cuDNN's RNN reserve, is left out; the figure is then a lower bound)."""
         return True
 
-    def inactive(self, d) -> int:
+    def inactive(self, d: LayerDims) -> int:
         """Elements one token does not read at this layer (a mixture's unchosen experts; 0 for dense)."""
         return 0
 
-    def problems(self, d) -> list[tuple[str, str]]:
+    def problems(self, d: LayerDims) -> list[tuple[str, str]]:
         """(key, reason) of what is wrong with a layer of these settings beyond value ranges."""
         return []
 
-    def card(self, d) -> tuple[CardChip, ...]:
+    def card(self, d: LayerDims) -> tuple[CardChip, ...]:
         """The chips of its card, left to right."""
         return (CardChip("block", self.name),)
 
-    def summary(self, d) -> str:
+    def summary(self, d: LayerDims) -> str:
         """The card's one-line shape summary."""
         return f"d{d.d_model}"
 
