@@ -107,4 +107,4 @@ class Attention(LayerKind):
 
 
 KIND = Attention("attention", ATTENTION_FIELDS, {"block": ("*",), **ATTENTION_SLOTS},
-                 "Multi-head attention alone", has_heads=True)
+                 "Multi-head attention alone", has_heads=True, sublayer=True)

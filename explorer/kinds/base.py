@@ -54,6 +54,17 @@ class LayerKind:
     transformer_block: bool = False                  # attention + FFN: the layer-sharing schemes' targets
     reads_memory: bool = False                       # reads the encoder's output (cross-attention)
     transforms_hidden: bool = True                   # False: reads the hidden state, leaves it (heads)
+    trunk: bool = False                              # a trunk layer: a training run's `depth` keeps these
+    plain_block: bool = False                        # the plain Transformer block: the schemes' first choice
+    sublayer: bool = False                           # a Transformer block's attention or FFN on its own
+    lora_able: bool = False                          # takes a per-layer LoRA (lora_rank: relaxed recursion)
+    low_rank_able: bool = False                      # takes shared low-rank factors (low_rank)
+    takes_timestep: bool = False                     # takes the Universal Transformer's timestep signal
+    recurrent_cell: bool = False                     # an RNN cell: a stack of them shares one cell per kind
+    convolution: bool = False                        # a grouped convolution (groups divide d_model; filter banks)
+    reads_tokens: bool = False                       # reads token ids (the embedding: first layer or decoder input)
+    reads_positions: bool = False                    # adds position embeddings (a learned table caps the length)
+    lm_head: bool = False                            # a language model's head: logits over the vocabulary
 
     def tensors(self, d) -> list[TensorSpec]:
         """Every parameter tensor of a layer with settings `d`, nothing shared."""

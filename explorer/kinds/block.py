@@ -111,4 +111,9 @@ KIND = Block(
     "Transformer block: attention + FFN + two norms",
     has_heads=True,
     transformer_block=True,
+    trunk=True,
+    plain_block=True,
+    lora_able=True,
+    low_rank_able=True,
+    takes_timestep=True,
 )

@@ -32,4 +32,4 @@ class Conv(LayerKind):
 
 
 KIND = Conv("conv", frozenset({"bias", "kernel_size", "groups"}),
-            tip="1-D convolution over the sequence (optionally grouped)")
+            tip="1-D convolution over the sequence (optionally grouped)", trunk=True, convolution=True)

@@ -103,4 +103,5 @@ KIND = CrossBlock(
     has_heads=True,
     transformer_block=True,
     reads_memory=True,
+    trunk=True,
 )

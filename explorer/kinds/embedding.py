@@ -69,4 +69,6 @@ KIND = Embedding(
     {"block": ("*",), "embedding": ("embedding",), "position": ("position",), "token_type": ("token_type",),
      "norm": ("norm",), "projection": ("projection",)},
     "Token (+ position, type) embedding tables: first layer, or with target: the decoder's input",
+    reads_tokens=True,
+    reads_positions=True,
 )

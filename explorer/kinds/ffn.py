@@ -64,4 +64,4 @@ class FFN(LayerKind):
         return f"d{d.d_model} ff{d.d_ff} {d.activation}"
 
 
-KIND = FFN("ffn", FFN_FIELDS, {"block": ("*",), "ffn": ("ffn",)}, "Feed-forward network alone")
+KIND = FFN("ffn", FFN_FIELDS, {"block": ("*",), "ffn": ("ffn",)}, "Feed-forward network alone", sublayer=True)

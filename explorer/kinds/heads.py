@@ -106,6 +106,6 @@ POOLER = Pooler("pooler", frozenset({"bias"}), tip="BERT pooler: dense + tanh on
                 transforms_hidden=False)
 LM_HEAD = LMHead("lm_head", frozenset({"bias", "vocab_size", "embedding_size", "transform", "activation", "norm"}),
                  {"block": ("*",), "head": ("decoder.weight",), "transform": ("transform", "transform_norm")},
-                 "Language-model head (d -> vocab)", transforms_hidden=False)
+                 "Language-model head (d -> vocab)", transforms_hidden=False, lm_head=True)
 HEAD = TaskHead("head", frozenset({"bias", "n_outputs", "task"}), {"block": ("*",), "head": ("classifier.weight",)},
                 "Task head (classifier); several heads = multi-task sharing", transforms_hidden=False)

@@ -152,4 +152,5 @@ KIND = MoEBlock(
     has_heads=True,
     has_experts=True,
     transformer_block=True,
+    trunk=True,
 )

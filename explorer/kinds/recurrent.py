@@ -44,5 +44,5 @@ class Recurrent(LayerKind):
         return n * (2 * w + self.gates * w), n * (2 * w + 2 * self.gates * w)
 
 
-LSTM = Recurrent("lstm", frozenset({"bias"}), tip="LSTM layer (d -> d)")
-GRU = Recurrent("gru", frozenset({"bias"}), tip="GRU layer (d -> d)")
+LSTM = Recurrent("lstm", frozenset({"bias"}), tip="LSTM layer (d -> d)", trunk=True, recurrent_cell=True)
+GRU = Recurrent("gru", frozenset({"bias"}), tip="GRU layer (d -> d)", trunk=True, recurrent_cell=True)
