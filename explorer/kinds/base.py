@@ -70,16 +70,17 @@ class LayerKind:
         """Every parameter tensor of a layer with settings `d`, nothing shared."""
         return []
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        """(matmul FLOPs by component, element-wise op estimate) of one forward pass."""
+    def flops(self, d, f) -> tuple[dict[str, int], int]:
+        """(matmul FLOPs by component, element-wise op estimate) of one forward pass over `f`
+        (explorer/kinds/saving.py `Flow`: batch, seq, the encoder output's length `memory`)."""
         return {}, 0
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        """(peak live elements in inference, elements saved for backward) for n = batch x seq tokens."""
-        return n * 3 * d.d_model, n * 2 * d.d_model
+    def working_set(self, d, f) -> int:
+        """Peak live elements in inference over `f`'s f.n = batch x seq tokens."""
+        return f.n * 3 * d.d_model
 
-    def kv_cache(self, d, n: int) -> int:
-        """Elements of the decoding K/V cache this layer keeps for n tokens (0: none)."""
+    def kv_cache(self, d, f) -> int:
+        """Elements of the decoding K/V cache this layer keeps for `f`'s f.n tokens (0: none)."""
         return 0
 
     def looks_ahead(self, d) -> bool:

@@ -8,6 +8,7 @@ import pytest
 
 from explorer.design.model import KIND_FIELDS, KINDS, LayerSpec, ModelSettings, dims
 from explorer.kinds import REGISTRY, torch_halves
+from explorer.kinds.saving import Flow
 
 ROOT = Path(__file__).resolve().parents[2] / "explorer"
 ALLOWED: dict[tuple[str, int], str] = {}
@@ -117,5 +118,5 @@ def test_every_kind_has_a_torch_half_a_card_and_its_counts():
         d = dims(LayerSpec("x", name), settings)
         assert kind.card(d) and kind.summary(d) and kind.tip
         assert all(t.numel > 0 for t in kind.tensors(d))
-        by_component, elementwise = kind.flops(d, 2, 8)
+        by_component, elementwise = kind.flops(d, Flow(batch=2, seq=8))
         assert all(v >= 0 for v in by_component.values()) and elementwise >= 0
