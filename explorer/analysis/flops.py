@@ -14,6 +14,7 @@ from explorer.analysis.params import COMPONENTS
 from explorer.design.model import LayerDims, StackSpec, dims
 from explorer.design.streams import layer_lengths
 from explorer.kinds import kind
+from explorer.kinds.saving import Flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,7 @@ def layer_flops(d: LayerDims, batch: int, seq: int, memory: int = 0) -> tuple[tu
     each kind's module says what its layer computes. `memory`: the encoder output's length, for
     kinds that read it (cross-attention)."""
     k = kind(d.kind)
-    # a kind that reads_memory (the cross-attention block) takes memory=, which LayerKind.flops does not declare
-    by_component, elementwise = (k.flops(d, batch, seq, memory=memory)  # type: ignore[call-arg]
-                                 if k.reads_memory else k.flops(d, batch, seq))
+    by_component, elementwise = k.flops(d, Flow(batch=batch, seq=seq, memory=memory))
     f = dict.fromkeys(COMPONENTS, 0)
     f.update(by_component)
     return tuple(f.items()), elementwise

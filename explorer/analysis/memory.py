@@ -53,18 +53,13 @@ class MemoryEstimate:
 
 
 def _per_layer(spec: StackSpec, batch: int, seq: int, target_seq: int | None = None):
-    """(layer, dims, tokens, peak live elements, elements saved for backward, K/V cache elements)
-    of each layer (an encoder-decoder's decoder layers over the target's length)."""
+    """(peak live elements, K/V cache elements) of each layer (an encoder-decoder's decoder layers
+    over the target's length)."""
     for layer, (length, memory) in zip(spec.layers, layer_lengths(spec, seq, target_seq)):
         d = dims(layer, spec.settings)
         k = kind(d.kind)
-        n = batch * length
-        if k.reads_memory:           # such a kind (cross-attention) takes memory=, which LayerKind does not declare
-            live, keep = k.working_set(d, n, batch, memory=memory)  # type: ignore[call-arg]
-            cache = k.kv_cache(d, n, memory=batch * memory)  # type: ignore[call-arg]
-        else:
-            (live, keep), cache = k.working_set(d, n, batch), k.kv_cache(d, n)
-        yield layer, d, n, live, keep, cache
+        f = Flow(batch=batch, seq=length, memory=memory)
+        yield k.working_set(d, f), k.kv_cache(d, f)
 
 
 def saved_items(spec: StackSpec, batch: int, seq: int, target_seq: int | None = None, dtype: str = "fp32",
@@ -177,7 +172,7 @@ def estimate_memory(spec: StackSpec, params: ParamCount, batch: int, seq: int, d
     b = DTYPE_BYTES[dtype]
     peak = 0
     kv_cache = 0
-    for _layer, _d, _n, live, _keep, cache in _per_layer(spec, batch, seq, target_seq):
+    for live, cache in _per_layer(spec, batch, seq, target_seq):
         peak = max(peak, live)
         kv_cache += cache
     weights = params.unique * b

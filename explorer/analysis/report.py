@@ -12,6 +12,7 @@ from explorer.design.model import RUN_DEVICES, StackSpec, dims, unshared_twin
 from explorer.design.sharing import EMPTY_PLAN, SharingPlan
 from explorer.design.streams import layer_lengths
 from explorer.design.validate import validate
+from explorer.kinds import kind
 
 MAX_BATCH = 1 << 20
 MAX_SEQ = 1 << 24
@@ -104,7 +105,7 @@ def check_run_shape(spec: StackSpec, batch: int, seq: int, dtype: str, target_se
     if dtype not in DTYPE_BYTES:
         raise SpecError(f"unknown dtype {dtype!r} (dtypes: {', '.join(DTYPE_BYTES)})", "dtype")
     for layer, (length, _memory) in zip(spec.layers, layer_lengths(spec, seq, target_seq)):
-        if layer.kind == "embedding":
+        if kind(layer.kind).reads_positions:
             d = dims(layer, spec.settings)
             if d.positional == "learned" and length > d.max_positions:
                 key = "target_seq" if layer.target and target_seq is not None else "seq"

@@ -65,7 +65,7 @@ def structural_entries(spec: StackSpec, unique: int | None = None) -> list[Struc
         add("cross-layer K/V", f"{len(reusing)} layers reuse an earlier layer's K/V", len(reusing),
             _layers_with(spec, kv_from=None))
     factorized = [(layer, d) for layer, d in zip(spec.layers, resolved)
-                  if d.kind == "embedding" and d.embedding_size != d.d_model]
+                  if kind(d.kind).reads_tokens and d.embedding_size != d.d_model]
     if factorized:
         e = factorized[0][1].embedding_size
         undone = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, embedding_size=None))

@@ -23,6 +23,7 @@ from explorer.design.hf_t5 import T5_HEADS, T5_TYPES, t5_design
 from explorer.design.model import LayerSpec, ModelSettings, StackSpec
 from explorer.design.strategies import apply_scheme, groups_from_order
 from explorer.design.validate import validate
+from explorer.kinds import REGISTRY, kind
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _NAME_RE = re.compile(r"^[\w.\-/]{1,100}$")
@@ -51,7 +52,7 @@ _WHY_NOT = {"qwen3": _QK_NORM, "qwen3_moe": _QK_NORM,
             "gemma3": "its blocks add pre/post-feedforward norms and normalize q and k per head, "
                       "which a design cannot express yet"}
 _WHY_NOT["gemma3_text"] = _WHY_NOT["gemma3"]
-_BLOCK_KINDS = ("block", "moe_block")
+_BLOCK_KINDS = tuple(name for name, k in REGISTRY.items() if k.transformer_block and not k.reads_memory)
 _UNTIED_BY_DEFAULT = frozenset({"llama", "mistral", "qwen2", "mixtral", "qwen2_moe"})   # tie_word_embeddings
 
 # class-name suffix -> head recipe, per family
@@ -239,7 +240,7 @@ def _design_name(cfg: Config, model_type: str, layers: tuple[LayerSpec, ...], d_
 
 def _description(arch: str, s: ModelSettings, trunk: Trunk, with_head: bool) -> str:
     blocks = sum(1 for layer in trunk.layers if layer.kind in _BLOCK_KINDS)
-    moe = [layer for layer in trunk.layers if layer.kind == "moe_block"]
+    moe = [layer for layer in trunk.layers if kind(layer.kind).has_experts]
     experts = ""
     if moe:                          # every MoE layer of a config has the same experts
         m = moe[0]

@@ -19,7 +19,7 @@ from explorer.design.schedules import (positive, albert_order, cycle_order, cycl
                                        repeat_order, sequence_order, skip_order)
 from explorer.design.slots import SlotError, slot_pieces
 from explorer.design.validate import check_value
-from explorer.kinds import REGISTRY, kind
+from explorer.kinds import kind, kinds_with
 
 # ----------------------------------------------------------------- helpers
 
@@ -41,7 +41,7 @@ def _targets(spec: StackSpec, layers, slot: Slot | str, kinds=None) -> list[Laye
     for layer in spec.layers:
         if kinds is not None and layer.kind not in kinds:
             continue
-        if kinds is None and layer.kind not in ("block", "attention", "ffn") and not kind(layer.kind).transformer_block:
+        if kinds is None and not (kind(layer.kind).transformer_block or kind(layer.kind).sublayer):
             continue
         try:
             slot_pieces(layer, spec.settings, slot)
@@ -55,7 +55,8 @@ def _trunk_kinds(spec: StackSpec) -> tuple[str, ...]:
     """The kind the layer-sharing schemes act on by default: plain Transformer blocks, or where a
     stack has none, its first other Transformer-block kind (mixture of experts, decoder blocks)."""
     present = [layer.kind for layer in spec.layers if kind(layer.kind).transformer_block]
-    return ("block",) if "block" in present or not present else (present[0],)
+    plain = kinds_with("plain_block")
+    return plain if any(k in present for k in plain) or not present else (present[0],)
 
 
 def _set_layers(spec: StackSpec, ids: set[str], **changes) -> StackSpec:
@@ -92,7 +93,7 @@ def albert_attention(spec: StackSpec, layers=None) -> StackSpec:
 
 def universal(spec: StackSpec, halting: bool = True, timestep_signal: bool = True, layers=None) -> StackSpec:
     """Universal Transformer: one block applied at every step, a timestep signal, ACT halting."""
-    targets = _targets(spec, layers, "block", kinds=("block",))
+    targets = _targets(spec, layers, "block", kinds=kinds_with("takes_timestep"))
     _need(targets, "transformer blocks")
     ids = {t.id for t in targets}
     spec = _set_layers(spec, ids, halting=bool(halting), timestep_signal=bool(timestep_signal))
@@ -139,7 +140,7 @@ def head_sharing(spec: StackSpec, heads: str = "0:1", layers=None) -> StackSpec:
     """Share a slice of attention heads (their Q/K/V rows and O columns) across layers."""
     lo, hi = _head_range(heads)
     slot = Slot("heads", lo, hi)
-    targets = _targets(spec, layers, slot, kinds=_kinds_with("has_heads"))
+    targets = _targets(spec, layers, slot, kinds=kinds_with("has_heads"))
     _need(targets, "attention layers")
     return groups_from_order(spec, targets, (0,) * len(targets), slot, f"heads{lo}-{hi}")
 
@@ -181,7 +182,7 @@ def multi_query(spec: StackSpec, layers=None) -> StackSpec:
 def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
     """Cross-layer attention: in each run of `every` layers, the first computes K/V, the rest reuse it."""
     positive(every, "every")
-    targets = _targets(spec, layers, "attention", kinds=_kinds_with("has_heads"))
+    targets = _targets(spec, layers, "attention", kinds=kinds_with("has_heads"))
     _need(targets, "attention layers")
     ids = [t.id for t in targets]
     source: dict[str, str] = {}
@@ -224,28 +225,23 @@ def _kv_runs(spec: StackSpec, targets: list[LayerSpec]) -> list[list[str]]:
 
 def expert_bank(spec: StackSpec, banks: int = 1, layers=None) -> StackSpec:
     """Shared expert bank: the routed experts of consecutive MoE layers are one bank (routers stay per layer)."""
-    targets = _targets(spec, layers, "experts", kinds=_kinds_with("has_experts"))
+    targets = _targets(spec, layers, "experts", kinds=kinds_with("has_experts"))
     _need(targets, "mixture-of-experts layers")
     return groups_from_order(spec, targets, sequence_order(len(targets), banks), "experts", "expert-bank")
 
 
 def shared_expert_across(spec: StackSpec, layers=None) -> StackSpec:
     """The always-on shared expert is one across all MoE layers (routed experts stay per layer)."""
-    targets = _targets(spec, layers, "shared_expert", kinds=_kinds_with("has_experts"))
+    targets = _targets(spec, layers, "shared_expert", kinds=kinds_with("has_experts"))
     _need(targets, "mixture-of-experts layers with a shared expert (shared_d_ff)")
     return groups_from_order(spec, targets, (0,) * len(targets), "shared_expert", "shared-expert")
-
-
-def _kinds_with(flag: str) -> tuple[str, ...]:
-    """The kinds whose LayerKind sets `flag` (has_heads, has_experts)."""
-    return tuple(name for name, k in REGISTRY.items() if getattr(k, flag))
 
 
 def tie_embeddings(spec: StackSpec, head: bool = True, layers=None) -> StackSpec:
     """Input-output tying: the LM head's decoder is the token embedding matrix (in an encoder-decoder,
     one table for the encoder's input, the decoder's input and, unless head=false, the output)."""
-    emb = [layer for layer in spec.layers if layer.kind == "embedding"]
-    heads = [layer for layer in spec.layers if layer.kind == "lm_head"] if head else []
+    emb = [layer for layer in spec.layers if kind(layer.kind).reads_tokens]
+    heads = [layer for layer in spec.layers if kind(layer.kind).lm_head] if head else []
     if not emb or len(emb) + len(heads) < 2:
         raise SpecError("tying needs an embedding layer and an lm_head layer (or an encoder's and a "
                         "decoder's embedding)", "layers")
@@ -258,14 +254,14 @@ def factorized_embedding(spec: StackSpec, size: int = 128, layers=None) -> Stack
     positive(size, "size")
     spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, embedding_size=size))
     tied = {m.layer for g in spec.groups for m in g.members if m.slot == Slot("head")}
-    return _set_layers(spec, {layer.id for layer in spec.layers if layer.kind == "lm_head" and layer.id in tied},
+    return _set_layers(spec, {layer.id for layer in spec.layers if kind(layer.kind).lm_head and layer.id in tied},
                        transform=True)
 
 
 def shared_low_rank(spec: StackSpec, rank: int = 64, layers=None) -> StackSpec:
     """Shared low-rank factors: every block linear is W_l = A_l B, with B shared across layers."""
     positive(rank, "rank")
-    targets = _targets(spec, layers, "block", kinds=("block",))
+    targets = _targets(spec, layers, "block", kinds=kinds_with("low_rank_able"))
     _need(targets, "transformer blocks")
     ids = {t.id for t in targets}
     # head slices need dense projections: drop those members before factorizing
@@ -278,7 +274,7 @@ def shared_low_rank(spec: StackSpec, rank: int = 64, layers=None) -> StackSpec:
 def relaxed_recursion(spec: StackSpec, rank: int = 8, blocks: int = 1, layers=None) -> StackSpec:
     """Relaxed recursion: blocks shared in a cycle of M, plus a per-layer LoRA of rank r."""
     positive(rank, "rank")
-    targets = _targets(spec, layers, "block", kinds=("block",))
+    targets = _targets(spec, layers, "block", kinds=kinds_with("lora_able"))
     _need(targets, "transformer blocks")
     spec = _set_layers(spec, {t.id for t in targets}, lora_rank=rank)
     targets = [spec.layer(t.id) for t in targets]
@@ -288,7 +284,7 @@ def relaxed_recursion(spec: StackSpec, rank: int = 8, blocks: int = 1, layers=No
 def shared_rnn_cell(spec: StackSpec, layers=None) -> StackSpec:
     """Stacked LSTM/GRU: every layer above the first shares one cell (per kind)."""
     new = []
-    for cell in ("lstm", "gru"):
+    for cell in kinds_with("recurrent_cell"):
         targets = [t for t in _targets(spec, layers, "block", kinds=(cell,)) if t.kind == cell]
         if len(targets) >= 3:
             new.append((f"shared-{cell}", tuple(Member(t.id, "block") for t in targets[1:])))
@@ -299,10 +295,10 @@ def shared_rnn_cell(spec: StackSpec, layers=None) -> StackSpec:
 
 def shared_conv_bank(spec: StackSpec, layers=None) -> StackSpec:
     """A shared filter bank: conv layers of the same shape use one set of filters."""
-    targets = _targets(spec, layers, "block", kinds=("conv",))
+    targets = _targets(spec, layers, "block", kinds=kinds_with("convolution"))
     by_shape: dict[tuple, list[Member]] = {}
     for t in targets:
-        if t.kind == "conv":
+        if kind(t.kind).convolution:
             # effective bias: a layer that inherits bias=True has the same shapes as one that sets it
             by_shape.setdefault((t.kernel_size, t.groups, dims(t, spec.settings).bias), []).append(
                 Member(t.id, "block"))
@@ -315,7 +311,7 @@ def shared_conv_bank(spec: StackSpec, layers=None) -> StackSpec:
 def grouped_conv(spec: StackSpec, groups: int = 4, layers=None) -> StackSpec:
     """Grouped convolution: each filter sees d/groups channels (groups x fewer weights)."""
     positive(groups, "groups")
-    targets = _targets(spec, layers, "block", kinds=("conv",))
+    targets = _targets(spec, layers, "block", kinds=kinds_with("convolution"))
     if not targets:
         raise SpecError("needs conv layers", "layers")
     if spec.settings.d_model % groups:

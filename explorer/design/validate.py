@@ -136,7 +136,7 @@ def problems(spec: StackSpec) -> list[SpecError]:
         seen = {(e.path, e.message) for e in out}
         out += [e for e in _layer_problems(spec, layer, i, ids)          # a model problem once, not per layer
                 if not (e.path.startswith("model.") and (e.path, e.message) in seen)]
-        if layer.kind == "embedding" and has_trunk and not layer.target:
+        if kind(layer.kind).reads_tokens and has_trunk and not layer.target:
             out.append(SpecError("an embedding must be the first layer of the stack (or, with target: true, "
                                  "start the decoder)", f"{where}.kind"))
         out += stream.problems(spec, layer, i)
@@ -263,10 +263,10 @@ def _own_problems(layer: LayerSpec, s: ModelSettings, _types: tuple = ()) -> tup
             out.append(("head_dim", f"rotary positions need an even head_dim, got {d.head_dim}"))
         if d.q_width > MAX_DIM * 8:
             out.append(("head_dim", f"n_heads x head_dim = {d.q_width:,} is absurdly large"))
-    if layer.kind == "block" and layer.low_rank and layer.low_rank > min(s.d_model, d.d_ff):
+    if kind(layer.kind).low_rank_able and layer.low_rank and layer.low_rank > min(s.d_model, d.d_ff):
         out.append(("low_rank", f"low_rank {layer.low_rank} is larger than the matrices it factorizes "
                                 f"(d_model {s.d_model})"))
-    if layer.kind == "conv" and s.d_model % layer.groups:
+    if kind(layer.kind).convolution and s.d_model % layer.groups:
         out.append(("groups", f"groups {layer.groups} must divide d_model {s.d_model}"))
     return tuple(out)
 

@@ -17,6 +17,7 @@ from explorer.design.edits import builtin_design
 from explorer.presets import bundled_presets, default_preset, resolve
 from explorer.design import yaml_io
 from explorer.design.model import StackSpec
+from explorer.kinds import kind
 
 log = logging.getLogger("explorer.gui")
 SCREENSHOT_SIZE = (1440, 900)
@@ -133,7 +134,7 @@ def render_screenshot(window, out: str) -> bool:
         app.processEvents()
     spec = window.model.spec
     if not window.model.selected_layers and spec.layers:
-        blocks = [layer.id for layer in spec.layers if layer.kind == "block"] or [spec.layers[0].id]
+        blocks = [layer.id for layer in spec.layers if kind(layer.kind).plain_block] or [spec.layers[0].id]
         window.model.select_layers((blocks[0],))
     if window.model.selected_group is None and spec.groups:
         window.model.select_group(spec.groups[0].name)

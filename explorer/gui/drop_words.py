@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from explorer.design.model import Member, StackSpec
-from explorer.kinds import REGISTRY
+from explorer.kinds import REGISTRY, kind as kind_of
 
 # slot name -> (one, several, as an adjective for a group)
 SLOT_WORDS = {
@@ -67,7 +67,7 @@ def piece(spec: StackSpec, member: Member) -> Piece:
         one = f"{n} attention {noun}{'s' if n != 1 else ''}" if noun == "head" else f"{n} expert{'s' if n != 1 else ''}"
         return Piece((slot.name, n), one, f"slices of {n} {noun}{'s' if n != 1 else ''}", f"{n}-{noun}")
     if slot.name == "block":
-        if kind == "block":
+        if kind_of(kind).plain_block:
             return Piece(("block", kind), "a whole block", "whole blocks", "block")
         words = kind.replace("_", " ")
         noun = words if words.endswith(("layer", "block", "head")) else f"{words} layer"

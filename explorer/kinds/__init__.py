@@ -31,6 +31,11 @@ def kind(name: str) -> LayerKind:
     return REGISTRY[name]
 
 
+def kinds_with(flag: str) -> tuple[str, ...]:
+    """The names of the kinds whose LayerKind sets capability `flag` (has_heads, lm_head, ...), in registry order."""
+    return tuple(name for name, k in REGISTRY.items() if getattr(k, flag))
+
+
 def torch_halves() -> list[str]:
     """The module of each kind's torch half (explorer/kinds/<module>_torch.py), in registry order."""
     return list(dict.fromkeys(f"{type(k).__module__}_torch" for k in REGISTRY.values()))

@@ -43,11 +43,10 @@ def attention_core_flops(d, batch: int, seq: int) -> tuple[int, int]:
     return 2 * 2 * batch * d.n_heads * seq * seq * d.head_dim, 5 * batch * d.n_heads * seq * seq + n * d.d_model
 
 
-def attention_saved(d, n: int, batch: int) -> tuple[int, int]:
-    """(peak live, saved for backward) of the attention part; a layer reusing K/V holds none of its own."""
-    w = d.d_model
+def attention_live(d, n: int) -> int:
+    """Peak live elements of the attention part for n tokens; a layer reusing K/V holds none of its own."""
     kv = 0 if d.kv_from else 2 * d.kv_width
-    return n * (3 * w + 2 * d.q_width + kv), n * (2 * w + 2 * d.q_width + kv) + batch * d.n_heads * (n // max(batch, 1))
+    return n * (3 * d.d_model + 2 * d.q_width + kv)
 
 
 def attention_saves(d, f: Flow, x_tag: str | None, lora: bool = False) -> list[Saved]:
@@ -84,16 +83,16 @@ class Attention(LayerKind):
             out += linear(path, out_f, in_f, bias, comp, d.low_rank)
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        matmul, ew = linears_flops(attention_linears(d), batch * seq)
-        core, core_ew = attention_core_flops(d, batch, seq)
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        matmul, ew = linears_flops(attention_linears(d), f.n)
+        core, core_ew = attention_core_flops(d, f.batch, f.seq)
         return flop_dict(attention=matmul + core), ew + core_ew
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        return attention_saved(d, n, batch)
+    def working_set(self, d, f: Flow) -> int:
+        return attention_live(d, f.n)
 
-    def kv_cache(self, d, n: int) -> int:
-        return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+    def kv_cache(self, d, f: Flow) -> int:
+        return 2 * f.n * d.kv_width if d.causal and d.kv_from is None else 0
 
     def saved(self, d, f: Flow) -> list[Saved]:
         return attention_saves(d, f, f.h)
@@ -107,4 +106,4 @@ class Attention(LayerKind):
 
 
 KIND = Attention("attention", ATTENTION_FIELDS, {"block": ("*",), **ATTENTION_SLOTS},
-                 "Multi-head attention alone", has_heads=True)
+                 "Multi-head attention alone", has_heads=True, sublayer=True)

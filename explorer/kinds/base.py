@@ -59,21 +59,33 @@ class LayerKind:
     transformer_block: bool = False                  # attention + FFN: the layer-sharing schemes' targets
     reads_memory: bool = False                       # reads the encoder's output (cross-attention)
     transforms_hidden: bool = True                   # False: reads the hidden state, leaves it (heads)
+    trunk: bool = False                              # a trunk layer: a training run's `depth` keeps these
+    plain_block: bool = False                        # the plain Transformer block: the schemes' first choice
+    sublayer: bool = False                           # a Transformer block's attention or FFN on its own
+    lora_able: bool = False                          # takes a per-layer LoRA (lora_rank: relaxed recursion)
+    low_rank_able: bool = False                      # takes shared low-rank factors (low_rank)
+    takes_timestep: bool = False                     # takes the Universal Transformer's timestep signal
+    recurrent_cell: bool = False                     # an RNN cell: a stack of them shares one cell per kind
+    convolution: bool = False                        # a grouped convolution (groups divide d_model; filter banks)
+    reads_tokens: bool = False                       # reads token ids (the embedding: first layer or decoder input)
+    reads_positions: bool = False                    # adds position embeddings (a learned table caps the length)
+    lm_head: bool = False                            # a language model's head: logits over the vocabulary
 
     def tensors(self, d: LayerDims) -> list[TensorSpec]:
         """Every parameter tensor of a layer with settings `d`, nothing shared."""
         return []
 
-    def flops(self, d: LayerDims, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        """(matmul FLOPs by component, element-wise op estimate) of one forward pass."""
+    def flops(self, d: LayerDims, f: Flow) -> tuple[dict[str, int], int]:
+        """(matmul FLOPs by component, element-wise op estimate) of one forward pass over `f`
+        (explorer/kinds/saving.py `Flow`: batch, seq, the encoder output's length `memory`)."""
         return {}, 0
 
-    def working_set(self, d: LayerDims, n: int, batch: int) -> tuple[int, int]:
-        """(peak live elements in inference, elements saved for backward) for n = batch x seq tokens."""
-        return n * 3 * d.d_model, n * 2 * d.d_model
+    def working_set(self, d: LayerDims, f: Flow) -> int:
+        """Peak live elements in inference over `f`'s f.n = batch x seq tokens."""
+        return f.n * 3 * d.d_model
 
-    def kv_cache(self, d: LayerDims, n: int) -> int:
-        """Elements of the decoding K/V cache this layer keeps for n tokens (0: none)."""
+    def kv_cache(self, d: LayerDims, f: Flow) -> int:
+        """Elements of the decoding K/V cache this layer keeps for `f`'s f.n tokens (0: none)."""
         return 0
 
     def looks_ahead(self, d: LayerDims) -> bool:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from explorer.kinds import saving
 from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
-                                      attention_saved, attention_saves, attention_summary, linear_flops)
+                                      attention_live, attention_saves, attention_summary, linear_flops)
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
-from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved, ffn_saves
+from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_live, ffn_saves
 from explorer.kinds.saving import Flow, Saved
 
 
@@ -57,30 +57,28 @@ class Block(LayerKind):
                 out.append(TensorSpec(f"lora.{path}.up", (out_f, r), comp))
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        n, w = batch * seq, d.d_model
-        f = flop_dict()
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        batch, seq, n, w = f.batch, f.seq, f.n, d.d_model
+        by = flop_dict()
         ew = 0
         for _path, out_f, in_f, _bias, comp in block_linears(d):
-            f[comp] += linear_flops(n, out_f, in_f, d.low_rank, d.lora_rank)
+            by[comp] += linear_flops(n, out_f, in_f, d.low_rank, d.lora_rank)
             ew += n * out_f                       # bias add / LoRA add
         core, core_ew = attention_core_flops(d, batch, seq)
-        f["attention"] += core
+        by["attention"] += core
         ew += core_ew + ffn_elementwise(d, n) + 2 * 5 * n * w
         if d.halting:
-            f["other"] += 2 * n * w
+            by["other"] += 2 * n * w
             ew += 6 * n
         if d.timestep_signal:
             ew += n * w
-        return f, ew
+        return by, ew
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        attn_live, attn_saved = attention_saved(d, n, batch)
-        ffn_live, ffn_kept = ffn_saved(d, n)
-        return max(attn_live, ffn_live), attn_saved + ffn_kept
+    def working_set(self, d, f: Flow) -> int:
+        return max(attention_live(d, f.n), ffn_live(d, f.n))
 
-    def kv_cache(self, d, n: int) -> int:
-        return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+    def kv_cache(self, d, f: Flow) -> int:
+        return 2 * f.n * d.kv_width if d.causal and d.kv_from is None else 0
 
     def saved(self, d, f: Flow) -> list[Saved]:
         lora = bool(d.lora_rank)
@@ -111,4 +109,9 @@ KIND = Block(
     "Transformer block: attention + FFN + two norms",
     has_heads=True,
     transformer_block=True,
+    trunk=True,
+    plain_block=True,
+    lora_able=True,
+    low_rank_able=True,
+    takes_timestep=True,
 )

@@ -12,9 +12,9 @@ class Conv(LayerKind):
             out.append(TensorSpec("conv.bias", (d.d_model,), "other"))
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
+    def flops(self, d, f) -> tuple[dict[str, int], int]:
         w = d.d_model
-        return flop_dict(other=2 * batch * seq * w * (w // max(d.groups, 1)) * d.kernel_size), 0
+        return flop_dict(other=2 * f.n * w * (w // max(d.groups, 1)) * d.kernel_size), 0
 
     def looks_ahead(self, d) -> bool:
         return d.kernel_size > 1                 # "same" padding centres the kernel on each position
@@ -32,4 +32,4 @@ class Conv(LayerKind):
 
 
 KIND = Conv("conv", frozenset({"bias", "kernel_size", "groups"}),
-            tip="1-D convolution over the sequence (optionally grouped)")
+            tip="1-D convolution over the sequence (optionally grouped)", trunk=True, convolution=True)

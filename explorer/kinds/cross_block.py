@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from explorer.kinds import saving
 from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
-                                      attention_saved, attention_saves, attention_summary, linears_flops)
+                                      attention_live, attention_saves, attention_summary, linears_flops)
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
 from explorer.kinds.block import relative_bias_tensors, sublayers_saves
-from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_saved, ffn_saves
+from explorer.kinds.ffn import FFN_FIELDS, ffn_elementwise, ffn_linears, ffn_live, ffn_saves
 from explorer.kinds.saving import Flow, Saved
 
 
@@ -52,28 +52,26 @@ class CrossBlock(LayerKind):
             out += norm(name, d.norm, d.d_model, "other")
         return out
 
-    def flops(self, d, batch: int, seq: int, memory: int = 0) -> tuple[dict[str, int], int]:
-        n = batch * seq
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        n = f.n
         self_proj, self_ew = linears_flops(attention_linears(d), n)
-        core, core_ew = attention_core_flops(d, batch, seq)
-        cross, cross_ew = cross_flops(d, batch, seq, memory or seq)
+        core, core_ew = attention_core_flops(d, f.batch, f.seq)
+        cross, cross_ew = cross_flops(d, f.batch, f.seq, f.memory or f.seq)
         ffn, ffn_ew = linears_flops(ffn_linears(d), n)
         return (flop_dict(attention=self_proj + core + cross, ffn=ffn),
                 self_ew + core_ew + cross_ew + ffn_ew + ffn_elementwise(d, n) + 3 * 5 * n * d.d_model)
 
-    def working_set(self, d, n: int, batch: int, memory: int = 0) -> tuple[int, int]:
-        attn_live, attn_saved = attention_saved(d, n, batch)
-        src = batch * memory if memory else n
+    def working_set(self, d, f: Flow) -> int:
+        n = f.n
+        src = f.batch * f.memory if f.memory else n
         cross_live = n * (3 * d.d_model + 2 * d.q_width) + 2 * src * d.kv_width
-        cross_saved = n * (2 * d.d_model + 2 * d.q_width) + 2 * src * d.kv_width
-        ffn_live, ffn_kept = ffn_saved(d, n)
-        return max(attn_live, cross_live, ffn_live), attn_saved + cross_saved + ffn_kept
+        return max(attention_live(d, n), cross_live, ffn_live(d, n))
 
-    def kv_cache(self, d, n: int, memory: int = 0) -> int:
+    def kv_cache(self, d, f: Flow) -> int:
         """Self-attention K/V over the target (when causal) plus cross-attention K/V over the source,
         computed once per sequence and kept while decoding."""
-        own = 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
-        return own + 2 * (memory or n) * d.kv_width
+        own = 2 * f.n * d.kv_width if d.causal and d.kv_from is None else 0
+        return own + 2 * (f.batch * f.memory or f.n) * d.kv_width
 
     def saved(self, d, f: Flow) -> list[Saved]:
         return sublayers_saves(d, f, (lambda x: attention_saves(d, f, x), lambda x: cross_saves(d, f, x),
@@ -103,4 +101,5 @@ KIND = CrossBlock(
     has_heads=True,
     transformer_block=True,
     reads_memory=True,
+    trunk=True,
 )

@@ -22,14 +22,13 @@ class Embedding(LayerKind):
             out += linear("projection", d.d_model, e, d.bias, "embedding")
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        n, e = batch * seq, d.embedding_size
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        n, e = f.n, d.embedding_size
         projection = 2 * n * e * d.d_model if e != d.d_model else 0
         return flop_dict(embedding=projection), n * e * (2 + (5 if d.embedding_norm else 0))
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        e, w = d.embedding_size, d.d_model
-        return n * (2 * e + w), n * (2 * e + (w if e != w else 0))
+    def working_set(self, d, f: Flow) -> int:
+        return f.n * (2 * d.embedding_size + d.d_model)
 
     def kept_cache(self, d, seq: int) -> int:
         """A sinusoidal signal's table, made for the longest run so far and kept."""
@@ -69,4 +68,6 @@ KIND = Embedding(
     {"block": ("*",), "embedding": ("embedding",), "position": ("position",), "token_type": ("token_type",),
      "norm": ("norm",), "projection": ("projection",)},
     "Token (+ position, type) embedding tables: first layer, or with target: the decoder's input",
+    reads_tokens=True,
+    reads_positions=True,
 )

@@ -24,11 +24,9 @@ def ffn_elementwise(d, n: int) -> int:
     return n * d.d_ff * (8 if d.gated else 4) + n * d.d_model
 
 
-def ffn_saved(d, n: int) -> tuple[int, int]:
-    """(peak live, saved for backward): up (and gate) outputs, the activation, and a gated FFN's product."""
-    w = d.d_model
-    hidden = d.d_ff * (3 if d.gated else 2)
-    return n * (3 * w + hidden), n * (2 * w + d.d_ff * (4 if d.gated else 2))
+def ffn_live(d, n: int) -> int:
+    """Peak live elements for n tokens: input, up (and gate) outputs, the activation, the output."""
+    return n * (3 * d.d_model + d.d_ff * (3 if d.gated else 2))
 
 
 def ffn_saves(d, f: Flow, x_tag: str | None, lora: bool = False) -> list[Saved]:
@@ -46,13 +44,13 @@ class FFN(LayerKind):
             out += linear(path, out_f, in_f, bias, comp, d.low_rank)
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        n = batch * seq
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        n = f.n
         matmul, ew = linears_flops(ffn_linears(d), n)
         return flop_dict(ffn=matmul), ew + ffn_elementwise(d, n)
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        return ffn_saved(d, n)
+    def working_set(self, d, f: Flow) -> int:
+        return ffn_live(d, f.n)
 
     def saved(self, d, f: Flow) -> list[Saved]:
         return ffn_saves(d, f, f.h)
@@ -64,4 +62,4 @@ class FFN(LayerKind):
         return f"d{d.d_model} ff{d.d_ff} {d.activation}"
 
 
-KIND = FFN("ffn", FFN_FIELDS, {"block": ("*",), "ffn": ("ffn",)}, "Feed-forward network alone")
+KIND = FFN("ffn", FFN_FIELDS, {"block": ("*",), "ffn": ("ffn",)}, "Feed-forward network alone", sublayer=True)

@@ -8,20 +8,20 @@ from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, line
 from explorer.kinds.saving import Flow, Saved
 
 
-def _reads_first_token(d, n: int, batch: int) -> tuple[int, int]:
+def _reads_first_token(d, f: Flow) -> int:
     w = d.d_model
-    return batch * w * 2 + n * w, batch * w * 2
+    return f.batch * w * 2 + f.n * w
 
 
 class Pooler(LayerKind):
     def tensors(self, d) -> list[TensorSpec]:
         return linear("pooler", d.d_model, d.d_model, d.bias, "head")
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        return flop_dict(head=2 * batch * d.d_model * d.d_model), batch * d.d_model
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        return flop_dict(head=2 * f.batch * d.d_model * d.d_model), f.batch * d.d_model
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        return _reads_first_token(d, n, batch)
+    def working_set(self, d, f: Flow) -> int:
+        return _reads_first_token(d, f)
 
     def saved(self, d, f: Flow) -> list[Saved]:
         """h[:, 0] is a view: the dense layer keeps all of h alive; tanh keeps the pooled output."""
@@ -41,8 +41,8 @@ class LMHead(LayerKind):
             out.append(TensorSpec("decoder.bias", (d.vocab_size,), "head"))
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        n, w = batch * seq, d.d_model
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        n, w = f.n, d.d_model
         head, ew, decoder_in = 0, 0, w
         if d.transform:
             head += 2 * n * w * d.embedding_size
@@ -50,9 +50,9 @@ class LMHead(LayerKind):
             decoder_in = d.embedding_size
         return flop_dict(head=head + 2 * n * decoder_in * d.vocab_size), ew
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+    def working_set(self, d, f: Flow) -> int:
         width = d.embedding_size if d.transform else d.d_model
-        return n * (d.d_model + width + d.vocab_size), n * (width + 2 * d.vocab_size)
+        return f.n * (d.d_model + width + d.vocab_size)
 
     def saved(self, d, f: Flow) -> list[Saved]:
         """The decoder's input (h, or the transform's: its input, the activation's save, the norm's),
@@ -81,12 +81,12 @@ class TaskHead(LayerKind):
     def tensors(self, d) -> list[TensorSpec]:
         return linear("classifier", d.n_outputs, d.d_model, d.bias, "head")
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        rows = batch if d.task == "sequence" else batch * seq
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        rows = f.batch if d.task == "sequence" else f.n
         return flop_dict(head=2 * rows * d.d_model * d.n_outputs), 0
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        return _reads_first_token(d, n, batch)
+    def working_set(self, d, f: Flow) -> int:
+        return _reads_first_token(d, f)
 
     def saved(self, d, f: Flow) -> list[Saved]:
         """A token head keeps h; a sequence head the pooler's output, or (no pooler) all of h, of
@@ -106,6 +106,6 @@ POOLER = Pooler("pooler", frozenset({"bias"}), tip="BERT pooler: dense + tanh on
                 transforms_hidden=False)
 LM_HEAD = LMHead("lm_head", frozenset({"bias", "vocab_size", "embedding_size", "transform", "activation", "norm"}),
                  {"block": ("*",), "head": ("decoder.weight",), "transform": ("transform", "transform_norm")},
-                 "Language-model head (d -> vocab)", transforms_hidden=False)
+                 "Language-model head (d -> vocab)", transforms_hidden=False, lm_head=True)
 HEAD = TaskHead("head", frozenset({"bias", "n_outputs", "task"}), {"block": ("*",), "head": ("classifier.weight",)},
                 "Task head (classifier); several heads = multi-task sharing", transforms_hidden=False)

@@ -9,8 +9,8 @@ class Linear(LayerKind):
     def tensors(self, d) -> list[TensorSpec]:
         return linear("linear", d.d_model, d.d_model, d.bias, "other")
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        return flop_dict(other=2 * batch * seq * d.d_model * d.d_model), 0
+    def flops(self, d, f) -> tuple[dict[str, int], int]:
+        return flop_dict(other=2 * f.n * d.d_model * d.d_model), 0
 
 
 KIND = Linear("linear", frozenset({"bias"}), tip="d -> d linear map")

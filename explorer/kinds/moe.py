@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from explorer.kinds import saving
 from explorer.kinds.attention import (ATTENTION_FIELDS, ATTENTION_SLOTS, attention_core_flops, attention_linears,
-                                      attention_saved, attention_saves, attention_summary, linears_flops)
+                                      attention_live, attention_saves, attention_summary, linears_flops)
 from explorer.kinds.base import CardChip, LayerKind, TensorSpec, flop_dict, linear, norm
 from explorer.kinds.block import sublayers_saves
 from explorer.kinds.saving import Flow, Saved
@@ -97,25 +97,23 @@ class MoEBlock(LayerKind):
             out += linear(path, out_f, in_f, bias, comp)
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        n = batch * seq
+    def flops(self, d, f: Flow) -> tuple[dict[str, int], int]:
+        n = f.n
         attn, attn_ew = linears_flops(attention_linears(d), n)
-        core, core_ew = attention_core_flops(d, batch, seq)
+        core, core_ew = attention_core_flops(d, f.batch, f.seq)
         ffn, ffn_ew = moe_flops(d, n)
         return flop_dict(attention=attn + core, ffn=ffn), attn_ew + core_ew + ffn_ew + 2 * 5 * n * d.d_model
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
-        attn_live, attn_saved = attention_saved(d, n, batch)
+    def working_set(self, d, f: Flow) -> int:
+        n = f.n
         slots = n * d.top_k
         hidden = d.d_ff * (3 if d.gated else 2)
         shared = n * d.shared_d_ff * (3 if d.gated else 2)
         moe_live = n * (3 * d.d_model + d.n_experts) + slots * (hidden + 2 * d.d_model) + shared
-        moe_saved = n * (2 * d.d_model + 2 * d.n_experts) + slots * (d.d_model + d.d_ff * (4 if d.gated else 2)) \
-            + n * d.shared_d_ff * (4 if d.gated else 2)
-        return max(attn_live, moe_live), attn_saved + moe_saved
+        return max(attention_live(d, n), moe_live)
 
-    def kv_cache(self, d, n: int) -> int:
-        return 2 * n * d.kv_width if d.causal and d.kv_from is None else 0
+    def kv_cache(self, d, f: Flow) -> int:
+        return 2 * f.n * d.kv_width if d.causal and d.kv_from is None else 0
 
     def saved(self, d, f: Flow) -> list[Saved]:
         return sublayers_saves(d, f, (lambda x: attention_saves(d, f, x), lambda x: moe_saves(d, f, x)))
@@ -152,4 +150,5 @@ KIND = MoEBlock(
     has_heads=True,
     has_experts=True,
     transformer_block=True,
+    trunk=True,
 )

@@ -10,8 +10,8 @@ class Norm(LayerKind):
     def tensors(self, d) -> list[TensorSpec]:
         return norm("norm", d.norm, d.d_model, "other")
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        return {}, 5 * batch * seq * d.d_model
+    def flops(self, d, f) -> tuple[dict[str, int], int]:
+        return {}, 5 * f.n * d.d_model
 
     def saved(self, d, f) -> list:
         return saving.norm(d.norm, f, d.d_model, f.h, f.input_grad)

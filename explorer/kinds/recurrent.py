@@ -17,8 +17,8 @@ class Recurrent(LayerKind):
             out += [TensorSpec("cell.bias_ih", (g * h,), "other"), TensorSpec("cell.bias_hh", (g * h,), "other")]
         return out
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        n, w = batch * seq, d.d_model
+    def flops(self, d, f) -> tuple[dict[str, int], int]:
+        n, w = f.n, d.d_model
         return flop_dict(other=2 * n * (2 * w) * self.gates * w), n * self.gates * w * 4
 
     def saved(self, d, f) -> list:
@@ -39,10 +39,10 @@ class Recurrent(LayerKind):
     def saved_exact(self, d, f) -> bool:
         return not f.cuda
 
-    def working_set(self, d, n: int, batch: int) -> tuple[int, int]:
+    def working_set(self, d, f) -> int:
         w = d.d_model
-        return n * (2 * w + self.gates * w), n * (2 * w + 2 * self.gates * w)
+        return f.n * (2 * w + self.gates * w)
 
 
-LSTM = Recurrent("lstm", frozenset({"bias"}), tip="LSTM layer (d -> d)")
-GRU = Recurrent("gru", frozenset({"bias"}), tip="GRU layer (d -> d)")
+LSTM = Recurrent("lstm", frozenset({"bias"}), tip="LSTM layer (d -> d)", trunk=True, recurrent_cell=True)
+GRU = Recurrent("gru", frozenset({"bias"}), tip="GRU layer (d -> d)", trunk=True, recurrent_cell=True)

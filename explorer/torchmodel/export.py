@@ -16,7 +16,7 @@ import torch
 
 from explorer import __version__
 from explorer.analysis import count_params
-from explorer.kinds import load_torch_halves, torch_halves
+from explorer.kinds import kind, load_torch_halves, torch_halves
 from explorer.torchmodel import modules as modules_source
 from explorer.torchmodel import runtime as runtime_source
 from explorer.torchmodel.modules import Chunks
@@ -103,7 +103,7 @@ if __name__ == "__main__":
 
 def _max_seq(configs: list[LayerConfig]) -> int | None:
     """The shortest learned position table of the design, or None when no table limits the length."""
-    tables = [c.dims.max_positions for c in configs if c.kind == "embedding" and c.dims.positional == "learned"]
+    tables = [c.dims.max_positions for c in configs if kind(c.kind).reads_positions and c.dims.positional == "learned"]
     return min(tables) if tables else None
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from explorer.kinds import kind
 from explorer.torchmodel.runtime import SharedStack
 
 
 def lm_heads(model: SharedStack) -> list[str]:
     """Ids of the layers whose output is a language model's logits."""
-    return [r.layer_id for r in model.runners if r.kind == "lm_head"]
+    return [r.layer_id for r in model.runners if kind(r.kind).lm_head]
 
 
 def loss_targets(model: SharedStack, out: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ from explorer.errors import BuildError
 from explorer.design.model import StackSpec, dims, unshared_twin
 from explorer.design.sharing import SharingPlan
 from explorer.design.slots import TensorSpec, layer_tensors
-from explorer.kinds import load_torch_halves
+from explorer.kinds import kind, load_torch_halves
 from explorer.kinds.block import block_linears
 from explorer.design.validate import validate
 
@@ -93,10 +93,10 @@ def layer_configs(spec: StackSpec, plan: SharingPlan) -> list[LayerConfig]:
             own = layer.id if d.position_bias else None
             core_group = core_keys.setdefault((group.index, core_dims, own), len(core_keys))
         step = None
-        if layer.kind == "block":
+        if kind(layer.kind).takes_timestep:
             step = block_index if d.timestep_signal else None
             block_index += 1
-        lora = tuple(path for path, *_ in block_linears(d)) if d.lora_rank and layer.kind == "block" else ()
+        lora = tuple(path for path, *_ in block_linears(d)) if d.lora_rank and kind(layer.kind).lora_able else ()
         out.append(LayerConfig(
             id=layer.id,
             kind=layer.kind,

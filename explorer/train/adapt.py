@@ -89,7 +89,7 @@ def scale_down(spec: StackSpec, width: int | None = None, depth: int | None = No
     if depth is not None:
         # an encoder-decoder keeps `depth` trunk layers of each stream, so the decoder still reads the encoder
         start = next((i for i, x in enumerate(layers) if x.target), len(layers))
-        streams = [[x for x in part if kind(x.kind).transformer_block or x.kind in ("lstm", "gru", "conv")]
+        streams = [[x for x in part if kind(x.kind).trunk]
                    for part in (layers[:start], layers[start:])]
         trunk = [x for part in streams for x in part]
         if any(depth < len(part) for part in streams):
@@ -152,11 +152,11 @@ def trainable(spec: StackSpec, data_vocab: int, seq: int) -> Adapted:
     mask_id = data_vocab if objective == "masked" else None
     ids = {x.id for x in layers}
     added = []
-    if not layers or layers[0].kind != "embedding":
+    if not layers or not kind(layers[0].kind).reads_tokens:
         added.append(_fresh("train_embedding", ids))
         layers.insert(0, LayerSpec(added[-1], "embedding"))
         notes.append("a byte embedding was added below the stack (it has none); its parameters are counted apart")
-    if not any(x.kind == "lm_head" for x in layers):
+    if not any(kind(x.kind).lm_head for x in layers):
         added.append(_fresh("train_lm_head", ids))
         layers.append(LayerSpec(added[-1], "lm_head"))
         notes.append("an LM head was added on top (the stack has none); its parameters are counted apart")

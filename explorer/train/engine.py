@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from explorer.analysis.params import count_params
 from explorer.design.model import StackSpec, unshared_twin
 from explorer.errors import BuildError
+from explorer.kinds import kind
 from explorer.torchmodel.stack import build_model
 from explorer.train.adapt import Adapted, trainable
 from explorer.train.batches import IGNORE, Batch, make_batch
@@ -51,7 +52,7 @@ def _loss(model, batch: Batch, head: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _lm_head(spec: StackSpec) -> str:
-    return next(x.id for x in spec.layers if x.kind == "lm_head")
+    return next(x.id for x in spec.layers if kind(x.kind).lm_head)
 
 
 def train(spec: StackSpec, config: TrainConfig, baseline: StackSpec | None = None,

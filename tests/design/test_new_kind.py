@@ -32,14 +32,15 @@ class LayerScale(LayerKind):
     def tensors(self, d) -> list[TensorSpec]:
         return [TensorSpec("scale.gamma", (d.d_model,), "other")]
 
-    def flops(self, d, batch: int, seq: int) -> tuple[dict[str, int], int]:
-        return {}, batch * seq * d.d_model
+    def flops(self, d, f) -> tuple[dict[str, int], int]:
+        return {}, f.n * d.d_model
 
     def card(self, d) -> tuple[CardChip, ...]:
         return (CardChip("scale", "scale"),)
 
 
-KIND = LayerScale("layerscale", frozenset(), {"block": ("*",), "scale": ("scale",)}, "per-channel learned scale")
+KIND = LayerScale("layerscale", frozenset(), {"block": ("*",), "scale": ("scale",)}, "per-channel learned scale",
+                  trunk=True)
 '''
 
 TORCH_HALF = '''
@@ -116,6 +117,10 @@ infos = card_infos(spec, report.plan, 900.0, "scales")
 chips = [str(c.slot) for c in infos[2].chips]
 assert chips == ["scale"], chips
 assert infos[2].styles[infos[2].chips[0].slot].group == "scales"
+# a capability declared on the kind alone: as a trunk layer, a scaled-down run's depth counts it
+from explorer.train.adapt import scale_down
+small, _notes = scale_down(spec, depth=2)
+assert [x.id for x in small.layers] == ["emb", "b0", "s0", "out", "lm"], [x.id for x in small.layers]
 print("ok")
 '''
 
