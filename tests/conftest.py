@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -34,3 +36,13 @@ def forward_runs_out_of_memory(monkeypatch, inline_jobs):
 
     monkeypatch.setattr(timing, "build_model", build_then_oom)
     return monkeypatch
+
+
+@pytest.fixture
+def umask_022():
+    """New files are made under umask 022 (what most users have), restored after the test."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)

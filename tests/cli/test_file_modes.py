@@ -18,16 +18,7 @@ from explorer.design.edits import builtin_design
 from explorer.fileio import write_atomic
 
 
-@pytest.fixture
-def umask_022():
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _mode(path) -> int:
+def file_mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
@@ -42,10 +33,10 @@ def _new_then_existing(path, write) -> None:
     """`write()` creates `path` 0644; after chmod 0640, `write()` again leaves it 0640 (and the folder
     holds no temporary file)."""
     write()
-    assert _mode(path) == 0o644
+    assert file_mode(path) == 0o644
     os.chmod(path, 0o640)
     write()
-    assert _mode(path) == 0o640
+    assert file_mode(path) == 0o640
     assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []
 
 
@@ -54,10 +45,10 @@ def test_write_atomic_follows_the_umask_and_keeps_a_mode(tmp_path, umask_022):
     _new_then_existing(path, lambda: write_atomic(path, "text"))
     os.umask(0o077)
     write_atomic(tmp_path / "b.txt", b"bytes")
-    assert _mode(tmp_path / "b.txt") == 0o600
+    assert file_mode(tmp_path / "b.txt") == 0o600
     with pytest.raises(ZeroDivisionError):
         write_atomic(path, lambda tmp: 1 / 0)     # a failed write leaves the old file and no temporary file
-    assert path.read_text() == "text" and _mode(path) == 0o640 and len(list(tmp_path.iterdir())) == 2
+    assert path.read_text() == "text" and file_mode(path) == 0o640 and len(list(tmp_path.iterdir())) == 2
 
 
 def test_apply_and_import_hf_outputs(tmp_path, umask_022):
@@ -88,9 +79,9 @@ def test_export_and_train_save(tmp_path, umask_022):
     _cli(*run)
     written = sorted(p.name for p in folder.iterdir())
     assert written == ["design.safetensors", "design.yaml"]
-    assert all(_mode(folder / name) == 0o644 for name in written)
+    assert all(file_mode(folder / name) == 0o644 for name in written)
     for name in written:
         os.chmod(folder / name, 0o640)
     _cli(*run)
-    assert all(_mode(folder / name) == 0o640 for name in written)
+    assert all(file_mode(folder / name) == 0o640 for name in written)
     assert sorted(p.name for p in folder.iterdir()) == written

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -14,16 +13,7 @@ from explorer.design import yaml_io
 from explorer.design.edits import builtin_design
 
 
-@pytest.fixture
-def umask_022():
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _mode(path) -> int:
+def file_mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
@@ -36,9 +26,9 @@ def test_save_and_save_as_keep_modes(make_window, qtbot, tmp_path, umask_022):
     qtbot.waitUntil(window.isActiveWindow)
     QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)          # Save
     qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage())
-    assert _mode(existing) == 0o640
+    assert file_mode(existing) == 0o640
     new = tmp_path / "copy.yaml"
     window.document.ask_save_path = lambda: str(new)
     QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(new.exists)
-    assert _mode(new) == 0o644 and yaml_io.load(new).layers == yaml_io.load(existing).layers
+    assert file_mode(new) == 0o644 and yaml_io.load(new).layers == yaml_io.load(existing).layers
