@@ -18,6 +18,7 @@ from explorer.design.grouping import add_groups, groups_from_order, without_memb
 from explorer.design.schedules import (positive, albert_order, cycle_order, cycle_reverse_order, interleaved_order,
                                        repeat_order, sequence_order, skip_order)
 from explorer.design.slots import SlotError, slot_pieces
+from explorer.design.streams import decoder_start
 from explorer.design.validate import check_value
 from explorer.kinds import kind, kinds_with
 
@@ -209,7 +210,8 @@ def cross_layer_kv(spec: StackSpec, every: int = 2, layers=None) -> StackSpec:
 def _kv_runs(spec: StackSpec, targets: list[LayerSpec]) -> list[list[str]]:
     """The targets in runs that may reuse each other's K/V: consecutive, in one stream (encoder or
     decoder), equally causal, with K/V of one shape."""
-    start = next((i for i, x in enumerate(spec.layers) if x.target), len(spec.layers))
+    start = decoder_start(spec)
+    start = len(spec.layers) if start is None else start
     position = {x.id: i for i, x in enumerate(spec.layers)}
     runs: list[list[str]] = []
     last = None

@@ -32,6 +32,7 @@ from explorer.design.model import (
     dims,
 )
 from explorer.design.sharing import SharingPlan, compile_plan
+from explorer.design.streams import decoder_start
 from explorer.kinds import kind
 
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
@@ -288,7 +289,7 @@ def _kv_problems(spec: StackSpec, layer: LayerSpec, d, here: int, earlier: dict[
         return [SpecError(f"kv_from '{layer.kv_from}' is a {source.kind} layer, which computes no K/V", path)]
     if source.kv_from is not None:
         return [SpecError(f"kv_from '{layer.kv_from}' reuses K/V itself; point at '{source.kv_from}'", path)]
-    start = next((i for i, x in enumerate(spec.layers) if x.target), None)
+    start = decoder_start(spec)
     if start is not None and earlier[layer.kv_from] < start <= here:
         return [SpecError(f"kv_from '{layer.kv_from}' is in the encoder and this layer in the decoder; K/V are "
                           f"reused within a stream (cross-attention reads the encoder)", path)]

@@ -31,8 +31,7 @@ from explorer.gui.axes import EmptyNote, IntegerAxis, LabelAxis, LegendRow, Plai
 from explorer.gui.run_source import SourcedLabel
 from explorer.gui.plot_export import export_csv, export_plot, save_plot_dialog
 from explorer.gui.device_choice import DeviceChoice, join_for_run
-from explorer.gui.workers import (BenchWorker, JobWorker, prune_ended, quit_and_wait, reserve_gui_core,
-                                  start_in_thread)
+from explorer.gui.workers import BenchWorker, JobWorker, prune_ended, quit_and_wait, start_in_thread
 
 MAX_POINTS = 5000          # per series on the plot: older passes scroll out
 MAX_SEGMENTS = 50          # design versions kept on the plot (and in its CSV): older ones scroll out
@@ -107,7 +106,6 @@ class RunPanel(QWidget):
         self.baseline: tuple[str, float] | None = None      # pinned run: (label, median ms)
         self._built = None                                  # BenchResult copy of the run in progress
         self._x = 0
-        reserve_gui_core()
         self._build_ui()
         self._redraw_timer = QTimer(self, interval=50, singleShot=True, timeout=self._redraw)
         self._live_timer = QTimer(self, interval=600, singleShot=True, timeout=self._live_restart)

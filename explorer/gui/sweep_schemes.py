@@ -90,7 +90,7 @@ class SchemesTab(QWidget):
             return
         if self.spec is None:
             return
-        from explorer.gui.workers import reserve_gui_core, start_in_thread
+        from explorer.gui.workers import start_in_thread
         from explorer.train.adapt import scale_down
 
         try:
@@ -108,7 +108,6 @@ class SchemesTab(QWidget):
             self.trained_base = self.spec
             self._start_points("train", scaled, options, only)
             return
-        reserve_gui_core()
         controls.train_check.setChecked(True)
         self.trained_runs = []
         self.trained_where = {}
@@ -169,7 +168,7 @@ class SchemesTab(QWidget):
     def _start_points(self, kind: str, spec, options: dict, only: list[str] | None) -> None:
         """Sweep points of `kind` in a PointSweepWorker: on the cluster, or in this process."""
         from explorer.cluster.sweep import scheme_points
-        from explorer.gui.workers import reserve_gui_core, start_in_thread
+        from explorer.gui.workers import start_in_thread
 
         try:
             points, skipped = scheme_points(spec, kind, options, only)
@@ -177,8 +176,6 @@ class SchemesTab(QWidget):
             self.message.emit(str(err))
             return
         address = self.controls.ray_address if self.controls.on_cluster() else ""
-        if not address:
-            reserve_gui_core()
         self._points_kind = kind
         self._point_order = [p.label for p in points] + [r["label"] for r in skipped]
         self._point_rows = {r["label"]: dict(r) for r in skipped}

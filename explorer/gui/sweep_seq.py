@@ -102,14 +102,13 @@ class SeqSweepTab(QWidget):
         if self._timing_worker is not None:
             self._timing_worker.stop()
             return
-        from explorer.gui.workers import SeqTimingWorker, reserve_gui_core, start_in_thread
+        from explorer.gui.workers import SeqTimingWorker, start_in_thread
 
         try:
             seqs = sweeps.parse_int_list(self.seq_edit.text(), "sequence lengths")[:8]
         except ExplorerError as err:
             self.message.emit(str(err))
             return
-        reserve_gui_core()
         self.measured = {}
         self.time_curve.setData([], [])
         self.seq_plot.getPlotItem().getAxis("right").setVisible(True)

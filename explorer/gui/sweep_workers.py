@@ -51,7 +51,7 @@ class PointSweepWorker(JobWorker):
         if not self.address:            # in the worker process, one point after another
             from explorer.jobs.body import points_payload
 
-            device = next((p.payload().get("options", {}).get("device", "cpu") for p in self.points), "cpu")
+            device = self.points[0].options.get("device", "cpu") if self.points else "cpu"
             outcome = run_job(points_payload([p.payload() for p in self.points], device=device),
                               {"row": self.row_done.emit}, self._stop.is_set)
             if outcome["result"] is not None:

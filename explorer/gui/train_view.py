@@ -32,7 +32,7 @@ from explorer.gui.run_source import SourcedText
 from explorer.gui.train_options import TrainOptions
 from explorer.gui.train_record import RunRecord, readout_lines
 from explorer.gui.train_workers import RemoteTrainWorker, TrainWorker
-from explorer.gui.workers import prune_ended, quit_and_wait, reserve_gui_core, start_in_thread
+from explorer.gui.workers import prune_ended, quit_and_wait, start_in_thread
 from explorer.train.adapt import NO_SHARING_LEFT
 from explorer.train.session import Trained
 
@@ -211,7 +211,6 @@ class TrainView(QWidget):
         except ExplorerError as err:
             self._say_error(str(err))
             return False
-        reserve_gui_core()
         self.record.reset(float(options["batch"] * options["seq"] * (2 if any(x.target for x in spec.layers) else 1)))
         self.last = None
         self.label_runs_from("")                     # this run is of the design now open

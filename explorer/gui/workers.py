@@ -141,14 +141,6 @@ def preload_torch() -> None:
         log.warning("the background worker did not start", exc_info=True)
 
 
-def reserve_gui_core() -> int:
-    """The torch threads a worker process runs with: every core but one, which stays with the
-    window (torch's CPU threads spin between ops and would otherwise starve the event loop)."""
-    from explorer.jobs.local import default_threads
-
-    return default_threads()
-
-
 def prune_ended(threads: list[QThread]) -> None:
     """Drop the threads of earlier runs that have ended from `threads` (and free them)."""
     for done in [t for t in threads if not t.isRunning()]:

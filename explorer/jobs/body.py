@@ -19,7 +19,7 @@ from typing import Callable
 
 from explorer import __version__
 
-KINDS = ("bench", "seq", "train", "export", "devices", "points", "train-sweep")
+KINDS = ("bench", "seq", "train", "export", "points", "train-sweep")
 
 
 def _first_line(err: BaseException) -> str:
@@ -30,8 +30,6 @@ def _first_line(err: BaseException) -> str:
 def describe(payload: dict) -> str:
     """What the job is doing, for a line about it: "timing bert-base", "training albert-base"."""
     kind = payload.get("kind", "")
-    if kind == "devices":
-        return "listing this machine's devices"
     verb = {"bench": "timing", "seq": "timing", "train": "training", "export": "exporting", "points": "sweeping",
             "train-sweep": "training the schemes of"}.get(kind, "running")
     return f"{verb} {payload.get('name') or 'the design'}"
@@ -99,10 +97,6 @@ class JobBody:
             from explorer.design import yaml_io
             from explorer.errors import ExplorerError
 
-            if kind == "devices":
-                from explorer.bench.devices import device_labels
-
-                return {"result": device_labels(), "where": here()}
             if kind == "points":
                 return {"result": self._points(payload), "where": here()}
             spec = yaml_io.parse_text(payload["design_yaml"])          # validated again here
@@ -148,21 +142,13 @@ class JobBody:
         return payload["path"]
 
     def _points(self, payload: dict) -> list[dict]:
-        """Sweep points (cluster/points.py payloads, each carrying its design) one after another: a
-        "row" event each; those not reached before a stop say so."""
-        from explorer.cluster.points import run_point
+        """Sweep points (cluster/points.py payloads, each carrying its design) one after another, as
+        `explorer sweep` runs them without Ray: a "row" event each."""
+        from explorer.cluster.points import Point
+        from explorer.cluster.ray_backend import run_local
 
-        rows = []
-        for point in payload["points"]:
-            if self.stopping():
-                rows.append({"label": point.get("label", "?"), "where": "", "version": "",
-                             "error": "stopped before it started"})
-                continue
-            row = run_point(point)
-            row["where"] = f"local ({row['where']})"
-            rows.append(row)
-            self._push("row", row)
-        return rows
+        return run_local([Point(**point) for point in payload["points"]], on_row=lambda row: self._push("row", row),
+                         should_stop=self.stopping)
 
     def _train_sweep(self, spec, payload: dict):
         """Every scheme trained on the (scaled) design: a "run" event per SchemeRun; a SchemeSweep."""
@@ -207,11 +193,6 @@ def train_payload(design_yaml: str, options: dict, notes: tuple[str, ...] = (), 
 def export_payload(design_yaml: str, path: str, name: str = "", version: str = __version__) -> dict:
     """Write the design's standalone model.py to `path`."""
     return {"kind": "export", "design_yaml": design_yaml, "path": str(path), "name": name, "version": version}
-
-
-def devices_payload(version: str = __version__) -> dict:
-    """List the worker machine's devices: [(device, label)]."""
-    return {"kind": "devices", "version": version}
 
 
 def points_payload(points: list[dict], name: str = "", device: str = "cpu", version: str = __version__) -> dict:

@@ -80,6 +80,21 @@ def _warm(threads: int | None) -> list[tuple[str, str]]:
         return [("cpu", "cpu")]
 
 
+def _dispatch(handlers: dict[str, Callable | None], kind: str, value) -> None:
+    """Hand one event to its handler, if the caller gave one for that kind."""
+    handler = handlers.get(kind)
+    if handler is not None:
+        handler(value)
+
+
+def _finished(outcome: dict, stopped: bool) -> dict:
+    """The job's outcome as callers get it: its error raised in one line, else `stopped` added."""
+    if "error" in outcome:
+        raise JobError(outcome["error"])
+    outcome["stopped"] = stopped
+    return outcome
+
+
 def default_threads() -> int:
     """Torch's CPU threads in a worker: every core but one, which stays with the window."""
     return max(1, (os.cpu_count() or 1) - 1)
@@ -196,9 +211,7 @@ class LocalWorker:
                     else:
                         continue
                 if message[0] == "event":
-                    handler = handlers.get(message[1])
-                    if handler is not None:
-                        handler(message[2])
+                    _dispatch(handlers, message[1], message[2])
                 elif message[0] == "done":
                     outcome = message[1]
                 else:
@@ -209,10 +222,7 @@ class LocalWorker:
             if outcome is None and self.alive():
                 self.kill()          # its state is unknown: the next job gets a fresh worker
             raise
-        if "error" in outcome:
-            raise JobError(outcome["error"])
-        outcome["stopped"] = stop_sent is not None
-        return outcome
+        return _finished(outcome, stop_sent is not None)
 
 
 def device_key(device: str) -> str:
@@ -225,18 +235,8 @@ def run_inline(payload: dict, handlers: dict[str, Callable | None] | None = None
     """Run the job in this process and thread (EXPLORER_INLINE_JOBS=1: for a debugger or a test that
     patches the job's code; the window then imports torch). Same outcome and errors as a worker's."""
     handlers = handlers or {}
-
-    def push(kind: str, value) -> None:
-        handler = handlers.get(kind)
-        if handler is not None:
-            handler(value)
-
-    body = JobBody(push=push, should_stop=should_stop)
-    outcome = body.run(payload)
-    if "error" in outcome:
-        raise JobError(outcome["error"])
-    outcome["stopped"] = body.stopping()
-    return outcome
+    body = JobBody(push=lambda kind, value: _dispatch(handlers, kind, value), should_stop=should_stop)
+    return _finished(body.run(payload), body.stopping())
 
 
 class WorkerPool:
@@ -271,26 +271,6 @@ class WorkerPool:
                     worker.start()
             finally:
                 lock.release()
-
-    def device_labels(self, should_stop: Callable[[], bool] = lambda: False,
-                      timeout_s: float = 120.0) -> list[tuple[str, str]]:
-        """This machine's devices as the CPU worker found them once warm (started here when needed):
-        no job runs for it, so the list never waits behind a timing run."""
-        if self.inline:
-            from explorer.bench.devices import device_labels
-
-            return device_labels()
-        self.warm("cpu")
-        worker = self.worker("cpu")
-        deadline = time.monotonic() + timeout_s
-        while not worker.devices_found.wait(POLL_S):
-            if should_stop() or time.monotonic() > deadline:
-                break
-        return worker.devices or [("cpu", "cpu")]
-
-    def busy(self, device: str = "cpu") -> str | None:
-        """What runs on the device now ("timing bert-base"), or None."""
-        return self._running.get(device_key(device))
 
     def run(self, payload: dict, handlers: dict[str, Callable | None] | None = None,
             should_stop: Callable[[], bool] = lambda: False, on_queued: Callable[[str], None] | None = None,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from explorer.design.model import LayerSpec, StackSpec, dims, unshared_twin
 from explorer.design.grouping import without_members
+from explorer.design.streams import decoder_start
 from explorer.errors import SpecError
 from explorer.kinds import kind
 
@@ -88,7 +89,8 @@ def scale_down(spec: StackSpec, width: int | None = None, depth: int | None = No
     groups = spec.groups
     if depth is not None:
         # an encoder-decoder keeps `depth` trunk layers of each stream, so the decoder still reads the encoder
-        start = next((i for i, x in enumerate(layers) if x.target), len(layers))
+        start = decoder_start(spec)
+        start = len(layers) if start is None else start
         streams = [[x for x in part if kind(x.kind).trunk]
                    for part in (layers[:start], layers[start:])]
         trunk = [x for part in streams for x in part]

@@ -8,16 +8,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from explorer.design import yaml_io
-from explorer.design.model import LayerSpec, ModelSettings, StackSpec
 from explorer.design.strategies import apply_scheme
 
 pytest.importorskip("torch")
 
-TINY = apply_scheme(StackSpec(settings=ModelSettings(d_model=32, n_heads=4, d_ff=64, vocab_size=50, max_positions=128,
-                                                     causal=True),
-                              layers=(LayerSpec("emb", "embedding"),)
-                              + tuple(LayerSpec(f"b{i}", "block") for i in range(2))
-                              + (LayerSpec("head", "lm_head"),), name="tiny"), "albert")
+from test_train_view import TINY  # noqa: E402  (the Train tab tests' tiny causal ALBERT)
 
 
 def test_opening_another_design_labels_the_previous_runs(qtbot, make_window, tmp_path):
