@@ -101,8 +101,11 @@ def main() -> int:
     wait(app, lambda: False, 1.0)
     idle_mib = rss_mib()
 
-    gaps.phase("Timing run with the twin")
+    gaps.phase("making the Timing tab")
     panel = window.ensure_run_panel()
+    window.bottom_tabs.setCurrentWidget(panel)
+    wait(app, lambda: False, 0.5)
+    gaps.phase("Timing run with the twin")
     panel.seq_spin.setValue(64)
     panel.iters_spin.setValue(20)
     done: list = []
@@ -121,10 +124,12 @@ def main() -> int:
     view.start()
     wait(app, lambda: bool(trained), 600)
 
-    gaps.phase("timed sweep of two schemes")
+    gaps.phase("making the Sweeps tab's schemes page")
     sweeps = window.insight.sweeps
     window.bottom_tabs.setCurrentWidget(sweeps)
     sweeps.tabs.setCurrentIndex(2)
+    wait(app, lambda: False, 0.5)
+    gaps.phase("timed sweep of two schemes")
     sweeps.schemes.controls.time_iters.setValue(5)
     sweeps.schemes.controls.time_seq.setValue(32)
     sweeps.schemes.controls.only_edit.setText("albert,cycle")
