@@ -144,6 +144,8 @@ def test_the_drag_image_never_covers_the_refusal(make_window, qtbot):
     ffn = next(c for c in card.info.chips if c.slot == Slot("ffn"))
 
     def on_screen():                     # the refused chip and its card, in window coordinates
+        if card.hint is None:            # the drag move not delivered yet: real_drag waits for it
+            return None
         rects = []
         for scene_rect in (card.mapRectToScene(ffn.rect), card.sceneBoundingRect()):
             box = view.mapFromScene(scene_rect).boundingRect()
